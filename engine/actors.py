@@ -1,0 +1,36 @@
+"""Who acts: a user name and the BPMN lanes they may work in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone (or something) issuing a command.
+
+    Attributes:
+        name: the user name recorded in the audit log and used as assignee.
+        lanes: the BPMN lanes (candidate groups) the actor may work in.
+        all_lanes: True for the built-in ``system`` user, who may act on every lane.
+        may_assign: True for supervisors: may assign, reassign and unclaim others' tasks.
+    """
+
+    name: str
+    lanes: frozenset[str] = field(default_factory=frozenset)
+    all_lanes: bool = False
+    may_assign: bool = False
+
+    @classmethod
+    def user(cls, name: str, lanes: Iterable[str] = (), may_assign: bool = False) -> Actor:
+        """A staff member holding ``lanes``."""
+        return cls(name=name, lanes=frozenset(lanes), may_assign=may_assign)
+
+    def holds(self, lane: str | None) -> bool:
+        """True when the actor may work on a task of ``lane`` (tasks with no lane are open to all)."""
+        return self.all_lanes or lane is None or lane in self.lanes
+
+
+#: The built-in user the CLI and the job runner act as: every lane, may assign.
+SYSTEM = Actor(name="system", all_lanes=True, may_assign=True)

@@ -1,0 +1,122 @@
+"""Database plumbing shared by every model: types, engine factory, unit of work.
+
+One schema runs on SQLite (embedded default) and PostgreSQL (scale). The differences are kept
+here: SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` for write
+transactions so writers queue instead of failing half-way; PostgreSQL gets JSONB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+#: JSON everywhere, JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A datetime stored in UTC and always read back timezone-aware.
+
+    SQLite keeps naive text, PostgreSQL ``timestamptz``; callers only ever see aware UTC values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Tawasul model (engine, domain, web)."""
+
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create a SQLAlchemy engine for ``url`` with the per-database settings Tawasul needs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writers take the write lock at BEGIN, so two writers queue instead of one failing
+        # half-way when it upgrades a read lock. Read-only units of work begin deferred.
+        mode = "DEFERRED" if connection.get_execution_options().get("tawasul_readonly") else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class UnitOfWork:
+    """One transaction: rolls back on leaving unless `commit` was called.
+
+    Services take ``uow.session`` and flush; the entry point (CLI, web route, job) commits.
+    Callbacks registered with `after_commit` run once the transaction is durable (outbox
+    sending, re-arming the scheduler).
+    """
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._after_commit: list[Callable[[], None]] = []
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # close() rolls back whatever was not committed, and unlike rollback() it leaves the
+        # loaded objects readable (detached, not expired) for the caller to render.
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction, then run the after-commit callbacks."""
+        self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after a successful commit (never on rollback)."""
+        self._after_commit.append(callback)

@@ -1,0 +1,35 @@
+"""Alembic environment: runs on the connection `engine.schema` hands over (or the URL)."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+import engine.models  # noqa: F401 - registers the engine's tables
+from engine.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        db = create_engine(config.get_main_option("sqlalchemy.url"))
+        with db.begin() as own_connection:
+            _run(own_connection)
+        db.dispose()
+    else:
+        _run(connection)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

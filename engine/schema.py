@@ -1,0 +1,41 @@
+"""Create or upgrade the schema through Alembic migrations (never ``create_all`` outside tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, inspect
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    """An Alembic configuration pointing at the engine's migrations and ``database_url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
+    )
+    return config
+
+
+def upgrade_schema(db: Engine) -> str | None:
+    """Bring the database to the newest migration; return the revision it is now at."""
+    config = alembic_config(db.url.render_as_string(hide_password=False))
+    with db.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return current_revision(db)
+
+
+def current_revision(db: Engine) -> str | None:
+    """The migration revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with db.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,547 @@
+"""The one module that talks to SpiffWorkflow.
+
+It parses BPMN (with XSD validation), lints every script, condition and timer expression
+against the sandbox, runs workflows with the sandboxed script engine, reads the engine's clock
+for timers, and serializes state *without* the process spec: the spec is parsed once per
+definition version and cached by sha256, and a snapshot only names the process it belongs to.
+
+An engine upgrade should touch this file only.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock, SystemClock, ensure_utc
+from engine.errors import DefinitionProblem, ScriptError
+from engine.sandbox import Sandbox, check_expression, check_script
+
+# SpiffWorkflow logs whole task data at INFO; task data holds personal data (PDPL).
+for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.metrics"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+# -- clock ------------------------------------------------------------------------------------
+
+_clock: contextvars.ContextVar[Clock] = contextvars.ContextVar("tawasul_clock", default=SystemClock())
+
+
+class _ClockedDatetime(datetime):
+    """Stands in for ``datetime`` inside SpiffWorkflow's timer module, reading our clock.
+
+    SpiffWorkflow fires a timer when ``due < now`` (strictly); the job runner fires a job due
+    at T with the clock at T plus one microsecond, so ``--now 08:00:00`` fires a timer due then.
+    """
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        current = _clock.get().now()
+        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+
+
+def _install_clock_adapter() -> None:
+    if timer_module.datetime is not _ClockedDatetime:
+        timer_module.datetime = _ClockedDatetime
+
+
+@contextmanager
+def using_clock(clock: Clock) -> Iterator[None]:
+    """Make SpiffWorkflow's timers read ``clock`` for the duration of the block."""
+    _install_clock_adapter()
+    token = _clock.set(clock)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
+
+
+# -- parsing and linting ----------------------------------------------------------------------
+
+
+@dataclass
+class ParsedProcess:
+    """A parsed, linted process ready to run; cached per (sha256, key)."""
+
+    key: str
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    lanes: list[str] = field(default_factory=list)
+
+
+class ParseFailed(Exception):
+    """Parsing or linting found problems; ``problems`` names each."""
+
+    def __init__(self, problems: list[DefinitionProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+_ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9T]|^\d{4}-\d{2}-\d{2}")
+
+
+def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
+    """Parse BPMN XML with XSD validation and lint it; return its executable processes.
+
+    Raises:
+        ParseFailed: malformed XML (with its line), XSD or structural errors (with the element),
+            scripts or expressions the sandbox refuses, or no executable process.
+    """
+    try:
+        etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise ParseFailed([DefinitionProblem(f"malformed XML: {exc.msg}", line=exc.lineno)]) from None
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_str(xml, filename=source)
+        process_ids = parser.get_process_ids()
+        if not process_ids:
+            raise ParseFailed([DefinitionProblem("no executable process (isExecutable=\"true\") in the file")])
+        processes = []
+        for key in process_ids:
+            spec = parser.get_spec(key)
+            subspecs = parser.get_subprocess_specs(key)
+            processes.append(
+                ParsedProcess(
+                    key=key,
+                    name=spec.description or key,
+                    spec=spec,
+                    subprocess_specs=subspecs,
+                    lanes=_lanes_of(spec, subspecs),
+                )
+            )
+    except ValidationException as exc:
+        raise ParseFailed([_problem_from_validation(exc)]) from None
+    except SpiffWorkflowException as exc:
+        raise ParseFailed([DefinitionProblem(str(exc))]) from None
+    problems: list[DefinitionProblem] = []
+    for process in processes:
+        problems.extend(lint_process(process))
+    if problems:
+        raise ParseFailed(problems)
+    return processes
+
+
+def _problem_from_validation(exc: ValidationException) -> DefinitionProblem:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    message = re.sub(r"^Element '\{[^}]+\}", "Element '", message)
+    line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number > 0 else None
+    return DefinitionProblem(message, element_id=exc.id or None, line=line)
+
+
+def _lanes_of(spec: Any, subspecs: Mapping[str, Any]) -> list[str]:
+    lanes: set[str] = set()
+    for each in [spec, *subspecs.values()]:
+        for task_spec in each.task_specs.values():
+            if getattr(task_spec, "lane", None):
+                lanes.add(task_spec.lane)
+    return sorted(lanes)
+
+
+def lint_process(process: ParsedProcess) -> list[DefinitionProblem]:
+    """Check every script, condition and timer expression of a process under the sandbox rules."""
+    problems: list[DefinitionProblem] = []
+    seen: set[int] = set()
+    for each in [process.spec, *process.subprocess_specs.values()]:
+        for task_spec in each.task_specs.values():
+            if id(task_spec) in seen:
+                continue
+            seen.add(id(task_spec))
+            element = getattr(task_spec, "bpmn_id", None) or task_spec.name
+            problems.extend(_lint_task_spec(task_spec, element))
+    return problems
+
+
+def _lint_task_spec(task_spec: Any, element: str) -> Iterator[DefinitionProblem]:
+    for attr, what in (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script")):
+        source = getattr(task_spec, attr, None)
+        if isinstance(source, str) and source.strip():
+            error = check_script(source)
+            if error:
+                yield DefinitionProblem(f"{what} refused: {error}", element_id=element)
+    for condition, target in getattr(task_spec, "cond_task_specs", None) or []:
+        if condition is None:
+            continue
+        # SpiffWorkflow wraps the expression in an operator object; the text is its first arg.
+        condition = condition.args[0] if hasattr(condition, "args") and condition.args else condition
+        if not isinstance(condition, str):
+            continue
+        error = check_expression(condition)
+        if error:
+            yield DefinitionProblem(f"condition of the flow to '{target}' refused: {error}", element_id=element)
+    for attr in ("condition", "cardinality", "completion_condition"):
+        source = getattr(task_spec, attr, None)
+        if isinstance(source, str) and source.strip():
+            error = check_expression(source)
+            if error:
+                yield DefinitionProblem(f"{attr.replace('_', ' ')} refused: {error}", element_id=element)
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        source = param.get("value") if isinstance(param, dict) else None
+        if isinstance(source, str) and source.strip():
+            error = check_expression(source)
+            if error:
+                yield DefinitionProblem(f"parameter '{name}' refused: {error}", element_id=element)
+    event = getattr(task_spec, "event_definition", None)
+    if isinstance(event, TimerEventDefinition):
+        yield from _lint_timer(event, element)
+
+
+def _lint_timer(event: TimerEventDefinition, element: str) -> Iterator[DefinitionProblem]:
+    expression = (event.expression or "").strip()
+    if not expression:
+        yield DefinitionProblem("timer has no expression", element_id=element)
+        return
+    if _ISO_LIKE.match(expression):
+        yield DefinitionProblem(
+            f'timer expression {expression} must be a quoted Python string: write "{expression}"',
+            element_id=element,
+        )
+        return
+    error = check_expression(expression)
+    if error:
+        yield DefinitionProblem(f"timer expression refused: {error}", element_id=element)
+        return
+    # A literal string can be checked now rather than when the timer starts.
+    try:
+        literal = _literal(expression)
+    except ValueError:
+        return
+    if not isinstance(literal, str):
+        yield DefinitionProblem(f"timer expression {expression} is not a string", element_id=element)
+        return
+    try:
+        if isinstance(event, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        elif isinstance(event, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(literal)
+        elif isinstance(event, TimeDateEventDefinition):
+            TimerEventDefinition.parse_time_or_duration(literal)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / ValueError / AttributeError
+        kind = {
+            CycleTimerEventDefinition: "cycle such as R3/PT1H",
+            DurationTimerEventDefinition: "duration such as P10D or PT2H",
+        }.get(type(event), "date-time such as 2026-12-01T08:00:00+03:00")
+        yield DefinitionProblem(f"timer value {literal!r} is not an ISO-8601 {kind}", element_id=element)
+
+
+def _literal(expression: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(expression)
+    except (ValueError, SyntaxError):
+        raise ValueError(expression) from None
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+class _SandboxEnvironment(TaskDataEnvironment):
+    """SpiffWorkflow's script environment, running everything through our sandbox."""
+
+    def __init__(self, sandbox: Sandbox, services: Mapping[str, Callable[..., Any]]) -> None:
+        super().__init__({})
+        self.sandbox = sandbox
+        self.services = services
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
+        scope = dict(external_context or {})
+        scope.update(context)
+        return self.sandbox.evaluate(expression, scope)
+
+    def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        self.sandbox.execute(script, context)
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> str:
+        name = kwargs.get("operation_name")
+        handler = self.services.get(name or "")
+        if handler is None:
+            raise ScriptError(f"no service handler named {name!r} is registered")
+        params = {key: value["value"] for key, value in (kwargs.get("operation_params") or {}).items()}
+        return json.dumps(handler(context, **params), default=str)
+
+
+class _ScriptEngine(PythonScriptEngine):
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        # SpiffWorkflow's own version masks every failure as NameError('script'); keep the real one.
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except SpiffWorkflowException:
+            raise
+        except Exception as exc:
+            from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+            raise WorkflowTaskException(f"{type(exc).__name__}: {exc}", task=task, exception=exc) from exc
+
+
+_current_process: contextvars.ContextVar[ParsedProcess] = contextvars.ContextVar("tawasul_process")
+
+
+class _SpecReferenceConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec; restores it against the cached parsed spec."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["spec"] = workflow.spec.name
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> Any:
+        process = _current_process.get()
+        if dct.pop("spec") != process.spec.name:
+            raise ValueError("snapshot belongs to another process")
+        dct.pop("subprocess_specs", None)
+        workflow = self.target_class(process.spec, process.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpecReferenceConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+@dataclass
+class HumanTaskView:
+    """What the projection needs of a READY human task."""
+
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+
+
+@dataclass
+class TimerView:
+    """A waiting timer: the task that waits, its element and when it is due."""
+
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class StepFailure:
+    """An element that failed while the engine ran: where and why."""
+
+    element_id: str
+    message: str
+
+
+class WorkflowRuntime:
+    """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
+
+    def __init__(self, sandbox: Sandbox, services: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        self.sandbox = sandbox
+        self.services: dict[str, Callable[..., Any]] = dict(services or {})
+        self.script_engine = _ScriptEngine(environment=_SandboxEnvironment(sandbox, self.services))
+        self.serializer = _make_serializer()
+        _install_clock_adapter()
+
+    def register_service(self, name: str, handler: Callable[..., Any]) -> None:
+        """Make ``handler(task_data, **params)`` callable from service tasks as ``name``."""
+        self.services[name] = handler
+
+    def new(self, process: ParsedProcess, data: Mapping[str, Any]) -> Case:
+        """Create a workflow of ``process`` with ``data`` as its initial data (not yet run)."""
+        workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        return Case(workflow, process)
+
+    def thaw(self, process: ParsedProcess, snapshot: str) -> Case:
+        """Restore a workflow from its snapshot, against its (cached) parsed process."""
+        token = _current_process.set(process)
+        try:
+            workflow = self.serializer.deserialize_json(snapshot)
+        finally:
+            _current_process.reset(token)
+        workflow.script_engine = self.script_engine
+        return Case(workflow, process)
+
+    def freeze(self, case: Case) -> str:
+        """Serialize a workflow's state (without its spec) to JSON.
+
+        Raises:
+            ScriptError: task data holds a value that cannot be stored (named in the message).
+        """
+        try:
+            return self.serializer.serialize_json(case.workflow)
+        except TypeError as exc:
+            raise ScriptError(f"task data holds a value that cannot be saved: {exc}") from None
+
+
+class Case:
+    """One workflow and the operations the engine's commands need of it."""
+
+    def __init__(self, workflow: Any, process: ParsedProcess) -> None:
+        self.workflow = workflow
+        self.process = process
+
+    # -- stepping ---------------------------------------------------------------------------
+
+    def advance(self) -> StepFailure | None:
+        """Fire due timers and run every engine step; return the failure if an element failed."""
+        try:
+            self.workflow.refresh_timers()
+            self.workflow.do_engine_steps()
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        except ScriptError as exc:
+            return StepFailure(element_id="?", message=exc.message)
+        return None
+
+    def retry_failed(self, data: Mapping[str, Any] | None = None) -> StepFailure | None:
+        """Put failed elements back to READY (with ``data`` merged in) and run the engine again."""
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            task.data.update(data or {})
+            task._set_state(TaskState.READY)
+        if data:
+            for task in self.workflow.get_tasks(state=TaskState.READY, manual=False):
+                task.data.update(data)
+        return self.advance()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def is_completed(self) -> bool:
+        """True when the process has reached its end."""
+        return bool(self.workflow.is_completed())
+
+    def data(self) -> dict[str, Any]:
+        """The case's current data: the process data at the end, else the latest task's."""
+        if self.is_completed:
+            return dict(self.workflow.data)
+        latest = self.workflow.last_task or self.workflow.task_tree
+        ready = self.workflow.get_tasks(state=TaskState.READY)
+        if ready:
+            latest = max(ready, key=lambda t: t.last_state_change)
+        return dict(latest.data)
+
+    def human_tasks(self) -> list[HumanTaskView]:
+        """The READY user and manual tasks."""
+        views = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            extensions = getattr(spec, "extensions", None) or {}
+            views.append(
+                HumanTaskView(
+                    id=str(task.id),
+                    element_id=spec.bpmn_id or spec.name,
+                    name=spec.bpmn_name or spec.bpmn_id or spec.name,
+                    lane=spec.lane,
+                    properties=dict(extensions.get("properties") or {}),
+                )
+            )
+        return views
+
+    def timers(self) -> list[TimerView]:
+        """The waiting timers with their due times (UTC)."""
+        views = []
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            event = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(event, TimerEventDefinition):
+                continue
+            value = task.internal_data.get("event_value")
+            if isinstance(value, dict):
+                value = value.get("next") if value.get("cycles") != 0 else None
+            if not value:
+                continue
+            try:
+                parsed = TimerEventDefinition.get_datetime(value)
+                due = ensure_utc(datetime.fromisoformat(parsed.isoformat()))
+            except (TypeError, ValueError):
+                continue
+            views.append(TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
+        return views
+
+    def failed_element(self) -> str | None:
+        """The element of the first task in ERROR, if any."""
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            return str(task.task_spec.bpmn_id or task.task_spec.name)
+        return None
+
+    # -- task actions -----------------------------------------------------------------------
+
+    def human_task(self, task_id: str) -> Any | None:
+        """Return the workflow task ``task_id`` if it is a READY human task, else None."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, WorkflowException):
+            return None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        return task
+
+    def complete_human_task(self, task_id: str, data: Mapping[str, Any]) -> StepFailure | None:
+        """Merge ``data`` into a READY human task, complete it and run the engine on.
+
+        The caller must have checked `human_task` first: ``Task.run`` does not check state.
+        """
+        task = self.human_task(task_id)
+        if task is None:
+            raise LookupError(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        return self.advance()
+
+    def cancel(self) -> None:
+        """Cancel the workflow: every unfinished task is cancelled."""
+        self.workflow.cancel()
+
+
+def _failure_from(exc: WorkflowException) -> StepFailure:
+    task = getattr(exc, "task", None)
+    element = "?"
+    if task is not None:
+        element = str(task.task_spec.bpmn_id or task.task_spec.name)
+    elif getattr(exc, "task_spec", None) is not None:
+        element = str(exc.task_spec.bpmn_id or exc.task_spec.name)
+    message = exc.message if hasattr(exc, "message") and exc.message else str(exc)
+    cause = exc.error if hasattr(exc, "error") else None
+    cause = cause or exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}: {cause}"
+    return StepFailure(element_id=element, message=message)

@@ -1,0 +1,263 @@
+"""The ``tawasul`` command: JSON on stdout; on bad input one line on stderr and a non-zero exit.
+
+Exit codes: 0 ok, 1 internal error, 2 bad input, 3 not found, 4 conflict, 5 forbidden,
+6 database not ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_CODES = {"invalid": 2, "invalid_definition": 2, "config": 2, "script": 2, "not_found": 3,
+              "conflict": 4, "forbidden": 5}
+
+
+class CliError(Exception):
+    """A message for the user and an exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object like {{\"key\": 1}}, not {type(value).__name__}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    digits = text.strip().translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
+    if not digits.isdigit() or int(digits) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return int(digits)
+
+
+def _instant(text: str) -> Any:
+    from engine.clock import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="tawasul", description="Tawasul: member relations run as BPMN processes.")
+    parser.add_argument("--as", dest="as_user", metavar="USER", default="system",
+                        help="act as USER (default: the built-in system user, who may act on every lane)")
+    parser.add_argument("--lanes", default="", metavar="L1,L2",
+                        help="lanes USER holds (with --as); roles from the web app come later")
+    parser.add_argument("--supervisor", action="store_true", help="with --as: USER may assign and cancel")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("init", help="create or upgrade the database schema")
+    p = sub.add_parser("deploy", help="deploy BPMN files as new process versions")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    sub.add_parser("definitions", help="list deployed process versions")
+
+    p = sub.add_parser("start", help="start a process instance")
+    p.add_argument("key")
+    p.add_argument("--version", type=_positive_int)
+    p.add_argument("--data", type=_json_object, default={})
+    p.add_argument("--business-key")
+
+    p = sub.add_parser("tasks", help="list open human tasks")
+    p.add_argument("--instance", type=_positive_int)
+    p.add_argument("--lane")
+    p.add_argument("--assignee")
+
+    for name, text in (("claim", "claim a task"), ("unclaim", "release a claimed task")):
+        sub.add_parser(name, help=text).add_argument("task")
+    p = sub.add_parser("assign", help="assign a task to a user (supervisors)")
+    p.add_argument("task")
+    p.add_argument("user")
+    p = sub.add_parser("complete", help="complete a task")
+    p.add_argument("task")
+    p.add_argument("--data", type=_json_object, default={})
+
+    p = sub.add_parser("instance", help="show an instance")
+    p.add_argument("id", type=_positive_int)
+    p = sub.add_parser("cancel", help="cancel an instance (supervisors)")
+    p.add_argument("id", type=_positive_int)
+    p.add_argument("--reason", default="")
+    p = sub.add_parser("retry", help="retry an instance in error, optionally with fixed data")
+    p.add_argument("id", type=_positive_int)
+    p.add_argument("--data", type=_json_object, default={})
+
+    p = sub.add_parser("jobs", help="timers and other due work")
+    jobs = p.add_subparsers(dest="jobs_command", metavar="ACTION", parser_class=_Parser)
+    jobs.required = True
+    run_due = jobs.add_parser("run-due", help="fire every timer due at --now (default: now)")
+    run_due.add_argument("--now", type=_instant)
+
+    p = sub.add_parser("serve", help="run the web app")
+    p.add_argument("--port", type=_positive_int)
+    p.add_argument("--host")
+    return parser
+
+
+def _actor(args: argparse.Namespace) -> Any:
+    from engine.actors import SYSTEM, Actor
+
+    if args.as_user == "system":
+        if args.lanes or args.supervisor:
+            raise CliError("--lanes and --supervisor only apply with --as USER")
+        return SYSTEM
+    lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
+    return Actor.user(args.as_user, lanes, may_assign=args.supervisor)
+
+
+def _deploy(engine: Any, actor: Any, files: list[str]) -> list[dict[str, Any]]:
+    from engine.definitions import deploy_definition
+
+    contents = []
+    for name in files:
+        path = Path(name)
+        if path.is_dir():
+            raise CliError(f"{name} is a folder; give the .bpmn files (e.g. {name}/*.bpmn)")
+        try:
+            contents.append((path.read_bytes(), path.name))
+        except OSError as exc:
+            raise CliError(f"cannot read {name}: {exc.strerror}") from None
+
+    def deploy_all(engine: Any, session: Any) -> list[dict[str, Any]]:
+        results = []
+        for xml, source in contents:
+            results.extend(d.as_dict() for d in deploy_definition(engine, session, actor, xml, source))
+        return results
+
+    # All files in one transaction: a bad file deploys nothing.
+    return engine.run(deploy_all)
+
+
+def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> Any:
+    """Run the parsed command and return what to print as JSON."""
+    from engine import commands, queries
+    from engine.definitions import list_definitions
+
+    if args.command == "serve":
+        return _serve(args, engine_factory)
+    engine = engine_factory()
+    try:
+        actor = _actor(args)
+        if args.command == "init":
+            from engine.schema import upgrade_schema
+
+            return {"schema_revision": upgrade_schema(engine.db), "database": _safe_url(engine.database_url)}
+        if args.command == "deploy":
+            return _deploy(engine, actor, args.files)
+        if args.command == "definitions":
+            return [
+                {"key": d.key, "version": d.version, "name": d.name, "sha256": d.sha256,
+                 "deployed_at": d.deployed_at.isoformat(), "deployed_by": d.deployed_by}
+                for d in engine.query(list_definitions)
+            ]
+        if args.command == "start":
+            row = engine.run(commands.start_instance, actor, args.key, args.version, args.data, args.business_key)
+            return {"instance_id": row.id, "status": row.status}
+        if args.command == "tasks":
+            tasks = engine.query(queries.list_tasks, actor, args.instance, args.lane, args.assignee)
+            return [queries.task_as_dict(task) for task in tasks]
+        if args.command in ("claim", "unclaim"):
+            command = commands.claim_task if args.command == "claim" else commands.unclaim_task
+            return queries.task_as_dict(engine.run(command, actor, args.task))
+        if args.command == "assign":
+            return queries.task_as_dict(engine.run(commands.assign_task, actor, args.task, args.user))
+        if args.command == "complete":
+            row = engine.run(commands.complete_task, actor, args.task, args.data)
+            return {"instance_id": row.id, "status": row.status}
+        if args.command == "instance":
+            return engine.query(queries.instance_detail, args.id)
+        if args.command == "cancel":
+            row = engine.run(commands.cancel_instance, actor, instance_id=args.id, reason=args.reason)
+            return {"instance_id": row.id, "status": row.status}
+        if args.command == "retry":
+            row = engine.run(commands.retry_instance, actor, instance_id=args.id, data=args.data)
+            return {"instance_id": row.id, "status": row.status}
+        if args.command == "jobs":
+            return {"fired": commands.fire_due_timers(engine, args.now, actor)}
+        raise CliError(f"unknown command {args.command}")
+    finally:
+        engine.dispose()
+
+
+def _serve(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> None:
+    from web import create_app
+
+    engine = engine_factory()
+    app = create_app(engine=engine)
+    web_settings = engine.settings.get("web") or {}
+    host = args.host or web_settings.get("host", "127.0.0.1")
+    port = args.port or int(web_settings.get("port", 5000))
+    print(json.dumps({"serving": f"http://{host}:{port}/"}), flush=True)
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+    return None
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | None = None) -> int:
+    """Entry point of the ``tawasul`` console command."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from engine.errors import EngineError
+
+    def default_factory() -> Any:
+        from engine.context import CaseEngine
+
+        return CaseEngine()
+
+    try:
+        args = build_parser().parse_args(argv)
+        result = run_command(args, engine_factory or default_factory)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
+    except EngineError as exc:
+        return _fail(exc.message, EXIT_CODES.get(exc.kind, 1))
+    except (OperationalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        return _fail(f"the database is not ready ({reason}); run `tawasul init` first", 6)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("TAWASUL_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (set TAWASUL_DEBUG=1 for details)", 1)
+    if result is not None:
+        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    return 0
+
+
+def _fail(message: str, code: int) -> int:
+    text = " ".join(message.split())
+    if not text.startswith("tawasul"):
+        text = f"tawasul: {text}"
+    print(text, file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

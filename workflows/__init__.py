@@ -1,0 +1,4 @@
+"""The member-services domain that the diagrams drive (members, requests, contacts, ...).
+
+Built on `engine`; never imports Flask.
+"""
