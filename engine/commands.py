@@ -160,8 +160,12 @@ def _save(
     loaded: _Loaded,
     actor: Actor,
     failure: StepFailure | None = None,
-) -> None:
-    """Step 5: write snapshot, status, task projection, jobs and audit events (flushes)."""
+) -> int:
+    """Step 5: write snapshot, status, task projection, jobs and audit events (flushes).
+
+    Returns:
+        How many timers fired since the instance was last saved.
+    """
     row, case, now = loaded.row, loaded.case, loaded.now
     row.snapshot = engine.runtime.freeze(case)
     flag_modified(row, "snapshot")  # always UPDATE, so the revision check always runs
@@ -178,9 +182,10 @@ def _save(
         row.ended_at = now
         row.error_element_id = row.error_message = None
         _audit(session, now, actor, "instance_completed", row.id)
+    fired = _sync_jobs(session, loaded, actor)  # first: a fired timer is the cause of task changes
     _sync_tasks(session, loaded, actor)
-    _sync_jobs(session, loaded, actor)
     session.flush()
+    return fired
 
 
 def _sync_tasks(session: Session, loaded: _Loaded, actor: Actor) -> None:
@@ -219,14 +224,25 @@ def _sync_tasks(session: Session, loaded: _Loaded, actor: Actor) -> None:
         _audit(session, now, actor, "task_opened", row.id, task_id, view.element_id, {"lane": view.lane})
 
 
-def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor) -> None:
+def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor) -> int:
+    """Make the instance's timer jobs match its waiting timers; audit and count the fired ones.
+
+    A job whose timer is gone (or moved to its next cycle) while it was due has fired; one that
+    is gone before it was due had its scope end (task completed, instance cancelled).
+    """
     row, case, now = loaded.row, loaded.case, loaded.now
+    fired = 0
     existing = {
         job.task_id: job
         for job in session.scalars(select(Job).where(Job.instance_id == row.id, Job.kind == "timer"))
     }
     timers = {timer.task_id: timer for timer in case.timers()} if row.status in (RUNNING, ERROR) else {}
     for task_id, job in existing.items():
+        moved = task_id in timers and timers[task_id].due_at != job.due_at
+        if (task_id not in timers or moved) and job.due_at <= now:
+            fired += 1
+            _audit(session, now, actor, "timer_fired", row.id, task_id, job.element_id,
+                   {"due_at": job.due_at.isoformat()})
         if task_id not in timers:
             session.delete(job)
     for task_id, timer in timers.items():
@@ -250,6 +266,7 @@ def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor) -> None:
             job.status = "pending"
             job.attempts = 0
             job.last_error = None
+    return fired
 
 
 def _open_task(session: Session, task_id: str) -> HumanTask:
@@ -270,6 +287,9 @@ def _open_task(session: Session, task_id: str) -> HumanTask:
 
 
 def _require_lane(actor: Actor, task: HumanTask) -> None:
+    """The actor holds the task's lane, or a supervisor assigned the task to them."""
+    if task.assignee == actor.name:
+        return
     if actor.holds(task.lane) or (task.candidate_group and actor.holds(task.candidate_group)):
         return
     held = ", ".join(sorted(actor.lanes)) or "none"
@@ -353,7 +373,8 @@ def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
         Forbidden: the task is someone else's and the actor may not assign.
     """
     task = _open_task(session, task_id)
-    _require_lane(actor, task)
+    if not actor.may_assign:
+        _require_lane(actor, task)
     if task.assignee is None:
         return task
     if task.assignee != actor.name and not actor.may_assign:
@@ -519,22 +540,9 @@ def _fire_instance_timers(
     if loaded.row.status != RUNNING:
         return 0
     loaded.now = now
-    due = {
-        job.task_id: job
-        for job in session.scalars(
-            select(Job).where(Job.instance_id == instance_id, Job.kind == "timer", Job.due_at <= now)
-        )
-    }
     # SpiffWorkflow fires when due < now; a job due exactly now must fire too.
     with using_clock(FrozenClock(now + timedelta(microseconds=1))):
         failure = loaded.case.advance()
-    still_waiting = {timer.task_id: timer.due_at for timer in loaded.case.timers()}
-    fired = 0
-    for task_id, job in due.items():
-        if task_id not in still_waiting or still_waiting[task_id] != job.due_at:
-            fired += 1
-            _audit(session, now, actor, "timer_fired", instance_id, task_id, job.element_id,
-                   {"due_at": job.due_at.isoformat()})
-    _save(engine, session, loaded, actor, failure=failure)
+        fired = _save(engine, session, loaded, actor, failure=failure)
     return fired
 

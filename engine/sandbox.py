@@ -81,6 +81,14 @@ class _Budget:
             raise ScriptTimeout(f"script ran longer than its time limit of {self.limit * 1000:.0f} ms")
 
 
+#: Builtins that reach outside the sandbox; refused when the diagram is deployed.
+_UNAVAILABLE = frozenset({
+    "open", "exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "globals",
+    "locals", "vars", "dir", "type", "input", "breakpoint", "memoryview", "help", "exit", "quit",
+    "object", "super", "classmethod", "staticmethod", "property", "iter", "next",
+})
+
+
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus time-limit ticks and size guards on big operators."""
 
@@ -100,6 +108,11 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     visit_ImportFrom = visit_Import  # type: ignore[assignment]
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if isinstance(node.ctx, ast.Load) and node.id in _UNAVAILABLE:
+            self.error(node, f"{node.id}() is not available in scripts")
+        return super().visit_Name(node)
 
     def visit_While(self, node: ast.While) -> ast.AST:
         return self._with_tick(super().visit_While(node))

@@ -116,7 +116,7 @@ def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
             scripts or expressions the sandbox refuses, or no executable process.
     """
     try:
-        etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+        tree = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         raise ParseFailed([DefinitionProblem(f"malformed XML: {exc.msg}", line=exc.lineno)]) from None
     parser = SpiffBpmnParser(validator=VALIDATOR)
@@ -139,7 +139,7 @@ def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
                 )
             )
     except ValidationException as exc:
-        raise ParseFailed([_problem_from_validation(exc)]) from None
+        raise ParseFailed([_problem_from_validation(exc, tree)]) from None
     except SpiffWorkflowException as exc:
         raise ParseFailed([DefinitionProblem(str(exc))]) from None
     problems: list[DefinitionProblem] = []
@@ -150,11 +150,29 @@ def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
     return processes
 
 
-def _problem_from_validation(exc: ValidationException) -> DefinitionProblem:
+_NAMESPACES = {
+    "http://www.omg.org/spec/BPMN/20100524/MODEL": "bpmn",
+    "http://spiffworkflow.org/bpmn/schema/1.0/core": "spiffworkflow",
+}
+
+
+def _problem_from_validation(exc: ValidationException, tree: Any) -> DefinitionProblem:
     message = str(exc.args[0]) if exc.args else str(exc)
-    message = re.sub(r"^Element '\{[^}]+\}", "Element '", message)
+    message = re.sub(r"\{([^}]+)\}", lambda m: _NAMESPACES.get(m.group(1), m.group(1)) + ":", message)
     line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number > 0 else None
-    return DefinitionProblem(message, element_id=exc.id or None, line=line)
+    element_id = exc.id or (_element_at_line(tree, line) if line else None)
+    return DefinitionProblem(message, element_id=element_id, line=line)
+
+
+def _element_at_line(tree: Any, line: int) -> str | None:
+    """The id of the element on ``line``, or of its nearest ancestor that has one."""
+    for node in tree.iter():
+        if node.sourceline == line:
+            while node is not None:
+                if node.get("id"):
+                    return str(node.get("id"))
+                node = node.getparent()
+    return None
 
 
 def _lanes_of(spec: Any, subspecs: Mapping[str, Any]) -> list[str]:
@@ -448,14 +466,15 @@ class Case:
         return bool(self.workflow.is_completed())
 
     def data(self) -> dict[str, Any]:
-        """The case's current data: the process data at the end, else the latest task's."""
+        """The case's current data: the process data at the end; while running, the data of
+        every reached task merged in the order the tasks changed (so parallel branches show)."""
         if self.is_completed:
             return dict(self.workflow.data)
-        latest = self.workflow.last_task or self.workflow.task_tree
-        ready = self.workflow.get_tasks(state=TaskState.READY)
-        if ready:
-            latest = max(ready, key=lambda t: t.last_state_change)
-        return dict(latest.data)
+        mask = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.ERROR | TaskState.WAITING
+        merged: dict[str, Any] = {}
+        for task in sorted(self.workflow.get_tasks(state=mask), key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        return merged
 
     def human_tasks(self) -> list[HumanTaskView]:
         """The READY user and manual tasks."""
