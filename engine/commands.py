@@ -18,20 +18,19 @@ update: on PostgreSQL through the revision check, on SQLite because writers queu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from engine.actors import Actor
 from engine.clock import FrozenClock
-from engine.definitions import find_definition, parsed_process
+from engine.definitions import find_definition, process_for_definition_id
 from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput, NotFound
-from engine.models import AuditEvent, HumanTask, Job, ProcessDefinition, ProcessInstance
-from engine.spiff import Case, StepFailure, using_clock
+from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.spiff import Case, HumanTaskView, StepFailure, TimerView, using_clock
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -40,11 +39,97 @@ RUNNING, COMPLETED, CANCELLED, ERROR = "running", "completed", "cancelled", "err
 _SUMMARY_VALUE_CHARS = 120
 
 
+_INSTANCES = ProcessInstance.__table__
+_TASKS = HumanTask.__table__
+_JOBS = Job.__table__
+_AUDIT = AuditEvent.__table__
+
+
+@dataclass
+class InstanceState:
+    """An instance row as the commands read and write it (plain Core, no ORM identity map)."""
+
+    id: int
+    definition_id: int
+    business_key: str | None
+    status: str
+    revision: int
+    snapshot: str
+    updated_at: datetime
+    updated_by: str
+    ended_at: datetime | None
+    error_element_id: str | None
+    error_message: str | None
+    #: After a command: the case's open human tasks, id -> element id (not a column).
+    open_tasks: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OpenTask:
+    """An open human task as the commands return it (the projection row's columns)."""
+
+    id: str
+    instance_id: int
+    element_id: str
+    name: str
+    lane: str | None
+    candidate_group: str | None
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    priority: int
+    form_key: str | None
+
+
+_INSTANCE_COLUMNS = [_INSTANCES.c[name] for name in InstanceState.__dataclass_fields__ if name != "open_tasks"]
+_TASK_COLUMNS = [_TASKS.c[f.name] for f in OpenTask.__dataclass_fields__.values()]
+
+# The hot-path statements, built once: building a statement costs more than running it on SQLite.
+_SELECT_INSTANCE = select(*_INSTANCE_COLUMNS).where(_INSTANCES.c.id == bindparam("b_id"))
+_SELECT_TASK_AND_INSTANCE = (
+    select(*_TASK_COLUMNS, *_INSTANCE_COLUMNS)
+    .join_from(_TASKS, _INSTANCES, _INSTANCES.c.id == _TASKS.c.instance_id)
+    .where(_TASKS.c.id == bindparam("b_task"))
+)
+_UPDATE_INSTANCE = (
+    update(_INSTANCES)
+    .where(_INSTANCES.c.id == bindparam("b_id"), _INSTANCES.c.revision == bindparam("b_revision"))
+    .values(
+        {
+            name: bindparam(f"v_{name}", type_=_INSTANCES.c[name].type)
+            for name in ("status", "revision", "snapshot", "updated_at", "updated_by", "ended_at",
+                         "error_element_id", "error_message")
+        }
+    )
+)
+_DELETE_TASKS = delete(_TASKS).where(_TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
+_ASSIGN_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("b_task")).values(assignee=bindparam("v_assignee"))
+_INSERT_TASKS = insert(_TASKS)
+_INSERT_AUDIT = insert(_AUDIT)
+_INSERT_JOBS = insert(_JOBS)
+_DELETE_TIMER_JOBS = delete(_JOBS).where(
+    _JOBS.c.instance_id == bindparam("b_instance"),
+    _JOBS.c.kind == "timer",
+    _JOBS.c.task_id.in_(bindparam("b_tasks", expanding=True)),
+)
+_MOVE_TIMER_JOB = (
+    update(_JOBS)
+    .where(_JOBS.c.instance_id == bindparam("b_instance"), _JOBS.c.task_id == bindparam("b_task"),
+           _JOBS.c.kind == "timer")
+    .values(due_at=bindparam("v_due_at", type_=_JOBS.c.due_at.type), status="pending", attempts=0,
+            last_error=None)
+)
+
+
 @dataclass
 class _Loaded:
-    row: ProcessInstance
+    row: InstanceState
     case: Case
     now: datetime
+    #: Open human tasks and waiting timers as last saved: the projection and job rows mirror
+    #: them, so saving diffs in memory instead of reading those rows back.
+    tasks_before: dict[str, HumanTaskView] = field(default_factory=dict)
+    timers_before: dict[str, TimerView] = field(default_factory=dict)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -81,17 +166,24 @@ def _audit(
     element_id: str | None = None,
     summary: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor if isinstance(actor, str) else actor.name,
-            action=action,
-            instance_id=instance_id,
-            task_id=task_id,
-            element_id=element_id,
-            summary=summary or {},
-        )
+    """Queue an audit event; `_write_audit` inserts the queue in one statement."""
+    session.info.setdefault("pending_audit", []).append(
+        {
+            "at": now,
+            "actor": actor if isinstance(actor, str) else actor.name,
+            "action": action,
+            "instance_id": instance_id,
+            "task_id": task_id,
+            "element_id": element_id,
+            "summary": summary or {},
+        }
     )
+
+
+def _write_audit(session: Session) -> None:
+    pending = session.info.pop("pending_audit", None)
+    if pending:
+        session.connection().execute(_INSERT_AUDIT, pending)
 
 
 def _check_data(data: Any) -> dict[str, Any]:
@@ -107,15 +199,18 @@ def _check_data(data: Any) -> dict[str, Any]:
     return data
 
 
-def _load(engine: CaseEngine, session: Session, instance_id: int) -> _Loaded:
-    row = session.get(ProcessInstance, instance_id)
+def _load(
+    engine: CaseEngine, session: Session, instance_id: int, row: InstanceState | None = None
+) -> _Loaded:
     if row is None:
-        raise NotFound(f"no process instance {instance_id}")
-    session.info["instance_id"] = instance_id
-    definition = session.get(ProcessDefinition, row.definition_id)
-    assert definition is not None  # a foreign key guarantees it
-    case = engine.runtime.thaw(parsed_process(engine, definition), row.snapshot)
-    return _Loaded(row=row, case=case, now=engine.clock.now())
+        found = session.connection().execute(_SELECT_INSTANCE, {"b_id": instance_id}).first()
+        if found is None:
+            raise NotFound(f"no process instance {instance_id}")
+        row = InstanceState(*found)
+    session.info["instance_id"] = row.id
+    case = engine.runtime.thaw(process_for_definition_id(engine, session, row.definition_id), row.snapshot)
+    tasks, timers = case.waits()
+    return _Loaded(row=row, case=case, now=engine.clock.now(), tasks_before=tasks, timers_before=timers)
 
 
 def _require_running(loaded: _Loaded) -> None:
@@ -130,28 +225,22 @@ def _require_running(loaded: _Loaded) -> None:
 
 
 def _advance_first(engine: CaseEngine, session: Session, loaded: _Loaded, actor: Actor) -> None:
-    """Step 2: fire overdue timers and run engine steps before the command looks at any task."""
-    before = _open_task_ids(loaded.case)
+    """Step 2: fire overdue timers and run engine steps before the command looks at any task.
+
+    At rest an instance has run every engine step it could, so only a due timer can change it:
+    with none due there is nothing to do.
+    """
+    if not any(timer.due_at <= loaded.now for timer in loaded.timers_before.values()):
+        return
     failure = loaded.case.advance()
+    _save(engine, session, loaded, actor, failure=failure)
     if failure is not None:
-        _save(engine, session, loaded, actor, failure=failure)
         error = InstanceNotRunning(
             f"instance {loaded.row.id} failed at element '{failure.element_id}' while its timers ran: "
             f"{failure.message}; an administrator must fix it and retry it"
         )
         error.keep_changes = True  # type: ignore[attr-defined]
         raise error
-    if _open_task_ids(loaded.case) != before:
-        # A timer fired on load; remember it even if the command is then refused.
-        loaded.row.updated_at = loaded.now  # marks the row dirty for _save
-        _save(engine, session, loaded, actor)
-
-
-def _open_task_ids(case: Case) -> tuple[frozenset[str], frozenset[str]]:
-    return (
-        frozenset(task.id for task in case.human_tasks()),
-        frozenset(f"{timer.task_id}@{timer.due_at.isoformat()}" for timer in case.timers()),
-    )
 
 
 def _save(
@@ -160,6 +249,7 @@ def _save(
     loaded: _Loaded,
     actor: Actor,
     failure: StepFailure | None = None,
+    completed_task: str | None = None,
 ) -> int:
     """Step 5: write snapshot, status, task projection, jobs and audit events (flushes).
 
@@ -168,7 +258,6 @@ def _save(
     """
     row, case, now = loaded.row, loaded.case, loaded.now
     row.snapshot = engine.runtime.freeze(case)
-    flag_modified(row, "snapshot")  # always UPDATE, so the revision check always runs
     row.updated_at = now
     row.updated_by = actor.name
     if failure is not None:
@@ -182,97 +271,137 @@ def _save(
         row.ended_at = now
         row.error_element_id = row.error_message = None
         _audit(session, now, actor, "instance_completed", row.id)
-    fired = _sync_jobs(session, loaded, actor)  # first: a fired timer is the cause of task changes
-    _sync_tasks(session, loaded, actor)
-    session.flush()
+    if row.status in (RUNNING, ERROR):
+        tasks, timers = case.waits()
+    else:
+        tasks, timers = {}, {}
+    _write_instance(engine, session, row)  # first: a lost revision race stops here
+    fired = _sync_jobs(session, loaded, actor, timers)  # first: a fired timer causes task changes
+    _sync_tasks(session, loaded, actor, tasks, completed_task)
+    _write_audit(session)
+    loaded.tasks_before, loaded.timers_before = tasks, timers
+    row.open_tasks = {task_id: view.element_id for task_id, view in tasks.items()}
     return fired
 
 
-def _sync_tasks(session: Session, loaded: _Loaded, actor: Actor) -> None:
-    row, case, now = loaded.row, loaded.case, loaded.now
-    existing = {task.id: task for task in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))}
-    views = {view.id: view for view in case.human_tasks()} if row.status in (RUNNING, ERROR) else {}
-    for task_id, task in existing.items():
-        if task_id not in views:
-            session.delete(task)
-            if not session.info.get("completed_task") == task_id:
-                _audit(session, now, actor, "task_closed", row.id, task_id, task.element_id,
-                       {"reason": row.status if row.status != RUNNING else "the case moved on"})
-    for task_id, view in views.items():
-        if task_id in existing:
-            continue
+def _write_instance(engine: CaseEngine, session: Session, row: InstanceState) -> None:
+    """UPDATE the instance row if its revision is still the one loaded; else it is a conflict."""
+    params = {
+        "b_id": row.id,
+        "b_revision": row.revision,
+        "v_status": row.status,
+        "v_revision": row.revision + 1,
+        "v_snapshot": row.snapshot,
+        "v_updated_at": row.updated_at,
+        "v_updated_by": row.updated_by,
+        "v_ended_at": row.ended_at,
+        "v_error_element_id": row.error_element_id,
+        "v_error_message": row.error_message,
+    }
+    result = session.connection().execute(_UPDATE_INSTANCE, params)
+    if result.rowcount != 1:
+        raise engine.describe_conflict(session, row.id)
+    row.revision += 1
+
+
+def _sync_tasks(
+    session: Session,
+    loaded: _Loaded,
+    actor: Actor,
+    tasks: dict[str, HumanTaskView],
+    completed_task: str | None,
+) -> None:
+    row, now = loaded.row, loaded.now
+    closed = [view for task_id, view in loaded.tasks_before.items() if task_id not in tasks]
+    if closed:
+        session.connection().execute(_DELETE_TASKS, {"b_ids": [view.id for view in closed]})
+        reason = row.status if row.status != RUNNING else "the case moved on"
+        for view in closed:
+            if view.id != completed_task:
+                _audit(session, now, actor, "task_closed", row.id, view.id, view.element_id, {"reason": reason})
+    opened = [view for task_id, view in tasks.items() if task_id not in loaded.tasks_before]
+    if not opened:
+        return
+    values = []
+    for view in opened:
         props = view.properties
         try:
             priority = int(props.get("priority", 50))
         except ValueError:
             priority = 50
-        session.add(
-            HumanTask(
-                id=task_id,
-                instance_id=row.id,
-                element_id=view.element_id,
-                name=view.name,
-                lane=view.lane,
-                candidate_group=props.get("candidateGroups") or view.lane,
-                assignee=None,
-                created_at=now,
-                due_at=None,
-                priority=priority,
-                form_key=props.get("formKey") or props.get("formJsonSchemaFilename"),
-            )
+        values.append(
+            {
+                "id": view.id,
+                "instance_id": row.id,
+                "element_id": view.element_id,
+                "name": view.name,
+                "lane": view.lane,
+                "candidate_group": props.get("candidateGroups") or view.lane,
+                "assignee": None,
+                "created_at": now,
+                "due_at": None,
+                "priority": priority,
+                "form_key": props.get("formKey") or props.get("formJsonSchemaFilename"),
+            }
         )
-        _audit(session, now, actor, "task_opened", row.id, task_id, view.element_id, {"lane": view.lane})
+        _audit(session, now, actor, "task_opened", row.id, view.id, view.element_id, {"lane": view.lane})
+    session.connection().execute(_INSERT_TASKS, values)
 
 
-def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor) -> int:
+def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor, timers: dict[str, TimerView]) -> int:
     """Make the instance's timer jobs match its waiting timers; audit and count the fired ones.
 
     A job whose timer is gone (or moved to its next cycle) while it was due has fired; one that
     is gone before it was due had its scope end (task completed, instance cancelled).
     """
-    row, case, now = loaded.row, loaded.case, loaded.now
+    row, now = loaded.row, loaded.now
+    before = loaded.timers_before
+    if not before and not timers:
+        return 0
     fired = 0
-    existing = {
-        job.task_id: job
-        for job in session.scalars(select(Job).where(Job.instance_id == row.id, Job.kind == "timer"))
-    }
-    timers = {timer.task_id: timer for timer in case.timers()} if row.status in (RUNNING, ERROR) else {}
-    for task_id, job in existing.items():
-        moved = task_id in timers and timers[task_id].due_at != job.due_at
-        if (task_id not in timers or moved) and job.due_at <= now:
+    gone = []
+    for task_id, old in before.items():
+        new = timers.get(task_id)
+        moved = new is not None and new.due_at != old.due_at
+        if (new is None or moved) and old.due_at <= now:
             fired += 1
-            _audit(session, now, actor, "timer_fired", row.id, task_id, job.element_id,
-                   {"due_at": job.due_at.isoformat()})
-        if task_id not in timers:
-            session.delete(job)
-    for task_id, timer in timers.items():
-        job = existing.get(task_id)
-        if job is None:
-            session.add(
-                Job(
-                    kind="timer",
-                    instance_id=row.id,
-                    task_id=task_id,
-                    element_id=timer.element_id,
-                    due_at=timer.due_at,
-                    status="pending",
-                    attempts=0,
-                    created_at=now,
-                )
-            )
-        elif job.due_at != timer.due_at:
+            _audit(session, now, actor, "timer_fired", row.id, task_id, old.element_id,
+                   {"due_at": old.due_at.isoformat()})
+        if new is None:
+            gone.append(task_id)
+        elif moved:
             # A cycle timer moved on to its next occurrence.
-            job.due_at = timer.due_at
-            job.status = "pending"
-            job.attempts = 0
-            job.last_error = None
+            session.connection().execute(
+                _MOVE_TIMER_JOB, {"b_instance": row.id, "b_task": task_id, "v_due_at": new.due_at}
+            )
+    if gone:
+        session.connection().execute(_DELETE_TIMER_JOBS, {"b_instance": row.id, "b_tasks": gone})
+    new_jobs = [
+        {
+            "kind": "timer",
+            "instance_id": row.id,
+            "task_id": task_id,
+            "element_id": timer.element_id,
+            "due_at": timer.due_at,
+            "status": "pending",
+            "attempts": 0,
+            "max_attempts": 5,
+            "created_at": now,
+        }
+        for task_id, timer in timers.items()
+        if task_id not in before
+    ]
+    if new_jobs:
+        session.connection().execute(_INSERT_JOBS, new_jobs)
     return fired
 
 
-def _open_task(session: Session, task_id: str) -> HumanTask:
-    task = session.get(HumanTask, task_id)
-    if task is not None:
-        return task
+def _open_task(session: Session, task_id: str) -> tuple[OpenTask, InstanceState]:
+    """The open task and its instance, in one query; a clear error when the task is not open."""
+    found = session.connection().execute(_SELECT_TASK_AND_INSTANCE, {"b_task": task_id}).first()
+    if found is not None:
+        split = len(_TASK_COLUMNS)
+        return OpenTask(*found[:split]), InstanceState(*found[split:])
     done = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.task_id == task_id, AuditEvent.action.in_(("completed", "task_closed")))
@@ -280,13 +409,14 @@ def _open_task(session: Session, task_id: str) -> HumanTask:
         .limit(1)
     ).first()
     if done is not None and done.action == "completed":
-        raise Conflict(f"task {task_id} was already completed by {done.actor} at {done.at.isoformat(timespec='seconds')}")
+        when = done.at.isoformat(timespec="seconds")
+        raise Conflict(f"task {task_id} was already completed by {done.actor} at {when}")
     if done is not None:
         raise Conflict(f"task {task_id} is no longer open ({done.summary.get('reason', 'closed')})")
     raise NotFound(f"no open task {task_id}")
 
 
-def _require_lane(actor: Actor, task: HumanTask) -> None:
+def _require_lane(actor: Actor, task: OpenTask) -> None:
     """The actor holds the task's lane, or a supervisor assigned the task to them."""
     if task.assignee == actor.name:
         return
@@ -296,7 +426,7 @@ def _require_lane(actor: Actor, task: HumanTask) -> None:
     raise Forbidden(f"task '{task.name}' belongs to lane '{task.lane}'; {actor.name} holds lanes: {held}")
 
 
-def _ready_task_or_conflict(loaded: _Loaded, task: HumanTask) -> None:
+def _ready_task_or_conflict(loaded: _Loaded, task: OpenTask) -> None:
     if loaded.case.human_task(task.id) is None:
         error = Conflict(
             f"task '{task.name}' is no longer open: the case moved on before your change "
@@ -317,7 +447,7 @@ def start_instance(
     version: int | None = None,
     data: Mapping[str, Any] | None = None,
     business_key: str | None = None,
-) -> ProcessInstance:
+) -> InstanceState:
     """Start an instance of ``key`` (latest version unless ``version``) and run it to its first wait.
 
     Raises:
@@ -326,63 +456,68 @@ def start_instance(
     """
     data = _check_data(dict(data) if isinstance(data, Mapping) else data)
     definition = find_definition(session, key, version)
-    process = parsed_process(engine, definition)
+    process = process_for_definition_id(engine, session, definition.id)
     now = engine.clock.now()
     with using_clock(engine.clock):
         case = engine.runtime.new(process, data)
-        row = ProcessInstance(
-            definition_id=definition.id,
-            business_key=business_key,
-            status=RUNNING,
-            snapshot="",
-            started_at=now,
-            started_by=actor.name,
-            updated_at=now,
-            updated_by=actor.name,
-        )
-        session.add(row)
-        session.flush()
+        new_id = session.connection().execute(
+            insert(_INSTANCES)
+            .values(
+                definition_id=definition.id,
+                business_key=business_key,
+                status=RUNNING,
+                revision=1,
+                snapshot="",
+                started_at=now,
+                started_by=actor.name,
+                updated_at=now,
+                updated_by=actor.name,
+            )
+            .returning(_INSTANCES.c.id)
+        ).scalar_one()
+        row = InstanceState(new_id, definition.id, business_key, RUNNING, 1, "", now, actor.name, None, None, None)
         _audit(session, now, actor, "started", row.id,
                summary={"key": key, "version": definition.version, "data": summarize(data)})
         loaded = _Loaded(row=row, case=case, now=now)
+        session.info["instance_id"] = row.id
         failure = case.advance()
         _save(engine, session, loaded, actor, failure=failure)
     return row
 
 
-def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> HumanTask:
+def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Take an unassigned task of one of the actor's lanes.
 
     Raises:
         Forbidden: the actor does not hold the task's lane.
         Conflict: someone else holds it, or the task is no longer open.
     """
-    task = _open_task(session, task_id)
+    task, row = _open_task(session, task_id)
     _require_lane(actor, task)
     if task.assignee == actor.name:
         return task
     if task.assignee is not None:
         raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}")
-    return _set_assignee(engine, session, actor, task, actor.name, "claimed")
+    return _set_assignee(engine, session, actor, task, row, actor.name, "claimed")
 
 
-def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> HumanTask:
+def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Give a claimed task back to its lane (the assignee, or a supervisor).
 
     Raises:
         Forbidden: the task is someone else's and the actor may not assign.
     """
-    task = _open_task(session, task_id)
+    task, row = _open_task(session, task_id)
     if not actor.may_assign:
         _require_lane(actor, task)
     if task.assignee is None:
         return task
     if task.assignee != actor.name and not actor.may_assign:
         raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; only they or a supervisor may release it")
-    return _set_assignee(engine, session, actor, task, None, "unclaimed")
+    return _set_assignee(engine, session, actor, task, row, None, "unclaimed")
 
 
-def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> HumanTask:
+def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
     """Assign (or reassign) a task to ``assignee``; supervisors and the system user only.
 
     Raises:
@@ -394,14 +529,20 @@ def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str
     assignee = (assignee or "").strip()
     if not assignee:
         raise InvalidInput("assignee must be a user name")
-    task = _open_task(session, task_id)
-    return _set_assignee(engine, session, actor, task, assignee, "assigned")
+    task, row = _open_task(session, task_id)
+    return _set_assignee(engine, session, actor, task, row, assignee, "assigned")
 
 
 def _set_assignee(
-    engine: CaseEngine, session: Session, actor: Actor, task: HumanTask, assignee: str | None, action: str
-) -> HumanTask:
-    loaded = _load(engine, session, task.instance_id)
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    task: OpenTask,
+    row: InstanceState,
+    assignee: str | None,
+    action: str,
+) -> OpenTask:
+    loaded = _load(engine, session, task.instance_id, row)
     _require_running(loaded)
     with using_clock(engine.clock):
         _advance_first(engine, session, loaded, actor)
@@ -412,16 +553,17 @@ def _set_assignee(
         # people claiming at once must not both win.
         loaded.row.updated_at = loaded.now
         loaded.row.updated_by = actor.name
-        flag_modified(loaded.row, "updated_at")
+        _write_instance(engine, session, loaded.row)
+        session.connection().execute(_ASSIGN_TASK, {"b_task": task.id, "v_assignee": assignee})
         _audit(session, loaded.now, actor, action, task.instance_id, task.id, task.element_id,
                {"assignee": assignee, "previous": previous})
-        session.flush()
+        _write_audit(session)
     return task
 
 
 def complete_task(
     engine: CaseEngine, session: Session, actor: Actor, task_id: str, data: Mapping[str, Any] | None = None
-) -> ProcessInstance:
+) -> InstanceState:
     """Complete a READY human task with ``data`` and run the case on to its next wait.
 
     If an element fails after the task (a script, a gateway with no true condition) the
@@ -433,25 +575,24 @@ def complete_task(
         InstanceNotRunning: the instance is in error, completed or cancelled.
     """
     data = _check_data(dict(data) if isinstance(data, Mapping) else data)
-    task = _open_task(session, task_id)
+    task, row = _open_task(session, task_id)
     _require_lane(actor, task)
     if task.assignee is not None and task.assignee != actor.name and not actor.all_lanes:
         raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; ask a supervisor to reassign it")
-    loaded = _load(engine, session, task.instance_id)
+    loaded = _load(engine, session, task.instance_id, row)
     _require_running(loaded)
     with using_clock(engine.clock):
         _advance_first(engine, session, loaded, actor)
         _ready_task_or_conflict(loaded, task)
         failure = loaded.case.complete_human_task(task.id, data)
         _audit(session, loaded.now, actor, "completed", task.instance_id, task.id, task.element_id, summarize(data))
-        session.info["completed_task"] = task.id
-        _save(engine, session, loaded, actor, failure=failure)
+        _save(engine, session, loaded, actor, failure=failure, completed_task=task.id)
     return loaded.row
 
 
 def cancel_instance(
     engine: CaseEngine, session: Session, actor: Actor, instance_id: int, reason: str | None = None
-) -> ProcessInstance:
+) -> InstanceState:
     """Cancel a running (or failed) instance: its open tasks and timers are closed.
 
     Raises:
@@ -477,7 +618,7 @@ def retry_instance(
     actor: Actor,
     instance_id: int,
     data: Mapping[str, Any] | None = None,
-) -> ProcessInstance:
+) -> InstanceState:
     """Retry an instance in error: ``data`` (the fix) is merged in and the failed element runs again.
 
     Raises:

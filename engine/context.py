@@ -91,6 +91,8 @@ class CaseEngine:
         )
         self.runtime = WorkflowRuntime(self.sandbox)
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
+        #: definition id -> (sha256, key); definitions are immutable, so this never goes stale.
+        self.definition_refs: dict[int, tuple[str, str]] = {}
 
     def unit_of_work(self, readonly: bool = False) -> UnitOfWork:
         """Open a unit of work (one transaction); read-only ones do not take SQLite's write lock."""
@@ -109,13 +111,14 @@ class CaseEngine:
                 uow.commit()
                 return result
             except EngineError as exc:
+                uow.session.info.pop("pending_audit", None)
                 if getattr(exc, "keep_changes", False):
                     uow.commit()
                 raise
             except StaleDataError:
                 instance_id = uow.session.info.get("instance_id")
                 uow.session.rollback()
-                raise self._conflict(uow.session, instance_id) from None
+                raise self.describe_conflict(uow.session, instance_id) from None
             except IntegrityError as exc:
                 uow.session.rollback()
                 raise Conflict(
@@ -128,7 +131,8 @@ class CaseEngine:
         with self.unit_of_work(readonly=True) as uow:
             return query(self, uow.session, *args, **kwargs)
 
-    def _conflict(self, session: Session, instance_id: int | None) -> Conflict:
+    def describe_conflict(self, session: Session, instance_id: int | None) -> Conflict:
+        """A `Conflict` that says who changed the instance last, and when."""
         latest = None
         if instance_id is not None:
             latest = session.scalars(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.actors import Actor
 from engine.errors import DefinitionProblem, InvalidDefinition, NotFound
@@ -88,13 +88,34 @@ def list_definitions(engine: CaseEngine, session: Session) -> list[ProcessDefini
     return list(session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)))
 
 
+def process_for_definition_id(engine: CaseEngine, session: Session, definition_id: int) -> ParsedProcess:
+    """The parsed spec of definition ``definition_id``, without reading its XML when cached.
+
+    Definitions never change, so which (sha256, key) an id stands for is remembered for good.
+    """
+    ref = engine.definition_refs.get(definition_id)
+    if ref is None:
+        found = session.execute(
+            select(ProcessDefinition.sha256, ProcessDefinition.key).where(ProcessDefinition.id == definition_id)
+        ).first()
+        if found is None:
+            raise NotFound(f"no process definition {definition_id}")
+        ref = engine.definition_refs[definition_id] = (found[0], found[1])
+    cached = engine.specs.get(*ref)
+    if cached is not None:
+        return cached
+    definition = session.get(ProcessDefinition, definition_id)
+    assert definition is not None
+    return parsed_process(engine, definition)
+
+
 def find_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
     """The version ``version`` of ``key``, or its latest version.
 
     Raises:
         NotFound: no such key or version (the message lists the versions there are).
     """
-    query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    query = select(ProcessDefinition).options(defer(ProcessDefinition.xml)).where(ProcessDefinition.key == key)
     if version is not None:
         found = session.scalars(query.where(ProcessDefinition.version == version)).first()
     else:

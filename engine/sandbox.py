@@ -227,9 +227,9 @@ class Sandbox:
 
         def guarded_mul(left: Any, right: Any) -> Any:
             for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, str | bytes | list | tuple) and isinstance(count, int):
-                    if len(seq) * count > limits.max_sequence:
-                        raise ScriptError(f"a sequence of {len(seq) * count} items is over the limit")
+                is_sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(count, int)
+                if is_sequence and len(seq) * count > limits.max_sequence:
+                    raise ScriptError(f"a sequence of {len(seq) * count} items is over the limit")
             return left * right
 
         globals_ = {
@@ -324,9 +324,9 @@ def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _guarded_pow(base: Any, exponent: Any) -> Any:
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
-        if exponent * max(1, abs(base).bit_length()) > _MAX_POW_BITS:
-            raise ScriptError(f"{base} ** {exponent} is too large to compute")
+    big_ints = isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
+    if big_ints and exponent * max(1, abs(base).bit_length()) > _MAX_POW_BITS:
+        raise ScriptError(f"{base} ** {exponent} is too large to compute")
     return base**exponent
 
 

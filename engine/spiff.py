@@ -51,7 +51,8 @@ for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.metrics"):
 
 # -- clock ------------------------------------------------------------------------------------
 
-_clock: contextvars.ContextVar[Clock] = contextvars.ContextVar("tawasul_clock", default=SystemClock())
+_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("tawasul_clock", default=None)
+_SYSTEM_CLOCK = SystemClock()
 
 
 class _ClockedDatetime(datetime):
@@ -63,7 +64,7 @@ class _ClockedDatetime(datetime):
 
     @classmethod
     def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-        current = _clock.get().now()
+        current = (_clock.get() or _SYSTEM_CLOCK).now()
         return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
 
 
@@ -466,8 +467,11 @@ class Case:
         return bool(self.workflow.is_completed())
 
     def data(self) -> dict[str, Any]:
-        """The case's current data: the process data at the end; while running, the data of
-        every reached task merged in the order the tasks changed (so parallel branches show)."""
+        """The case's current data.
+
+        At the end that is the process data; while running, the data of every reached task
+        merged in the order the tasks changed, so every parallel branch shows.
+        """
         if self.is_completed:
             return dict(self.workflow.data)
         mask = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.ERROR | TaskState.WAITING
@@ -476,42 +480,30 @@ class Case:
             merged.update(task.data)
         return merged
 
+    def waits(self) -> tuple[dict[str, HumanTaskView], dict[str, TimerView]]:
+        """The READY human tasks and the waiting timers, found in one pass over the task tree."""
+        humans: dict[str, HumanTaskView] = {}
+        timers: dict[str, TimerView] = {}
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        for workflow in workflows:
+            for task in workflow.tasks.values():
+                state = task.state
+                if state == TaskState.READY and task.task_spec.manual:
+                    view = _human_view(task)
+                    humans[view.id] = view
+                elif state == TaskState.WAITING:
+                    timer = _timer_view(task)
+                    if timer is not None:
+                        timers[timer.task_id] = timer
+        return humans, timers
+
     def human_tasks(self) -> list[HumanTaskView]:
         """The READY user and manual tasks."""
-        views = []
-        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
-            spec = task.task_spec
-            extensions = getattr(spec, "extensions", None) or {}
-            views.append(
-                HumanTaskView(
-                    id=str(task.id),
-                    element_id=spec.bpmn_id or spec.name,
-                    name=spec.bpmn_name or spec.bpmn_id or spec.name,
-                    lane=spec.lane,
-                    properties=dict(extensions.get("properties") or {}),
-                )
-            )
-        return views
+        return list(self.waits()[0].values())
 
     def timers(self) -> list[TimerView]:
         """The waiting timers with their due times (UTC)."""
-        views = []
-        for task in self.workflow.get_tasks(state=TaskState.WAITING):
-            event = getattr(task.task_spec, "event_definition", None)
-            if not isinstance(event, TimerEventDefinition):
-                continue
-            value = task.internal_data.get("event_value")
-            if isinstance(value, dict):
-                value = value.get("next") if value.get("cycles") != 0 else None
-            if not value:
-                continue
-            try:
-                parsed = TimerEventDefinition.get_datetime(value)
-                due = ensure_utc(datetime.fromisoformat(parsed.isoformat()))
-            except (TypeError, ValueError):
-                continue
-            views.append(TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
-        return views
+        return list(self.waits()[1].values())
 
     def failed_element(self) -> str | None:
         """The element of the first task in ERROR, if any."""
@@ -549,6 +541,35 @@ class Case:
     def cancel(self) -> None:
         """Cancel the workflow: every unfinished task is cancelled."""
         self.workflow.cancel()
+
+
+def _human_view(task: Any) -> HumanTaskView:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", None) or {}
+    return HumanTaskView(
+        id=str(task.id),
+        element_id=spec.bpmn_id or spec.name,
+        name=spec.bpmn_name or spec.bpmn_id or spec.name,
+        lane=spec.lane,
+        properties=dict(extensions.get("properties") or {}),
+    )
+
+
+def _timer_view(task: Any) -> TimerView | None:
+    event = getattr(task.task_spec, "event_definition", None)
+    if not isinstance(event, TimerEventDefinition):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value = value.get("next") if value.get("cycles") != 0 else None
+    if not value:
+        return None
+    try:
+        parsed = TimerEventDefinition.get_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    due = ensure_utc(datetime.fromisoformat(parsed.isoformat()))
+    return TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due)
 
 
 def _failure_from(exc: WorkflowException) -> StepFailure:

@@ -240,3 +240,12 @@ def test_projection_rows_are_only_open_tasks(engine, review):
     with engine.unit_of_work(readonly=True) as uow:
         rows = uow.session.scalars(select(HumanTask)).all()
     assert [(r.instance_id, r.element_id) for r in rows] == [(row.id, "decide")]
+
+
+def test_commands_report_the_open_tasks_after_them(engine, review):
+    row = review()
+    [check] = _tasks(engine)
+    assert row.open_tasks == {check.id: "check"}
+    after = engine.run(complete_task, RANA, check.id, {"complete": True})
+    [decide] = _tasks(engine)
+    assert after.open_tasks == {decide.id: "decide"}

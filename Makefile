@@ -1,0 +1,43 @@
+# Tawasul — one command to run, one to test. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# PostgreSQL used by the second test pass (a fresh database is created inside it per run).
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PORT ?= 5000
+
+.PHONY: install run test test-sqlite test-postgres lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## Run Tawasul on the embedded SQLite database (instance/tawasul.db).
+run: install
+	$(BIN)/tawasul init
+	$(BIN)/tawasul deploy bpmn/*.bpmn
+	@if $(BIN)/tawasul demo --help >/dev/null 2>&1; then $(BIN)/tawasul demo; fi
+	$(BIN)/tawasul serve --port $(PORT)
+
+## The whole suite: lint, layering, tests on SQLite, then again on PostgreSQL.
+test: lint test-sqlite test-postgres
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+test-postgres: install
+	TAWASUL_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -p no:cacheprovider
+
+bench: install
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info

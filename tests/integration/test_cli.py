@@ -1,0 +1,148 @@
+"""The `tawasul` command: JSON on stdout; bad input gives one line on stderr and a non-zero exit."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.context import CaseEngine
+from tests.conftest import BPMN_DIR, T0
+from web.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(database_url, clock, settings, capsys):
+    """Run the CLI in-process against the test database; returns (exit code, JSON or None, stderr)."""
+
+    def run(*argv):
+        code = main(list(argv), engine_factory=lambda: CaseEngine(settings, database_url=database_url, clock=clock))
+        out, err = capsys.readouterr()
+        return code, (json.loads(out) if out.strip() else None), err
+
+    return run
+
+
+def test_whole_flow_through_the_cli(cli):
+    code, out, err = cli("deploy", str(BPMN_DIR / "review.bpmn"), str(BPMN_DIR / "waiting.bpmn"))
+    assert code == 0, err
+    assert [(d["key"], d["version"], d["created"]) for d in out] == [("review", 1, True), ("waiting", 1, True)]
+    assert set(out[0]) == {"key", "version", "sha256", "created"}
+    assert cli("deploy", str(BPMN_DIR / "review.bpmn"))[1][0]["created"] is False
+
+    code, out, _ = cli("definitions")
+    assert [(d["key"], d["version"]) for d in out] == [("review", 1), ("waiting", 1)]
+
+    code, out, _ = cli("start", "review", "--data", '{"request_no": 9}', "--business-key", "REQ-9")
+    assert code == 0 and out == {"instance_id": 1, "status": "running"}
+    code, tasks, _ = cli("tasks")
+    assert [set(t) for t in tasks] == [{"id", "instance_id", "element_id", "name", "lane", "assignee", "due_at"}]
+    task_id = tasks[0]["id"]
+    assert cli("tasks", "--lane", "committee")[1] == []
+    assert cli("tasks", "--instance", "1")[1] == tasks
+    assert cli("--as", "ali", "--lanes", "committee", "tasks")[1] == []
+
+    code, claimed, _ = cli("--as", "rana", "--lanes", "reception", "claim", task_id)
+    assert code == 0 and claimed["assignee"] == "rana"
+    assert cli("tasks", "--assignee", "rana")[1][0]["id"] == task_id
+    assert cli("--as", "rana", "--lanes", "reception", "unclaim", task_id)[1]["assignee"] is None
+    assert cli("assign", task_id, "omar")[1]["assignee"] == "omar"
+    code, out, _ = cli("--as", "omar", "--lanes", "reception", "complete", task_id, "--data", '{"complete": true}')
+    assert code == 0 and out == {"instance_id": 1, "status": "running"}
+
+    code, detail, _ = cli("instance", "1")
+    assert detail["status"] == "running"
+    assert detail["definition"] == {"key": "review", "version": 1}
+    assert detail["data"]["reference"] == "REQ-9"
+    assert [t["element_id"] for t in detail["open_tasks"]] == ["decide"]
+    assert detail["waiting_timers"] == [{"element_id": "decision_due", "due_at": "2026-12-15T08:00:00+00:00"}]
+
+    assert cli("jobs", "run-due", "--now", "2026-12-15T07:59:59Z")[1] == {"fired": 0}
+    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 1}
+    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 0}
+    assert [t["element_id"] for t in cli("instance", "1")[1]["open_tasks"]] == ["escalated"]
+
+    code, out, _ = cli("--as", "sara", "--lanes", "supervisor", "--supervisor", "cancel", "1", "--reason", "test")
+    assert out == {"instance_id": 1, "status": "cancelled"}
+
+
+def test_retry_through_the_cli(cli):
+    cli("deploy", str(BPMN_DIR / "failing.bpmn"))
+    cli("start", "failing", "--data", '{"total": 4}')
+    [enter] = [t for t in cli("tasks")[1] if t["element_id"] == "enter"]
+    assert cli("complete", enter["id"], "--data", '{"count": 0, "route": "a"}')[1]["status"] == "error"
+    code, out, err = cli("retry", "1", "--data", '{"count": 4}')
+    assert code == 0, err
+    assert out == {"instance_id": 1, "status": "running"}
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["start", "review", "--data", "{not json"], 2, "--data: not valid JSON"),
+        (["start", "review", "--data", "[1]"], 2, "must be a JSON object"),
+        (["start", "review", "--version", "two"], 2, "--version: must be a positive whole number"),
+        (["start", "nope"], 3, "no process definition with key 'nope'"),
+        (["instance", "42"], 3, "no process instance 42"),
+        (["instance", "x"], 2, "must be a positive whole number"),
+        (["complete", "no-such-task"], 3, "no open task no-such-task"),
+        (["jobs", "run-due", "--now", "soon"], 2, "not an ISO-8601 date-time: 'soon'"),
+        (["deploy", "missing.bpmn"], 2, "cannot read missing.bpmn"),
+        (["deploy", str(BPMN_DIR / "bad_import.bpmn")], 2, "element 'sneaky': script refused"),
+        (["deploy", str(BPMN_DIR / "malformed.bpmn")], 2, "line 5: malformed XML"),
+        (["deploy", str(BPMN_DIR)], 2, "is a folder"),
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        ([], 2, "required: COMMAND"),
+        (["--lanes", "x", "tasks"], 2, "only apply with --as"),
+        (["--as", "rana", "assign", "t", "omar"], 5, "rana may not assign"),
+    ],
+)
+def test_bad_input_gives_one_line_and_an_exit_code(cli, argv, code, message):
+    cli("deploy", str(BPMN_DIR / "review.bpmn"))
+    got_code, out, err = cli(*argv)
+    assert got_code == code
+    assert out is None
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_bad_file_among_good_ones_deploys_nothing(cli):
+    code, _, err = cli("deploy", str(BPMN_DIR / "review.bpmn"), str(BPMN_DIR / "bad_syntax.bpmn"))
+    assert code == 2 and "element 'typo'" in err
+    assert cli("definitions")[1] == []
+
+
+def test_conflict_has_its_own_exit_code(cli):
+    cli("deploy", str(BPMN_DIR / "review.bpmn"))
+    cli("start", "review", "--data", '{"request_no": 1}')
+    [task] = cli("tasks")[1]
+    cli("--as", "rana", "--lanes", "reception", "claim", task["id"])
+    code, _, err = cli("--as", "omar", "--lanes", "reception", "claim", task["id"])
+    assert code == 4 and "already claimed by rana" in err
+
+
+def test_console_script_runs_init_and_reports_an_uninitialised_database(tmp_path):
+    """The installed entry point, in a real process: no traceback, ever."""
+    env = dict(os.environ, TAWASUL_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
+    env.pop("TAWASUL_TEST_DATABASE_URL", None)
+    command = [sys.executable, "-m", "web.cli"]
+    not_ready = subprocess.run([*command, "tasks"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert not_ready.returncode == 6
+    assert "run `tawasul init` first" in not_ready.stderr and "Traceback" not in not_ready.stderr
+    init = subprocess.run([*command, "init"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert init.returncode == 0, init.stderr
+    assert json.loads(init.stdout)["schema_revision"]
+    again = subprocess.run([*command, "init"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert again.returncode == 0  # upgrading an up-to-date schema is a no-op
+    assert subprocess.run([*command, "tasks"], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=60).stdout.strip() == "[]"
+
+
+def test_frozen_clock_start_is_used(cli):
+    cli("deploy", str(BPMN_DIR / "review.bpmn"))
+    cli("start", "review", "--data", '{"request_no": 1}')
+    assert cli("instance", "1")[1]["started_at"] == T0.isoformat()

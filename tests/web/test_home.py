@@ -1,0 +1,41 @@
+"""The web app before the staff app lands: health check and deployed definitions."""
+
+import pytest
+
+from tests.conftest import BPMN_DIR
+from web import create_app
+
+
+@pytest.fixture
+def client(engine):
+    app = create_app({"TESTING": True}, engine=engine)
+    return app.test_client()
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(settings, clock):
+    from engine.context import CaseEngine
+
+    broken = CaseEngine(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", clock=clock)
+    response = create_app({"TESTING": True}, engine=broken).test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "error"
+    broken.dispose()
+
+
+def test_lists_deployed_definitions_in_arabic_and_json(client, deploy):
+    empty = client.get("/")
+    assert "لا توجد تعريفات منشورة بعد" in empty.get_data(as_text=True)
+    deploy("review")
+    page = client.get("/").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "Review a request" in page and "review" in page
+    assert client.get("/?format=json").get_json() == [
+        {"key": "review", "version": 1, "name": "Review a request", "deployed_at": "2026-12-01T08:00:00+00:00"}
+    ]
+    assert BPMN_DIR.exists()
