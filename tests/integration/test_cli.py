@@ -146,3 +146,38 @@ def test_frozen_clock_start_is_used(cli):
     cli("deploy", str(BPMN_DIR / "review.bpmn"))
     cli("start", "review", "--data", '{"request_no": 1}')
     assert cli("instance", "1")[1]["started_at"] == T0.isoformat()
+
+
+def test_serve_answers_healthz_and_lists_definitions(tmp_path):
+    """`tawasul serve` in a real process: /healthz answers and deployed definitions are listed."""
+    import socket
+    import time
+    import urllib.request
+
+    env = dict(os.environ, TAWASUL_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}")
+    env.pop("TAWASUL_TEST_DATABASE_URL", None)
+    command = [sys.executable, "-m", "web.cli"]
+    subprocess.run([*command, "init"], check=True, capture_output=True, env=env, cwd=ROOT, timeout=60)
+    subprocess.run([*command, "deploy", str(BPMN_DIR / "review.bpmn")], check=True, capture_output=True,
+                   env=env, cwd=ROOT, timeout=60)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*command, "serve", "--port", str(port)], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    assert json.loads(response.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?format=json", timeout=5) as response:
+            assert [d["key"] for d in json.loads(response.read())] == ["review"]
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
