@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine import sla
 from engine.actors import Actor
 from engine.clock import FrozenClock
 from engine.definitions import find_definition, process_for_definition_id
-from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput, NotFound, ScriptError
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
 from engine.spiff import Case, HumanTaskView, StepFailure, TimerView, using_clock
 
@@ -110,6 +111,11 @@ _INSERT_JOBS = insert(_JOBS)
 _DELETE_TIMER_JOBS = delete(_JOBS).where(
     _JOBS.c.instance_id == bindparam("b_instance"),
     _JOBS.c.kind == "timer",
+    _JOBS.c.task_id.in_(bindparam("b_tasks", expanding=True)),
+)
+_DELETE_SLA_JOBS = delete(_JOBS).where(
+    _JOBS.c.instance_id == bindparam("b_instance"),
+    _JOBS.c.kind != "timer",
     _JOBS.c.task_id.in_(bindparam("b_tasks", expanding=True)),
 )
 _MOVE_TIMER_JOB = (
@@ -276,8 +282,8 @@ def _save(
     else:
         tasks, timers = {}, {}
     _write_instance(engine, session, row)  # first: a lost revision race stops here
-    fired = _sync_jobs(session, loaded, actor, timers)  # first: a fired timer causes task changes
-    _sync_tasks(session, loaded, actor, tasks, completed_task)
+    fired = _sync_jobs(engine, session, loaded, actor, timers)  # first: a fired timer causes task changes
+    _sync_tasks(engine, session, loaded, actor, tasks, completed_task)
     _write_audit(session)
     loaded.tasks_before, loaded.timers_before = tasks, timers
     row.open_tasks = {task_id: view.element_id for task_id, view in tasks.items()}
@@ -304,7 +310,18 @@ def _write_instance(engine: CaseEngine, session: Session, row: InstanceState) ->
     row.revision += 1
 
 
+def _sla_spec(engine: CaseEngine, loaded: _Loaded, view: HumanTaskView) -> sla.SlaSpec | None:
+    configured = engine.sla_config.get((loaded.case.process.key, view.element_id))
+    if configured is not None:
+        return configured
+    try:
+        return sla.spec_from_properties(view.properties)
+    except ValueError:
+        return None  # refused at deploy; an older version is simply without SLA
+
+
 def _sync_tasks(
+    engine: CaseEngine,
     session: Session,
     loaded: _Loaded,
     actor: Actor,
@@ -315,6 +332,10 @@ def _sync_tasks(
     closed = [view for task_id, view in loaded.tasks_before.items() if task_id not in tasks]
     if closed:
         session.connection().execute(_DELETE_TASKS, {"b_ids": [view.id for view in closed]})
+        with_sla = [view.id for view in closed if _sla_spec(engine, loaded, view) is not None]
+        if with_sla:
+            # The task's scope ended: its warning and escalations go with it.
+            session.connection().execute(_DELETE_SLA_JOBS, {"b_instance": row.id, "b_tasks": with_sla})
         reason = row.status if row.status != RUNNING else "the case moved on"
         for view in closed:
             if view.id != completed_task:
@@ -323,12 +344,16 @@ def _sync_tasks(
     if not opened:
         return
     values = []
+    sla_jobs: list[dict[str, Any]] = []
     for view in opened:
         props = view.properties
         try:
             priority = int(props.get("priority", 50))
         except ValueError:
             priority = 50
+        times = _evaluate_sla(engine, session, loaded, actor, view)
+        if times is not None:
+            sla_jobs.extend(_sla_jobs(row.id, view, times, now))
         values.append(
             {
                 "id": view.id,
@@ -339,16 +364,51 @@ def _sync_tasks(
                 "candidate_group": props.get("candidateGroups") or view.lane,
                 "assignee": None,
                 "created_at": now,
-                "due_at": None,
+                "due_at": times.due_at if times else None,
+                "warn_at": times.warn_at if times else None,
                 "priority": priority,
                 "form_key": props.get("formKey") or props.get("formJsonSchemaFilename"),
             }
         )
         _audit(session, now, actor, "task_opened", row.id, view.id, view.element_id, {"lane": view.lane})
     session.connection().execute(_INSERT_TASKS, values)
+    if sla_jobs:
+        session.connection().execute(_INSERT_JOBS, sla_jobs)
+        engine.announce_job(session, min(job["due_at"] for job in sla_jobs))
 
 
-def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor, timers: dict[str, TimerView]) -> int:
+def _evaluate_sla(
+    engine: CaseEngine, session: Session, loaded: _Loaded, actor: Actor, view: HumanTaskView
+) -> sla.SlaTimes | None:
+    spec = _sla_spec(engine, loaded, view)
+    if spec is None:
+        return None
+    try:
+        return sla.evaluate(engine, spec, view.data, loaded.now)
+    except (ScriptError, InvalidInput) as exc:
+        # A deadline that cannot be computed must not stop the case; it is recorded instead.
+        _audit(session, loaded.now, actor, "sla_invalid", loaded.row.id, view.id, view.element_id,
+               {"message": exc.message})
+        return None
+
+
+def _sla_jobs(instance_id: int, view: HumanTaskView, times: sla.SlaTimes, now: datetime) -> list[dict[str, Any]]:
+    def job(kind: str, due_at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": kind, "instance_id": instance_id, "definition_id": None, "task_id": view.id,
+                "element_id": view.element_id, "due_at": due_at, "status": "pending", "attempts": 0,
+                "max_attempts": 5, "payload": payload, "created_at": now}
+
+    jobs = []
+    if times.warn_at is not None:
+        jobs.append(job("sla_warn", times.warn_at, {}))
+    for level, (at, group) in enumerate(times.escalations, start=1):
+        jobs.append(job(f"sla_escalate_{level}", at, {"level": level, "to": group}))
+    return jobs
+
+
+def _sync_jobs(
+    engine: CaseEngine, session: Session, loaded: _Loaded, actor: Actor, timers: dict[str, TimerView]
+) -> int:
     """Make the instance's timer jobs match its waiting timers; audit and count the fired ones.
 
     A job whose timer is gone (or moved to its next cycle) while it was due has fired; one that
@@ -374,6 +434,7 @@ def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor, timers: dict[str
             session.connection().execute(
                 _MOVE_TIMER_JOB, {"b_instance": row.id, "b_task": task_id, "v_due_at": new.due_at}
             )
+            engine.announce_job(session, new.due_at)
     if gone:
         session.connection().execute(_DELETE_TIMER_JOBS, {"b_instance": row.id, "b_tasks": gone})
     new_jobs = [
@@ -385,7 +446,9 @@ def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor, timers: dict[str
             "due_at": timer.due_at,
             "status": "pending",
             "attempts": 0,
-            "max_attempts": 5,
+            "max_attempts": engine.job_settings.max_attempts,
+            "payload": {},
+            "definition_id": None,
             "created_at": now,
         }
         for task_id, timer in timers.items()
@@ -393,6 +456,7 @@ def _sync_jobs(session: Session, loaded: _Loaded, actor: Actor, timers: dict[str
     ]
     if new_jobs:
         session.connection().execute(_INSERT_JOBS, new_jobs)
+        engine.announce_job(session, min(job["due_at"] for job in new_jobs))
     return fired
 
 
@@ -447,8 +511,11 @@ def start_instance(
     version: int | None = None,
     data: Mapping[str, Any] | None = None,
     business_key: str | None = None,
+    start_timer: str | None = None,
 ) -> InstanceState:
     """Start an instance of ``key`` (latest version unless ``version``) and run it to its first wait.
+
+    ``start_timer`` is for the scheduler: the timer start event that fired to start it.
 
     Raises:
         NotFound: no such definition or version.
@@ -459,7 +526,7 @@ def start_instance(
     process = process_for_definition_id(engine, session, definition.id)
     now = engine.clock.now()
     with using_clock(engine.clock):
-        case = engine.runtime.new(process, data)
+        case = engine.runtime.new(process, data, start_timer=start_timer)
         new_id = session.connection().execute(
             insert(_INSTANCES)
             .values(
@@ -642,41 +709,20 @@ def retry_instance(
 
 
 def fire_due_timers(engine: CaseEngine, now: datetime | None = None, actor: Actor | None = None) -> int:
-    """Fire every timer due at ``now`` (default: the engine's clock); one transaction per instance.
+    """Run every job due at ``now`` (default: the clock) and return how many timers fired.
 
-    Firing is idempotent: a second call at the same instant finds nothing due and fires 0.
-    An instance changed concurrently is skipped; its timer stays due for the next run.
-
-    Returns:
-        The number of timers that fired.
+    Goes through the job table like a worker does (`engine.jobs.run_due_jobs`); firing is
+    idempotent: a second call at the same instant finds nothing due and fires 0.
     """
-    from engine.actors import SYSTEM
+    from engine.jobs import run_due_jobs
 
-    actor = actor or SYSTEM
-    now = now or engine.clock.now()
-    with engine.unit_of_work(readonly=True) as uow:
-        instance_ids = list(
-            uow.session.scalars(
-                select(Job.instance_id)
-                .join(ProcessInstance, ProcessInstance.id == Job.instance_id)
-                .where(Job.kind == "timer", Job.status == "pending", Job.due_at <= now,
-                       ProcessInstance.status == RUNNING)
-                .distinct()
-                .order_by(Job.instance_id)
-            )
-        )
-    fired = 0
-    for instance_id in instance_ids:
-        try:
-            fired += engine.run(_fire_instance_timers, actor, instance_id=instance_id, now=now)
-        except Conflict:
-            continue
-    return fired
+    return run_due_jobs(engine, now).fired
 
 
-def _fire_instance_timers(
+def fire_instance_timers(
     engine: CaseEngine, session: Session, actor: Actor, instance_id: int, now: datetime
 ) -> int:
+    """Fire the due timers of one instance at ``now`` and save it; return how many fired."""
     loaded = _load(engine, session, instance_id)
     if loaded.row.status != RUNNING:
         return 0
@@ -686,4 +732,3 @@ def _fire_instance_timers(
         failure = loaded.case.advance()
         fired = _save(engine, session, loaded, actor, failure=failure)
     return fired
-

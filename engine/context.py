@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -17,13 +18,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.clock import Clock, SystemClock
+from engine.calendar import CalendarCache, Override, load_overrides, parse_day
+from engine.clock import Clock, SystemClock, parse_instant
 from engine.db import UnitOfWork, make_engine
-from engine.errors import Conflict, EngineError, InvalidDefinition
+from engine.errors import Conflict, EngineError, InvalidDefinition, InvalidInput
+from engine.jobs import JobSettings, handle_timer, handle_timer_start, notify_statement
 from engine.models import AuditEvent
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import load_settings
-from engine.spiff import ParsedProcess, ParseFailed, WorkflowRuntime, parse_bpmn
+from engine.sla import handle_escalation, handle_warning
+from engine.sla import load_config as load_sla_config
+from engine.spiff import ParsedProcess, ParseFailed, WorkflowRuntime, current_clock, parse_bpmn
 
 T = TypeVar("T")
 
@@ -48,8 +53,10 @@ class SpecCache:
 
     def parse(self, xml: bytes, sha256: str, source: str) -> list[ParsedProcess]:
         """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes."""
+        from engine.sla import lint_properties
+
         try:
-            processes = parse_bpmn(xml, source)
+            processes = parse_bpmn(xml, source, property_lint=lint_properties)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
         with self._lock:
@@ -93,6 +100,83 @@ class CaseEngine:
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
         #: definition id -> (sha256, key); definitions are immutable, so this never goes stale.
         self.definition_refs: dict[int, tuple[str, str]] = {}
+        self.job_settings = JobSettings.from_settings(self.settings)
+        #: Job kind -> handler(engine, session, job, owner, now); the domain registers its own.
+        self.job_handlers: dict[str, Callable[..., int]] = {
+            "timer": handle_timer,
+            "timer_start": handle_timer_start,
+            "sla_warn": handle_warning,
+            "sla_escalate": handle_escalation,
+        }
+        #: Called after a commit that wrote a job, with its due time (re-arms this process's worker).
+        self.job_listeners: list[Callable[[datetime], None]] = []
+        calendar_settings = self.settings.get("calendar") or {}
+        self.calendars = CalendarCache(
+            self.settings, self._load_calendar_days, float(calendar_settings.get("refresh_seconds", 30))
+        )
+        self.sla_config = load_sla_config(self.settings)
+        self.sandbox.register_helper("business_days", self._business_days)
+
+    # -- calendar ---------------------------------------------------------------------------
+
+    def _load_calendar_days(self) -> dict[date, Override]:
+        with self.unit_of_work(readonly=True) as uow:
+            return load_overrides(uow.session)
+
+    def now(self) -> datetime:
+        """The time in force: the clock of the running command, else the engine's clock."""
+        clock = current_clock()
+        return (clock or self.clock).now()
+
+    def _business_days(self, days: int, start: Any = None) -> Any:
+        """Script helper counting working days on the calendar.
+
+        ``business_days(10)`` is the date-time 10 working days from now, as ISO text (usable as a
+        timeDate timer); ``business_days(10, start)`` counts from ``start`` and gives back the
+        same kind (a date, a date-time, or ISO text of either).
+        """
+        calendar = self.calendars.get()
+        if start is None:
+            return calendar.deadline(self.now(), days).isoformat()
+        if isinstance(start, datetime):
+            return calendar.deadline(start, days)
+        if isinstance(start, date):
+            return calendar.add_business_days(start, days)
+        if isinstance(start, str):
+            text = start.strip()
+            if len(text) == 10:
+                return calendar.add_business_days(parse_day(text), days).isoformat()
+            try:
+                return calendar.deadline(parse_instant(text), days).isoformat()
+            except ValueError:
+                raise InvalidInput(f"business_days(): {start!r} is not a date or date-time") from None
+        raise InvalidInput(f"business_days(): start must be a date or date-time, not {type(start).__name__}")
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def announce_job(self, session: Session, due_at: datetime) -> None:
+        """Record that this transaction wrote a job due at ``due_at``.
+
+        After commit, this process's worker is re-armed; on PostgreSQL a NOTIFY (delivered at
+        commit) wakes the workers of other processes.
+        """
+        earliest = session.info.get("earliest_job")
+        if earliest is None or due_at < earliest:
+            session.info["earliest_job"] = due_at
+        if (
+            self.job_settings.notify
+            and not session.info.get("notified")
+            and session.get_bind().dialect.name == "postgresql"
+        ):
+            session.connection().execute(notify_statement(), {"due": due_at.isoformat()})
+            session.info["notified"] = True
+
+    def _after_commit(self, session_info: dict[str, Any]) -> None:
+        earliest = session_info.pop("earliest_job", None)
+        session_info.pop("notified", None)
+        if earliest is not None:
+            for listener in list(self.job_listeners):
+                listener(earliest)
 
     def unit_of_work(self, readonly: bool = False) -> UnitOfWork:
         """Open a unit of work (one transaction); read-only ones do not take SQLite's write lock."""
@@ -108,12 +192,16 @@ class CaseEngine:
         with self.unit_of_work() as uow:
             try:
                 result = command(self, uow.session, *args, **kwargs)
+                info = uow.session.info
                 uow.commit()
+                self._after_commit(info)
                 return result
             except EngineError as exc:
-                uow.session.info.pop("pending_audit", None)
+                info = uow.session.info
+                info.pop("pending_audit", None)
                 if getattr(exc, "keep_changes", False):
                     uow.commit()
+                    self._after_commit(info)
                 raise
             except StaleDataError:
                 instance_id = uow.session.info.get("instance_id")

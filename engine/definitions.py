@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer
 
 from engine.actors import Actor
-from engine.errors import DefinitionProblem, InvalidDefinition, NotFound
-from engine.models import AuditEvent, ProcessDefinition
-from engine.spiff import ParsedProcess
+from engine.errors import DefinitionProblem, InvalidDefinition, NotFound, ScriptError
+from engine.models import AuditEvent, Job, ProcessDefinition
+from engine.spiff import ParsedProcess, start_timer_plans
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -78,9 +78,61 @@ def deploy_definition(
                 summary={"key": process.key, "version": definition.version, "sha256": digest, "source": source},
             )
         )
+        _schedule_start_timers(engine, session, definition, process, source)
         results.append(Deployment(process.key, definition.version, digest, created=True))
     session.flush()
     return results
+
+
+def _schedule_start_timers(
+    engine: CaseEngine, session: Session, definition: ProcessDefinition, process: ParsedProcess, source: str
+) -> None:
+    """A new version replaces the timer start events of the older ones (as in Camunda)."""
+    older = select(ProcessDefinition.id).where(
+        ProcessDefinition.key == definition.key, ProcessDefinition.id != definition.id
+    )
+    session.execute(
+        delete(Job).where(Job.kind == "timer_start", Job.definition_id.in_(older)),
+        execution_options={"synchronize_session": False},
+    )
+    now = engine.clock.now()
+    try:
+        plans = start_timer_plans(engine.sandbox, process, now)
+    except ScriptError as exc:
+        raise InvalidDefinition(source, [DefinitionProblem(exc.message)]) from None
+    for plan in plans:
+        session.add(
+            Job(
+                kind="timer_start",
+                instance_id=None,
+                definition_id=definition.id,
+                task_id=plan.element_id,
+                element_id=plan.element_id,
+                due_at=plan.due_at,
+                status="pending",
+                attempts=0,
+                max_attempts=engine.job_settings.max_attempts,
+                payload={"remaining": plan.remaining, "interval_seconds": plan.interval_seconds},
+                created_at=now,
+            )
+        )
+        engine.announce_job(session, plan.due_at)
+    session.flush()
+
+
+def scheduled_starts(engine: CaseEngine, session: Session) -> list[dict[str, object]]:
+    """The pending timer start events: process, element and next start."""
+    rows = session.execute(
+        select(Job, ProcessDefinition.key, ProcessDefinition.version)
+        .join(ProcessDefinition, ProcessDefinition.id == Job.definition_id)
+        .where(Job.kind == "timer_start")
+        .order_by(Job.due_at)
+    )
+    return [
+        {"key": key, "version": version, "element_id": job.element_id, "due_at": job.due_at.isoformat(),
+         "remaining": job.payload.get("remaining", 0), "status": job.status}
+        for job, key, version in rows
+    ]
 
 
 def list_definitions(engine: CaseEngine, session: Session) -> list[ProcessDefinition]:

@@ -5,10 +5,10 @@ Model classes are singular, tables plural; ``*_at`` columns hold aware UTC datet
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base
@@ -90,17 +90,21 @@ class HumanTask(Base):
     candidate_group: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    #: SLA: when the task is due, and when it is at risk (warning time).
     due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
     priority: Mapped[int] = mapped_column(Integer, default=50)
     #: The JSON Schema form file of the task (``bpmn/forms/<form_key>``), if any.
     form_key: Mapped[str | None] = mapped_column(String(200))
 
 
 class Job(Base):
-    """Work due at a time: a waiting timer (and, later, warnings, escalations, retries).
+    """Work due at a time: a waiting timer, a scheduled start, an SLA warning or escalation.
 
-    Written in the same transaction as the step that leaves the timer waiting and removed in
-    the transaction that ends the timer's scope.
+    Written in the same transaction as the step that makes it (a timer left waiting, a task
+    opened) and removed in the transaction that ends its scope (timer fired or cancelled, task
+    completed). Workers lock due jobs (``lock_owner``/``lock_expires_at``); a lock whose owner
+    died expires and the job is taken again.
     """
 
     __tablename__ = "jobs"
@@ -111,26 +115,87 @@ class Job(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        Index(
+            "ix_jobs_lock_expires_running",
+            "lock_expires_at",
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
         Index("ix_jobs_instance_id", "instance_id"),
+        Index("ix_jobs_definition_id", "definition_id"),
         UniqueConstraint("instance_id", "task_id", "kind", name="uq_jobs_instance_task_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    #: What to do when due: ``timer`` fires a waiting BPMN timer.
+    #: ``timer`` (a waiting BPMN timer), ``timer_start`` (a timer start event), ``sla_warn``,
+    #: ``sla_escalate_<level>``, or a kind registered by the domain.
     kind: Mapped[str] = mapped_column(String(40))
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
-    #: The SpiffWorkflow task the job belongs to (the waiting timer event).
+    #: The instance the job belongs to (none for a scheduled start).
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    #: The definition version a scheduled start belongs to.
+    definition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_definitions.id", ondelete="CASCADE", name="fk_jobs_definition_id_process_definitions")
+    )
+    #: The SpiffWorkflow task (timer) or human task (SLA) the job belongs to.
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime]
-    #: pending, running, or incident (retries exhausted).
+    #: pending, running (locked by a worker), or incident (retries exhausted).
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     lock_owner: Mapped[str | None] = mapped_column(String(200))
     lock_expires_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: What the handler needs beyond the columns (escalation group, remaining cycles, ...).
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class CalendarDay(Base):
+    """The society's own closures, and corrections to the public holidays (Eid is announced late).
+
+    ``is_working`` false closes a day that would be a working day; true opens a day the
+    built-in calendar (weekend or a public holiday) would close.
+    """
+
+    __tablename__ = "calendar_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    is_working: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class OutboxMessage(Base):
+    """A notification to send after commit (written in the transaction that causes it)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index(
+            "ix_outbox_messages_pending",
+            "created_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    #: What happened: ``task_warning``, ``task_escalated``, ...
+    kind: Mapped[str] = mapped_column(String(40))
+    #: ``user:<name>`` or ``group:<lane>``; the domain resolves it to addresses.
+    recipient: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: pending, sent, failed.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):

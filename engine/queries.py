@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
 from engine.definitions import parsed_process
-from engine.errors import NotFound
+from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask, Job, ProcessDefinition, ProcessInstance
+from engine.sla import AT_RISK, LATE, ON_TRACK, SLA_STATES, sla_state
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -21,17 +22,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_as_dict(task: HumanTask) -> dict[str, Any]:
-    """The JSON shape of an open task, as the CLI prints it."""
-    return {
+def task_as_dict(task: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The JSON shape of an open task, as the CLI prints it (with its SLA state when ``now`` is given)."""
+    shape = {
         "id": task.id,
         "instance_id": task.instance_id,
         "element_id": task.element_id,
         "name": task.name,
         "lane": task.lane,
+        "candidate_group": task.candidate_group,
         "assignee": task.assignee,
         "due_at": _iso(task.due_at),
+        "warn_at": _iso(getattr(task, "warn_at", None)),
     }
+    if now is not None:
+        shape["sla"] = sla_state(task.due_at, getattr(task, "warn_at", None), now)
+    return shape
 
 
 def list_tasks(
@@ -42,8 +48,13 @@ def list_tasks(
     lane: str | None = None,
     assignee: str | None = None,
     limit: int = 500,
+    sla: str | None = None,
 ) -> list[HumanTask]:
-    """Open tasks the actor may see (their lanes, or assigned to them), oldest deadline first."""
+    """Open tasks the actor may see (their lanes, or assigned to them), oldest deadline first.
+
+    ``sla`` keeps the tasks in one state: ``late`` (due time passed), ``at_risk`` (warning time
+    passed, not yet due) or ``on_track`` (neither, or no deadline).
+    """
     query = select(HumanTask)
     if not actor.all_lanes:
         lanes = sorted(actor.lanes)
@@ -61,6 +72,18 @@ def list_tasks(
         query = query.where(HumanTask.lane == lane)
     if assignee is not None:
         query = query.where(HumanTask.assignee == assignee)
+    if sla is not None:
+        now = engine.clock.now()
+        late = and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now)
+        risky = and_(HumanTask.warn_at.is_not(None), HumanTask.warn_at <= now)
+        if sla == LATE:
+            query = query.where(late)
+        elif sla == AT_RISK:
+            query = query.where(risky, not_(late))
+        elif sla == ON_TRACK:
+            query = query.where(not_(late), not_(risky))
+        else:
+            raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {sla!r}")
     query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
     return list(session.scalars(query.limit(limit)))
 
@@ -99,3 +122,14 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int) -> d
     if row.status == "error":
         detail["error"] = {"element_id": row.error_element_id, "message": row.error_message}
     return detail
+
+
+def list_jobs(engine: CaseEngine, session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Jobs by due time: kind, instance or definition, element, status, attempts, last error."""
+    rows = session.scalars(select(Job).order_by(Job.due_at, Job.id).limit(limit))
+    return [
+        {"id": job.id, "kind": job.kind, "instance_id": job.instance_id, "definition_id": job.definition_id,
+         "element_id": job.element_id, "due_at": _iso(job.due_at), "status": job.status,
+         "attempts": job.attempts, "lock_owner": job.lock_owner, "error": job.last_error}
+        for job in rows
+    ]

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -73,6 +73,11 @@ def _install_clock_adapter() -> None:
         timer_module.datetime = _ClockedDatetime
 
 
+def current_clock() -> Clock | None:
+    """The clock set by `using_clock` around the running command, if any."""
+    return _clock.get()
+
+
 @contextmanager
 def using_clock(clock: Clock) -> Iterator[None]:
     """Make SpiffWorkflow's timers read ``clock`` for the duration of the block."""
@@ -109,7 +114,10 @@ class ParseFailed(Exception):
 _ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9T]|^\d{4}-\d{2}-\d{2}")
 
 
-def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
+PropertyLint = Callable[[Mapping[str, str]], list[str]]
+
+
+def parse_bpmn(xml: bytes, source: str, property_lint: PropertyLint | None = None) -> list[ParsedProcess]:
     """Parse BPMN XML with XSD validation and lint it; return its executable processes.
 
     Raises:
@@ -145,7 +153,7 @@ def parse_bpmn(xml: bytes, source: str) -> list[ParsedProcess]:
         raise ParseFailed([DefinitionProblem(str(exc))]) from None
     problems: list[DefinitionProblem] = []
     for process in processes:
-        problems.extend(lint_process(process))
+        problems.extend(lint_process(process, property_lint))
     if problems:
         raise ParseFailed(problems)
     return processes
@@ -185,8 +193,11 @@ def _lanes_of(spec: Any, subspecs: Mapping[str, Any]) -> list[str]:
     return sorted(lanes)
 
 
-def lint_process(process: ParsedProcess) -> list[DefinitionProblem]:
-    """Check every script, condition and timer expression of a process under the sandbox rules."""
+def lint_process(process: ParsedProcess, property_lint: PropertyLint | None = None) -> list[DefinitionProblem]:
+    """Check every script, condition and timer expression of a process under the sandbox rules.
+
+    ``property_lint`` checks the extension properties of each task (the SLA expressions).
+    """
     problems: list[DefinitionProblem] = []
     seen: set[int] = set()
     for each in [process.spec, *process.subprocess_specs.values()]:
@@ -196,6 +207,9 @@ def lint_process(process: ParsedProcess) -> list[DefinitionProblem]:
             seen.add(id(task_spec))
             element = getattr(task_spec, "bpmn_id", None) or task_spec.name
             problems.extend(_lint_task_spec(task_spec, element))
+            properties = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+            if property_lint is not None and properties:
+                problems.extend(DefinitionProblem(message, element_id=element) for message in property_lint(properties))
     return problems
 
 
@@ -269,6 +283,76 @@ def _lint_timer(event: TimerEventDefinition, element: str) -> Iterator[Definitio
             DurationTimerEventDefinition: "duration such as P10D or PT2H",
         }.get(type(event), "date-time such as 2026-12-01T08:00:00+03:00")
         yield DefinitionProblem(f"timer value {literal!r} is not an ISO-8601 {kind}", element_id=element)
+
+
+def duration_after(text: str, start: datetime) -> datetime:
+    """``start`` plus an ISO-8601 duration (``P10D``, ``PT4H``, ``P1M``); months count real lengths.
+
+    Raises:
+        ValueError: ``text`` is not an ISO-8601 duration.
+    """
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad durations
+        raise ValueError(f"not an ISO-8601 duration: {text!r}") from None
+
+
+@dataclass
+class StartTimerPlan:
+    """When a timer start event first fires, how many more times, and how far apart."""
+
+    element_id: str
+    due_at: datetime
+    #: Further occurrences after the first: 0 for a date or a duration, -1 for an unbounded cycle.
+    remaining: int
+    interval_seconds: float
+
+
+def start_timer_plans(sandbox: Sandbox, process: ParsedProcess, now: datetime) -> list[StartTimerPlan]:
+    """The timer start events of a process and their first occurrence after ``now``.
+
+    Raises:
+        ScriptError: the timer expression fails or is not an ISO-8601 value.
+    """
+    plans = []
+    for task_spec in process.spec.task_specs.values():
+        event = getattr(task_spec, "event_definition", None)
+        if type(task_spec).__name__ != "StartEvent" or not isinstance(event, TimerEventDefinition):
+            continue
+        element = task_spec.bpmn_id or task_spec.name
+        value = sandbox.evaluate(event.expression, {})
+        token = _clock.set(_FixedClock(now))
+        try:
+            if isinstance(event, CycleTimerEventDefinition):
+                cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(value)
+                if cycles == 0:
+                    continue
+                remaining = -1 if cycles < 0 else cycles - 1
+                plans.append(StartTimerPlan(element, _plain(start), remaining, duration.total_seconds()))
+            elif isinstance(event, DurationTimerEventDefinition):
+                plans.append(StartTimerPlan(element, duration_after(value, now), 0, 0.0))
+            else:
+                plans.append(StartTimerPlan(element, _plain(TimerEventDefinition.get_datetime(value)), 0, 0.0))
+        except ScriptError:
+            raise
+        except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
+            raise ScriptError(f"timer start event '{element}': {value!r} is not an ISO-8601 timer value") from None
+        finally:
+            _clock.reset(token)
+    return plans
+
+
+class _FixedClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def _plain(value: datetime) -> datetime:
+    return ensure_utc(datetime.fromisoformat(value.isoformat()))
 
 
 def _literal(expression: str) -> Any:
@@ -367,6 +451,8 @@ class HumanTaskView:
     name: str
     lane: str | None
     properties: dict[str, str]
+    #: The task's data (not a copy): SLA expressions are evaluated against it.
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -400,11 +486,17 @@ class WorkflowRuntime:
         """Make ``handler(task_data, **params)`` callable from service tasks as ``name``."""
         self.services[name] = handler
 
-    def new(self, process: ParsedProcess, data: Mapping[str, Any]) -> Case:
-        """Create a workflow of ``process`` with ``data`` as its initial data (not yet run)."""
+    def new(self, process: ParsedProcess, data: Mapping[str, Any], start_timer: str | None = None) -> Case:
+        """Create a workflow of ``process`` with ``data`` as its initial data (not yet run).
+
+        ``start_timer`` names a timer start event that has just fired (the scheduler started
+        this instance for it): it passes at once instead of waiting a second time.
+        """
         workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
+        if start_timer is not None:
+            _force_start_timer(workflow, start_timer)
         return Case(workflow, process)
 
     def thaw(self, process: ParsedProcess, snapshot: str) -> Case:
@@ -550,6 +642,21 @@ class Case:
         self.workflow.cancel()
 
 
+def _force_start_timer(workflow: Any, element_id: str) -> None:
+    past = (datetime.now(UTC) if _clock.get() is None else _clock.get().now()) - timedelta(seconds=1)
+    for task in workflow.get_tasks():
+        if task.task_spec.bpmn_id != element_id:
+            continue
+        event = getattr(task.task_spec, "event_definition", None)
+        if isinstance(event, CycleTimerEventDefinition):
+            # One occurrence in this instance; the scheduler starts a new instance for the next.
+            task.internal_data["event_value"] = {"cycles": 1, "next": past.isoformat(), "duration": 0.0}
+        elif isinstance(event, TimerEventDefinition):
+            task.internal_data["event_value"] = past.isoformat()
+        return
+    raise ValueError(f"no start event {element_id!r}")
+
+
 def _human_view(task: Any) -> HumanTaskView:
     spec = task.task_spec
     extensions = getattr(spec, "extensions", None) or {}
@@ -559,6 +666,7 @@ def _human_view(task: Any) -> HumanTaskView:
         name=spec.bpmn_name or spec.bpmn_id or spec.name,
         lane=spec.lane,
         properties=dict(extensions.get("properties") or {}),
+        data=task.data,
     )
 
 

@@ -48,6 +48,14 @@ def _positive_int(text: str) -> int:
     return int(digits)
 
 
+def _whole_number(text: str) -> int:
+    digits = text.strip().translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
+    try:
+        return int(digits)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+
+
 def _instant(text: str) -> Any:
     from engine.clock import parse_instant
 
@@ -83,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance", type=_positive_int)
     p.add_argument("--lane")
     p.add_argument("--assignee")
+    p.add_argument("--sla", choices=("on_track", "at_risk", "late"), help="only tasks in this SLA state")
 
     for name, text in (("claim", "claim a task"), ("unclaim", "release a claimed task")):
         sub.add_parser(name, help=text).add_argument("task")
@@ -105,8 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("jobs", help="timers and other due work")
     jobs = p.add_subparsers(dest="jobs_command", metavar="ACTION", parser_class=_Parser)
     jobs.required = True
-    run_due = jobs.add_parser("run-due", help="fire every timer due at --now (default: now)")
+    run_due = jobs.add_parser("run-due", help="run every job (timers, SLA) due at --now (default: now)")
     run_due.add_argument("--now", type=_instant)
+    jobs.add_parser("list", help="pending, running and failed jobs")
+
+    sub.add_parser("worker", help="run a worker process (timers, SLA warnings and escalations)")
+    p = sub.add_parser("incidents", help="jobs whose retries ran out")
+    incidents = p.add_subparsers(dest="incidents_command", metavar="ACTION", parser_class=_Parser)
+    retry = incidents.add_parser("retry", help="run an incident's job again")
+    retry.add_argument("job_id", type=_positive_int)
+
+    p = sub.add_parser("calendar", help="the working-day calendar")
+    calendar = p.add_subparsers(dest="calendar_command", metavar="ACTION", parser_class=_Parser)
+    calendar.required = True
+    add = calendar.add_parser("add", help="the date N working days after a date")
+    add.add_argument("--from", dest="start", required=True, metavar="YYYY-MM-DD")
+    add.add_argument("--business-days", dest="days", required=True, type=_whole_number)
+    year = calendar.add_parser("holidays", help="public holidays, closures and corrections of a year")
+    year.add_argument("--year", required=True, type=_positive_int)
+    for name, text in (("close", "close a day (society closure, or an Eid day announced late)"),
+                       ("open", "open a day the public calendar closes (a correction)")):
+        day = calendar.add_parser(name, help=text)
+        day.add_argument("day", metavar="YYYY-MM-DD")
+        day.add_argument("--reason", required=True)
+    clear = calendar.add_parser("clear", help="remove the society's entry for a day")
+    clear.add_argument("day", metavar="YYYY-MM-DD")
 
     p = sub.add_parser("serve", help="run the web app")
     p.add_argument("--port", type=_positive_int)
@@ -174,8 +206,9 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> 
             row = engine.run(commands.start_instance, actor, args.key, args.version, args.data, args.business_key)
             return {"instance_id": row.id, "status": row.status}
         if args.command == "tasks":
-            tasks = engine.query(queries.list_tasks, actor, args.instance, args.lane, args.assignee)
-            return [queries.task_as_dict(task) for task in tasks]
+            tasks = engine.query(queries.list_tasks, actor, args.instance, args.lane, args.assignee, sla=args.sla)
+            now = engine.clock.now()
+            return [queries.task_as_dict(task, now) for task in tasks]
         if args.command in ("claim", "unclaim"):
             command = commands.claim_task if args.command == "claim" else commands.unclaim_task
             return queries.task_as_dict(engine.run(command, actor, args.task))
@@ -193,10 +226,74 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> 
             row = engine.run(commands.retry_instance, actor, instance_id=args.id, data=args.data)
             return {"instance_id": row.id, "status": row.status}
         if args.command == "jobs":
-            return {"fired": commands.fire_due_timers(engine, args.now, actor)}
+            from engine import jobs
+
+            if args.jobs_command == "list":
+                return engine.query(queries.list_jobs)
+            report = jobs.run_due_jobs(engine, args.now)
+            return {"fired": report.fired, "ran": report.ran, "failed": report.failed, "incidents": report.incidents}
+        if args.command == "incidents":
+            from engine import jobs
+
+            if args.incidents_command == "retry":
+                return engine.run(jobs.retry_incident, actor, args.job_id)
+            return engine.query(jobs.list_incidents)
+        if args.command == "calendar":
+            return _calendar(engine, actor, args)
+        if args.command == "worker":
+            return _worker(engine)
         raise CliError(f"unknown command {args.command}")
     finally:
         engine.dispose()
+
+
+def _calendar(engine: Any, actor: Any, args: argparse.Namespace) -> Any:
+    from engine import calendar
+
+    if args.calendar_command == "add":
+        start = calendar.parse_day(args.start)
+        return {"due": engine.calendars.get().add_business_days(start, args.days).isoformat()}
+    if args.calendar_command == "holidays":
+        return [entry.as_dict() for entry in engine.calendars.get().days(args.year)]
+    day = calendar.parse_day(args.day)
+    if args.calendar_command == "clear":
+        removed = engine.run(lambda engine, session: calendar.clear_day(session, day))
+        engine.calendars.invalidate()
+        return {"date": day.isoformat(), "removed": removed}
+    is_working = args.calendar_command == "open"
+    engine.run(lambda engine, session: calendar.set_day(session, day, is_working, args.reason, actor.name,
+                                                        engine.clock.now()))
+    engine.calendars.invalidate()
+    return {"date": day.isoformat(), "is_working": is_working, "reason": args.reason.strip()}
+
+
+def _run_until_signalled(on_start: Callable[[], None] | None = None) -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if on_start:
+        on_start()
+    while not stop.wait(1.0):
+        pass
+
+
+def _worker(engine: Any) -> None:
+    import logging
+
+    from engine.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker = Worker(engine)
+    worker.start()
+    print(json.dumps({"worker": worker.owner, "database": _safe_url(engine.database_url)}), flush=True)
+    try:
+        _run_until_signalled()
+    finally:
+        worker.stop()
+    return None
 
 
 def _serve(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> None:
@@ -207,8 +304,18 @@ def _serve(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> None:
     web_settings = engine.settings.get("web") or {}
     host = args.host or web_settings.get("host", "127.0.0.1")
     port = args.port or int(web_settings.get("port", 5000))
-    print(json.dumps({"serving": f"http://{host}:{port}/"}), flush=True)
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    worker = None
+    if (engine.settings.get("worker") or {}).get("embedded", True):
+        from engine.worker import Worker
+
+        worker = Worker(engine)
+        worker.start()
+    print(json.dumps({"serving": f"http://{host}:{port}/", "embedded_worker": worker is not None}), flush=True)
+    try:
+        app.run(host=host, port=port, debug=False, use_reloader=False)
+    finally:
+        if worker is not None:
+            worker.stop()
     return None
 
 

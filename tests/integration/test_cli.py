@@ -40,7 +40,8 @@ def test_whole_flow_through_the_cli(cli):
     code, out, _ = cli("start", "review", "--data", '{"request_no": 9}', "--business-key", "REQ-9")
     assert code == 0 and out == {"instance_id": 1, "status": "running"}
     code, tasks, _ = cli("tasks")
-    assert [set(t) for t in tasks] == [{"id", "instance_id", "element_id", "name", "lane", "assignee", "due_at"}]
+    assert [set(t) for t in tasks] == [{"id", "instance_id", "element_id", "name", "lane", "assignee", "due_at",
+                                        "candidate_group", "warn_at", "sla"}]
     task_id = tasks[0]["id"]
     assert cli("tasks", "--lane", "committee")[1] == []
     assert cli("tasks", "--instance", "1")[1] == tasks
@@ -61,9 +62,10 @@ def test_whole_flow_through_the_cli(cli):
     assert [t["element_id"] for t in detail["open_tasks"]] == ["decide"]
     assert detail["waiting_timers"] == [{"element_id": "decision_due", "due_at": "2026-12-15T08:00:00+00:00"}]
 
-    assert cli("jobs", "run-due", "--now", "2026-12-15T07:59:59Z")[1] == {"fired": 0}
-    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 1}
-    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 0}
+    assert cli("jobs", "run-due", "--now", "2026-12-15T07:59:59Z")[1]["fired"] == 0
+    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 1, "ran": 1, "failed": 0,
+                                                                         "incidents": 0}
+    assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1]["fired"] == 0
     assert [t["element_id"] for t in cli("instance", "1")[1]["open_tasks"]] == ["escalated"]
 
     code, out, _ = cli("--as", "sara", "--lanes", "supervisor", "--supervisor", "cancel", "1", "--reason", "test")

@@ -1,0 +1,380 @@
+"""Durable jobs: acquisition by workers, running, retries with backoff, incidents.
+
+A job row is written in the transaction that creates its reason (a timer left waiting, a task
+opened with an SLA, a definition with a timer start event) and removed in the transaction that
+ends it. Workers take due jobs in batches:
+
+* PostgreSQL: ``UPDATE jobs … WHERE id IN (SELECT … FOR UPDATE OF jobs SKIP LOCKED) RETURNING …``,
+  so any number of workers on any number of machines share the work and each job is taken once;
+* SQLite: the same statement inside ``BEGIN IMMEDIATE``: one writer at a time.
+
+A taken job carries ``lock_owner`` and ``lock_expires_at``; running workers renew the lock
+(heartbeat); a lock whose owner died expires and the job is taken again. Work is fenced so a
+job taken twice (its first owner was only slow) is applied once: instance jobs by the instance
+revision check, the others by finishing the job row ``WHERE lock_owner = me``.
+
+Locks are always taken in the order instance row → human task row → job row, the same order
+the commands use, so a worker and a user never deadlock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from engine.actors import SYSTEM
+from engine.errors import Conflict, EngineError, NotFound
+from engine.models import AuditEvent, Job, ProcessInstance
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+log = logging.getLogger("tawasul.jobs")
+
+_JOBS = Job.__table__
+_INSTANCES = ProcessInstance.__table__
+_RETURNED = [
+    _JOBS.c.id, _JOBS.c.kind, _JOBS.c.instance_id, _JOBS.c.definition_id, _JOBS.c.task_id,
+    _JOBS.c.element_id, _JOBS.c.due_at, _JOBS.c.attempts, _JOBS.c.max_attempts, _JOBS.c.payload,
+]
+
+
+@dataclass
+class JobRef:
+    """A job taken by a worker."""
+
+    id: int
+    kind: str
+    instance_id: int | None
+    definition_id: int | None
+    task_id: str
+    element_id: str
+    due_at: datetime
+    attempts: int
+    max_attempts: int
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class JobLost(Exception):  # noqa: N818 - a signal, not an error
+    """The job is no longer this worker's (its lock expired and another took it, or it ended)."""
+
+
+@dataclass
+class JobSettings:
+    """The ``jobs`` section of the settings."""
+
+    batch_size: int = 50
+    lock_seconds: float = 60.0
+    poll_seconds: float = 2.0
+    max_attempts: int = 5
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+    notify: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> JobSettings:
+        """Read the settings, refusing values that cannot work."""
+        from engine.errors import ConfigError
+
+        section = settings.get("jobs") or {}
+        try:
+            made = cls(
+                batch_size=int(section.get("batch_size", 50)),
+                lock_seconds=float(section.get("lock_seconds", 60)),
+                poll_seconds=float(section.get("poll_seconds", 2)),
+                max_attempts=int(section.get("max_attempts", 5)),
+                backoff_seconds=float(section.get("backoff_seconds", 2)),
+                backoff_max_seconds=float(section.get("backoff_max_seconds", 600)),
+                notify=bool(section.get("notify", True)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"jobs settings: {exc}") from None
+        if made.batch_size < 1 or made.lock_seconds <= 0 or made.poll_seconds <= 0 or made.max_attempts < 1:
+            raise ConfigError("jobs.batch_size, lock_seconds, poll_seconds and max_attempts must be positive")
+        return made
+
+
+@dataclass
+class RunReport:
+    """What one `run_due_jobs` call did."""
+
+    ran: int = 0
+    fired: int = 0
+    failed: int = 0
+    incidents: int = 0
+    lost: int = 0
+
+    def add(self, other: RunReport) -> None:
+        """Add another report's counts to this one."""
+        for name in ("ran", "fired", "failed", "incidents", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def new_owner() -> str:
+    """A worker identity: host, process and a random part (unique across restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# -- acquiring ----------------------------------------------------------------------------------
+
+
+def reap_expired_locks(engine: CaseEngine, session: Session, now: datetime) -> int:
+    """Give back jobs whose worker's lock expired (the worker died); return how many."""
+    result = session.connection().execute(
+        update(_JOBS)
+        .where(_JOBS.c.status == "running", _JOBS.c.lock_expires_at < now)
+        .values(status="pending", lock_owner=None, lock_expires_at=None)
+    )
+    return result.rowcount or 0
+
+
+def acquire_jobs(
+    engine: CaseEngine, session: Session, owner: str, now: datetime, limit: int, lock_seconds: float
+) -> list[JobRef]:
+    """Lock up to ``limit`` due jobs for ``owner``, oldest first, skipping jobs others hold.
+
+    Jobs of an instance that is not running (in error, say) wait until it runs again.
+    """
+    reap_expired_locks(engine, session, now)
+    due = (
+        select(_JOBS.c.id)
+        .select_from(_JOBS.outerjoin(_INSTANCES, _INSTANCES.c.id == _JOBS.c.instance_id))
+        .where(
+            _JOBS.c.status == "pending",
+            _JOBS.c.due_at <= now,
+            or_(_JOBS.c.instance_id.is_(None), _INSTANCES.c.status == "running"),
+        )
+        .order_by(_JOBS.c.due_at, _JOBS.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True, of=_JOBS)
+    rows = session.connection().execute(
+        update(_JOBS)
+        .where(_JOBS.c.id.in_(due.scalar_subquery()))
+        .values(status="running", lock_owner=owner, lock_expires_at=now + timedelta(seconds=lock_seconds))
+        .returning(*_RETURNED)
+    ).all()
+    jobs = [JobRef(*row) for row in rows]
+    jobs.sort(key=lambda job: (job.due_at, job.id))
+    return jobs
+
+
+def renew_locks(engine: CaseEngine, owner: str, lock_seconds: float) -> int:
+    """Heartbeat: extend the locks ``owner`` holds; return how many."""
+    with engine.unit_of_work() as uow:
+        result = uow.session.connection().execute(
+            update(_JOBS)
+            .where(_JOBS.c.lock_owner == owner, _JOBS.c.status == "running")
+            .values(lock_expires_at=engine.clock.now() + timedelta(seconds=lock_seconds))
+        )
+        uow.commit()
+    return result.rowcount or 0
+
+
+# -- finishing ----------------------------------------------------------------------------------
+
+_FINISH = delete(_JOBS).where(
+    _JOBS.c.id == bindparam("b_id"), _JOBS.c.lock_owner == bindparam("b_owner"), _JOBS.c.status == "running"
+)
+
+
+def finish_job(session: Session, job: JobRef, owner: str) -> None:
+    """Delete a job this worker holds; `JobLost` if it is no longer this worker's."""
+    if session.connection().execute(_FINISH, {"b_id": job.id, "b_owner": owner}).rowcount != 1:
+        raise JobLost(job.id)
+
+
+def reschedule_job(session: Session, job: JobRef, owner: str, due_at: datetime, payload: dict[str, Any]) -> None:
+    """Put a job this worker holds back to pending at ``due_at`` (a cycle's next occurrence)."""
+    result = session.connection().execute(
+        update(_JOBS)
+        .where(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner, _JOBS.c.status == "running")
+        .values(status="pending", due_at=due_at, payload=payload, lock_owner=None, lock_expires_at=None,
+                attempts=0, last_error=None)
+    )
+    if result.rowcount != 1:
+        raise JobLost(job.id)
+
+
+def _release(engine: CaseEngine, job: JobRef, owner: str, due_at: datetime, attempts: int, error: str | None,
+             status: str = "pending") -> None:
+    with engine.unit_of_work() as uow:
+        uow.session.connection().execute(
+            update(_JOBS)
+            .where(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner)
+            .values(status=status, due_at=due_at, attempts=attempts, last_error=error, lock_owner=None,
+                    lock_expires_at=None)
+        )
+        if status == "incident":
+            uow.session.connection().execute(
+                insert(AuditEvent.__table__),
+                [{"at": engine.clock.now(), "actor": SYSTEM.name, "action": "incident", "instance_id": job.instance_id,
+                  "task_id": job.task_id, "element_id": job.element_id,
+                  "summary": {"job_id": job.id, "kind": job.kind, "error": (error or "")[:500]}}],
+            )
+        uow.commit()
+
+
+# -- running ------------------------------------------------------------------------------------
+
+JobHandler = Callable[["CaseEngine", Session, JobRef, str, datetime], int]
+
+
+def run_job(engine: CaseEngine, job: JobRef, owner: str, now: datetime, settings: JobSettings) -> RunReport:
+    """Run one taken job in its own transaction; on failure retry with backoff, then an incident."""
+    report = RunReport()
+    handler = engine.job_handlers.get(job.kind) or engine.job_handlers.get(job.kind.rstrip("0123456789_"))
+    try:
+        if handler is None:
+            raise NotFound(f"no handler for job kind {job.kind!r}")
+        report.fired = engine.run(handler, job, owner, now)
+        report.ran = 1
+    except JobLost:
+        report.lost = 1
+    except Conflict:
+        # Someone changed the case at the same moment: try again at once, no attempt used.
+        _release(engine, job, owner, now, job.attempts, None)
+        report.lost = 1
+    except Exception as exc:  # noqa: BLE001 - any failure of a job is recorded, never raised to the loop
+        attempts = job.attempts + 1
+        message = exc.message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, EngineError):
+            log.warning("job %s (%s) failed: %s", job.id, job.kind, "".join(traceback.format_exception(exc))[-2000:])
+        if attempts >= job.max_attempts:
+            _release(engine, job, owner, job.due_at, attempts, message, status="incident")
+            report.incidents = 1
+        else:
+            delay = min(settings.backoff_seconds * 2 ** (attempts - 1), settings.backoff_max_seconds)
+            _release(engine, job, owner, now + timedelta(seconds=delay), attempts, message)
+        report.failed = 1
+    return report
+
+
+def run_due_jobs(
+    engine: CaseEngine,
+    now: datetime | None = None,
+    owner: str | None = None,
+    settings: JobSettings | None = None,
+    max_rounds: int | None = None,
+) -> RunReport:
+    """Take and run due jobs in batches until none is due at ``now`` (default: the clock).
+
+    With an explicit ``now`` (``tawasul jobs run-due --now T``) every job due at T runs once;
+    a second call at the same instant runs nothing.
+    """
+    settings = settings or engine.job_settings
+    owner = owner or new_owner()
+    fixed_now = now
+    report = RunReport()
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        current = fixed_now or engine.clock.now()
+        with engine.unit_of_work() as uow:
+            jobs = acquire_jobs(engine, uow.session, owner, current, settings.batch_size, settings.lock_seconds)
+            uow.commit()
+        if not jobs:
+            break
+        for job in jobs:
+            report.add(run_job(engine, job, owner, fixed_now or engine.clock.now(), settings))
+    return report
+
+
+def next_due_at(engine: CaseEngine) -> datetime | None:
+    """The earliest due time of a pending job, or None."""
+    with engine.unit_of_work(readonly=True) as uow:
+        return uow.session.scalar(select(func.min(_JOBS.c.due_at)).where(_JOBS.c.status == "pending"))
+
+
+# -- incidents ----------------------------------------------------------------------------------
+
+
+def list_incidents(engine: CaseEngine, session: Session) -> list[dict[str, Any]]:
+    """Jobs whose retries ran out, newest problem first."""
+    rows = session.scalars(select(Job).where(Job.status == "incident").order_by(Job.id))
+    return [
+        {"id": job.id, "kind": job.kind, "instance_id": job.instance_id, "definition_id": job.definition_id,
+         "element_id": job.element_id, "task_id": job.task_id, "due_at": job.due_at.isoformat(),
+         "attempts": job.attempts, "error": job.last_error}
+        for job in rows
+    ]
+
+
+def retry_incident(engine: CaseEngine, session: Session, actor: Any, job_id: int) -> dict[str, Any]:
+    """Make an incident's job due now again, with a fresh set of attempts.
+
+    Raises:
+        NotFound: no job with that id.
+        Conflict: the job is not an incident.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.status != "incident":
+        raise Conflict(f"job {job_id} is {job.status}, not an incident")
+    now = engine.clock.now()
+    job.status, job.attempts, job.due_at, job.lock_owner, job.lock_expires_at = "pending", 0, now, None, None
+    session.add(AuditEvent(at=now, actor=actor.name, action="incident_retried", instance_id=job.instance_id,
+                           task_id=job.task_id, element_id=job.element_id, summary={"job_id": job.id}))
+    session.flush()
+    engine.announce_job(session, now)
+    return {"id": job.id, "status": job.status, "due_at": now.isoformat()}
+
+
+# -- built-in handlers --------------------------------------------------------------------------
+
+
+def handle_timer(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
+    """Fire the instance's due timers (the instance revision check fences a job taken twice)."""
+    from engine.commands import fire_instance_timers
+
+    assert job.instance_id is not None
+    fired = fire_instance_timers(engine, session, SYSTEM, job.instance_id, now)
+    # If the timer did not fire (it is not due in the engine's view), give the job back.
+    session.connection().execute(
+        update(_JOBS)
+        .where(and_(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner, _JOBS.c.status == "running"))
+        .values(status="pending", lock_owner=None, lock_expires_at=None)
+    )
+    return fired
+
+
+def handle_timer_start(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
+    """Start an instance for a timer start event, then schedule the cycle's next occurrence."""
+    from engine.commands import start_instance
+    from engine.models import ProcessDefinition
+
+    definition = session.get(ProcessDefinition, job.definition_id)
+    if definition is None:
+        finish_job(session, job, owner)
+        return 0
+    start_instance(engine, session, SYSTEM, definition.key, definition.version, {}, start_timer=job.element_id)
+    remaining = int(job.payload.get("remaining", 0))
+    interval = float(job.payload.get("interval_seconds", 0))
+    if remaining != 0 and interval > 0:
+        next_due = job.due_at + timedelta(seconds=interval)
+        while next_due <= now and remaining != 1:  # a worker that was down does not start a flood
+            next_due += timedelta(seconds=interval)
+            remaining = remaining - 1 if remaining > 0 else remaining
+        payload = dict(job.payload, remaining=remaining - 1 if remaining > 0 else remaining)
+        reschedule_job(session, job, owner, next_due, payload)
+        engine.announce_job(session, next_due)
+    else:
+        finish_job(session, job, owner)
+    return 1
+
+
+def notify_statement() -> Any:
+    """The PostgreSQL statement that wakes listening workers (delivered at commit)."""
+    return text("SELECT pg_notify('tawasul_jobs', :due)")

@@ -1,0 +1,269 @@
+"""SLA of human tasks: due time, warning time and an escalation chain, counted on the calendar.
+
+An SLA is declared on the task in the diagram (SpiffWorkflow extension properties) ::
+
+    <spiffworkflow:property name="slaDue" value="business_days(10)" />
+    <spiffworkflow:property name="slaWarn" value="business_days(8)" />
+    <spiffworkflow:property name="slaEscalation"
+                            value="business_days(10) => supervisor; business_days(12) => director" />
+
+or in ``config.yaml`` under ``sla: {process key: {element id: {due, warn, escalate: [{after, to}]}}}``
+(the configuration wins). Each expression runs in the sandbox with the task's data when the
+task opens and gives a date-time, a date (the end of that day), or an ISO-8601 duration counted
+from the moment the task opened (``"PT4H"``).
+
+``due_at`` and ``warn_at`` are kept in the task projection; on track / at risk / late is
+computed by queries. The warning and each escalation level are jobs: at warning time the
+assignee (or the lane) is notified through the outbox; at each escalation the task is offered to
+the next group and the escalation is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.actors import SYSTEM
+from engine.clock import ensure_utc, parse_instant
+from engine.errors import ConfigError, ScriptError
+from engine.jobs import JobLost, JobRef, finish_job
+from engine.models import AuditEvent, HumanTask, OutboxMessage
+from engine.sandbox import check_expression
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+ON_TRACK, AT_RISK, LATE = "on_track", "at_risk", "late"
+SLA_STATES = (ON_TRACK, AT_RISK, LATE)
+_TASKS = HumanTask.__table__
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One level of the chain: when, and to which group."""
+
+    after: str
+    to: str
+
+
+@dataclass(frozen=True)
+class SlaSpec:
+    """The expressions of a task's SLA."""
+
+    due: str | None = None
+    warn: str | None = None
+    escalations: tuple[Escalation, ...] = field(default_factory=tuple)
+
+    def expressions(self) -> list[tuple[str, str]]:
+        """(what, expression) pairs, for linting."""
+        found = [("due", self.due), ("warn", self.warn)]
+        found += [(f"escalation to {e.to}", e.after) for e in self.escalations]
+        return [(what, expr) for what, expr in found if expr]
+
+
+@dataclass
+class SlaTimes:
+    """An SLA evaluated for one task."""
+
+    due_at: datetime | None
+    warn_at: datetime | None
+    escalations: list[tuple[datetime, str]]
+
+
+def spec_from_properties(properties: Mapping[str, str]) -> SlaSpec | None:
+    """The SLA a diagram declares on a task, or None.
+
+    Raises:
+        ValueError: ``slaEscalation`` is malformed (the message says how to write it).
+    """
+    due, warn, chain = properties.get("slaDue"), properties.get("slaWarn"), properties.get("slaEscalation")
+    if not (due or warn or chain):
+        return None
+    escalations = []
+    for part in (chain or "").split(";"):
+        if not part.strip():
+            continue
+        after, arrow, group = part.rpartition("=>")
+        if not arrow or not after.strip() or not group.strip():
+            raise ValueError(f"slaEscalation part {part.strip()!r} must read 'EXPRESSION => group'")
+        escalations.append(Escalation(after.strip(), group.strip()))
+    return SlaSpec(due=(due or "").strip() or None, warn=(warn or "").strip() or None, escalations=tuple(escalations))
+
+
+def spec_from_config(entry: Any, where: str) -> SlaSpec:
+    """The SLA configured for one element in ``config.yaml``.
+
+    Raises:
+        ConfigError: naming ``where`` and what is wrong.
+    """
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where} must be a mapping with due, warn and escalate")
+    unknown = set(entry) - {"due", "warn", "escalate"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)} (use due, warn, escalate)")
+    escalations = []
+    for index, level in enumerate(entry.get("escalate") or [], start=1):
+        if not isinstance(level, Mapping) or not level.get("after") or not level.get("to"):
+            raise ConfigError(f"{where}.escalate[{index}] needs 'after' (an expression) and 'to' (a group)")
+        escalations.append(Escalation(str(level["after"]), str(level["to"])))
+    spec = SlaSpec(
+        due=str(entry["due"]) if entry.get("due") else None,
+        warn=str(entry["warn"]) if entry.get("warn") else None,
+        escalations=tuple(escalations),
+    )
+    for what, expression in spec.expressions():
+        error = check_expression(expression)
+        if error:
+            raise ConfigError(f"{where}: {what} expression refused: {error}")
+    return spec
+
+
+def load_config(settings: Mapping[str, Any]) -> dict[tuple[str, str], SlaSpec]:
+    """Every SLA of ``config.yaml``, keyed by (process key, element id)."""
+    section = settings.get("sla") or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError("sla must map process keys to elements")
+    specs = {}
+    for key, elements in section.items():
+        if not isinstance(elements, Mapping):
+            raise ConfigError(f"sla.{key} must map element ids to their SLA")
+        for element, entry in elements.items():
+            specs[(str(key), str(element))] = spec_from_config(entry, f"sla.{key}.{element}")
+    return specs
+
+
+def lint_properties(properties: Mapping[str, str]) -> list[str]:
+    """Problems of the SLA properties of one task (empty when fine)."""
+    try:
+        spec = spec_from_properties(properties)
+    except ValueError as exc:
+        return [str(exc)]
+    if spec is None:
+        return []
+    return [f"SLA {what} expression refused: {error}" for what, expr in spec.expressions()
+            if (error := check_expression(expr))]
+
+
+def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_at: datetime) -> SlaTimes:
+    """Evaluate an SLA for a task that opened at ``opened_at`` with ``data``.
+
+    Raises:
+        ScriptError: an expression failed or gave something that is not a time.
+    """
+
+    def when(expression: str | None) -> datetime | None:
+        if not expression:
+            return None
+        return _as_instant(engine, engine.sandbox.evaluate(expression, data), opened_at, expression)
+
+    escalations = [(when(e.after), e.to) for e in spec.escalations]
+    return SlaTimes(
+        due_at=when(spec.due),
+        warn_at=when(spec.warn),
+        escalations=[(at, group) for at, group in escalations if at is not None],
+    )
+
+
+def _as_instant(engine: CaseEngine, value: Any, opened_at: datetime, expression: str) -> datetime:
+    if isinstance(value, datetime):
+        return ensure_utc(value)
+    if isinstance(value, date):
+        calendar = engine.calendars.get()
+        return datetime.combine(value, time(23, 59, 59), tzinfo=calendar.tz).astimezone(opened_at.tzinfo)
+    if isinstance(value, timedelta):
+        return opened_at + value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.upper().startswith("P"):
+            from engine.spiff import duration_after
+
+            try:
+                return duration_after(text, opened_at)
+            except ValueError:
+                pass
+        else:
+            try:
+                return parse_instant(text)
+            except ValueError:
+                pass
+    raise ScriptError(f"SLA expression {expression!r} gave {value!r}, not a date-time, date or ISO duration")
+
+
+def sla_state(due_at: datetime | None, warn_at: datetime | None, now: datetime) -> str | None:
+    """on_track, at_risk or late (None for a task without a deadline)."""
+    if due_at is None and warn_at is None:
+        return None
+    if due_at is not None and now >= due_at:
+        return LATE
+    if warn_at is not None and now >= warn_at:
+        return AT_RISK
+    return ON_TRACK
+
+
+# -- job handlers -------------------------------------------------------------------------------
+
+
+def _task_row(session: Session, task_id: str) -> Any:
+    return session.connection().execute(
+        select(_TASKS.c.id, _TASKS.c.name, _TASKS.c.lane, _TASKS.c.candidate_group, _TASKS.c.assignee,
+               _TASKS.c.due_at, _TASKS.c.instance_id, _TASKS.c.element_id).where(_TASKS.c.id == task_id)
+    ).first()
+
+
+def _outbox(session: Session, now: datetime, kind: str, recipient: str, task: Any, extra: dict[str, Any]) -> None:
+    session.connection().execute(
+        insert(OutboxMessage.__table__),
+        [{"created_at": now, "kind": kind, "recipient": recipient, "instance_id": task.instance_id,
+          "task_id": task.id, "status": "pending", "attempts": 0,
+          "payload": {"task_name": task.name, "element_id": task.element_id,
+                      "due_at": task.due_at.isoformat() if task.due_at else None, **extra}}],
+    )
+
+
+def _audit(session: Session, now: datetime, action: str, task: Any, summary: dict[str, Any]) -> None:
+    session.connection().execute(
+        insert(AuditEvent.__table__),
+        [{"at": now, "actor": SYSTEM.name, "action": action, "instance_id": task.instance_id, "task_id": task.id,
+          "element_id": task.element_id, "summary": summary}],
+    )
+
+
+def handle_warning(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
+    """At warning time: tell the assignee (or the lane) that the task is at risk."""
+    task = _task_row(session, job.task_id)
+    if task is None:
+        finish_job(session, job, owner)
+        return 0
+    recipient = f"user:{task.assignee}" if task.assignee else f"group:{task.candidate_group or task.lane}"
+    _outbox(session, now, "task_warning", recipient, task, {})
+    _audit(session, now, "sla_warning", task, {"recipient": recipient})
+    finish_job(session, job, owner)
+    return 0
+
+
+def handle_escalation(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
+    """At an escalation level: offer the task to the next group and record it."""
+    group = str(job.payload.get("to") or "")
+    level = int(job.payload.get("level", 1))
+    result = session.connection().execute(
+        update(_TASKS).where(_TASKS.c.id == job.task_id).values(candidate_group=group)
+    )
+    if result.rowcount != 1:
+        finish_job(session, job, owner)
+        return 0
+    task = _task_row(session, job.task_id)
+    _outbox(session, now, "task_escalated", f"group:{group}", task, {"level": level})
+    _audit(session, now, "escalated", task, {"level": level, "to": group, "assignee": task.assignee})
+    finish_job(session, job, owner)
+    return 0
+
+
+__all__ = [
+    "AT_RISK", "LATE", "ON_TRACK", "SLA_STATES", "Escalation", "JobLost", "SlaSpec", "SlaTimes", "evaluate",
+    "handle_escalation", "handle_warning", "lint_properties", "load_config", "sla_state", "spec_from_properties",
+]
