@@ -138,15 +138,21 @@ def load_config(settings: Mapping[str, Any]) -> dict[tuple[str, str], SlaSpec]:
 
 
 def lint_properties(properties: Mapping[str, str]) -> list[str]:
-    """Problems of the SLA properties of one task (empty when fine)."""
+    """Every problem of the SLA properties of one task (empty when fine)."""
+    problems = []
+    for name, what in (("slaDue", "due"), ("slaWarn", "warn")):
+        expression = (properties.get(name) or "").strip()
+        if expression and (error := check_expression(expression)):
+            problems.append(f"SLA {what} expression refused: {error}")
     try:
-        spec = spec_from_properties(properties)
+        chain = spec_from_properties({"slaEscalation": properties.get("slaEscalation", "")})
     except ValueError as exc:
-        return [str(exc)]
-    if spec is None:
-        return []
-    return [f"SLA {what} expression refused: {error}" for what, expr in spec.expressions()
-            if (error := check_expression(expr))]
+        problems.append(str(exc))
+    else:
+        for escalation in chain.escalations if chain else ():
+            if error := check_expression(escalation.after):
+                problems.append(f"SLA escalation to {escalation.to} expression refused: {error}")
+    return problems
 
 
 def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_at: datetime) -> SlaTimes:
@@ -159,7 +165,13 @@ def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_
     def when(expression: str | None) -> datetime | None:
         if not expression:
             return None
-        return _as_instant(engine, engine.sandbox.evaluate(expression, data), opened_at, expression)
+        try:
+            value = engine.sandbox.evaluate(expression, data)
+        except ScriptError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the expression raised, reported as such
+            raise ScriptError(f"SLA expression {expression!r} failed: {type(exc).__name__}: {exc}") from None
+        return _as_instant(engine, value, opened_at, expression)
 
     escalations = [(when(e.after), e.to) for e in spec.escalations]
     return SlaTimes(

@@ -123,6 +123,17 @@ def deploy(engine: CaseEngine) -> Callable[[str], str]:
 
 
 @pytest.fixture
+def deploy_with() -> Callable[[CaseEngine, str], str]:
+    """Deploy a test diagram into a given engine (for tests that build their own engine)."""
+
+    def _deploy(case_engine: CaseEngine, name: str) -> str:
+        path = BPMN_DIR / f"{name}.bpmn"
+        return case_engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)[0].key
+
+    return _deploy
+
+
+@pytest.fixture
 def assert_round_trip(engine: CaseEngine) -> Callable[[int], None]:
     """Check an instance's stored state survives a restore and a save unchanged."""
 
