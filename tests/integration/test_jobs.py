@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.actors import SYSTEM, Actor
+from engine.actors import SYSTEM
 from engine.commands import complete_task, fire_due_timers, start_instance
 from engine.context import CaseEngine
 from engine.errors import Conflict
