@@ -732,3 +732,4 @@ def fire_instance_timers(
         failure = loaded.case.advance()
         fired = _save(engine, session, loaded, actor, failure=failure)
     return fired
+

@@ -15,9 +15,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     app.config.update(test_config or {})
     app.extensions["tawasul.engine"] = engine or CaseEngine()
 
+    from web.api import bp as api_bp
     from web.home import bp as home_bp
 
     app.register_blueprint(home_bp)
+    app.register_blueprint(api_bp)
     return app
 
 

@@ -286,6 +286,7 @@ def _worker(engine: Any) -> None:
     from engine.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run at INFO
     worker = Worker(engine)
     worker.start()
     print(json.dumps({"worker": worker.owner, "database": _safe_url(engine.database_url)}), flush=True)

@@ -183,3 +183,60 @@ def test_serve_answers_healthz_and_lists_definitions(tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_calendar_commands(cli):
+    assert cli("calendar", "add", "--from", "2026-09-17", "--business-days", "10")[1] == {"due": "2026-10-04"}
+    assert cli("calendar", "add", "--from", "٢٠٢٦-٠٩-١٧", "--business-days", "١٠")[1] == {"due": "2026-10-04"}
+    code, holidays, _ = cli("calendar", "holidays", "--year", "2026")
+    assert code == 0
+    assert {"date": "2026-09-23", "name": "اليوم الوطني", "kind": "public_holiday", "is_working": False} in holidays
+    code, out, _ = cli("calendar", "close", "2026-09-20", "--reason", "Annual general assembly")
+    assert out == {"date": "2026-09-20", "is_working": False, "reason": "Annual general assembly"}
+    assert cli("calendar", "add", "--from", "2026-09-17", "--business-days", "10")[1] == {"due": "2026-10-05"}
+    cli("calendar", "open", "2026-09-23", "--reason", "National Day moved")
+    assert cli("calendar", "add", "--from", "2026-09-17", "--business-days", "10")[1] == {"due": "2026-10-04"}
+    kinds = {d["date"]: d["kind"] for d in cli("calendar", "holidays", "--year", "2026")[1]}
+    assert kinds["2026-09-20"] == "closure" and kinds["2026-09-23"] == "opened"
+    assert cli("calendar", "clear", "2026-09-20")[1] == {"date": "2026-09-20", "removed": True}
+    assert cli("calendar", "clear", "2026-09-20")[1] == {"date": "2026-09-20", "removed": False}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["calendar", "add", "--from", "17/09/2026", "--business-days", "3"], "not a date: '17/09/2026'"),
+        (["calendar", "add", "--from", "2026-09-17", "--business-days", "three"], "must be a whole number"),
+        (["calendar", "add", "--from", "2026-09-17"], "--business-days"),
+        (["calendar", "holidays", "--year", "zero"], "positive whole number"),
+        (["calendar", "close", "2026-09-20", "--reason", "  "], "give a reason"),
+        (["calendar", "close", "2026-13-01", "--reason", "x"], "not a date"),
+        (["incidents", "retry", "99"], "no job 99"),
+    ],
+)
+def test_calendar_and_incident_bad_input(cli, argv, message):
+    code, out, err = cli(*argv)
+    assert code in (2, 3) and out is None
+    assert message in err and err.count("\n") == 1
+
+
+def test_jobs_and_incidents_listing(cli):
+    cli("deploy", str(BPMN_DIR / "waiting.bpmn"))
+    cli("start", "waiting", "--data", '{"wait_hours": 2}')
+    [job] = cli("jobs", "list")[1]
+    assert (job["kind"], job["element_id"], job["status"], job["due_at"]) == (
+        "timer", "pause", "pending", "2026-12-01T10:00:00+00:00")
+    assert cli("incidents")[1] == []
+    assert cli("jobs", "run-due", "--now", "2026-12-01T10:00:00Z")[1]["fired"] == 1
+    assert cli("jobs", "list")[1] == []
+
+
+def test_tasks_filter_by_sla(cli):
+    cli("deploy", str(BPMN_DIR / "committee_sla.bpmn"))
+    cli("start", "committee_sla")
+    [task] = cli("tasks", "--sla", "on_track")[1]
+    assert (task["due_at"], task["warn_at"], task["sla"]) == (
+        "2026-12-15T08:00:00+00:00", "2026-12-13T08:00:00+00:00", "on_track")
+    assert cli("tasks", "--sla", "late")[1] == []
+    code, _, err = cli("tasks", "--sla", "overdue")
+    assert code == 2 and "invalid choice" in err

@@ -1,0 +1,61 @@
+"""The integration JSON API: off without a token, then start → tasks → complete."""
+
+import pytest
+
+from engine.context import CaseEngine
+from engine.settings import load_settings
+from web import create_app
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def api(database_url, clock, deploy_with):
+    engine = CaseEngine(load_settings(**{"api.token": TOKEN}), database_url=database_url, clock=clock)
+    deploy_with(engine, "review")
+    client = create_app({"TESTING": True}, engine=engine).test_client()
+    yield client
+    engine.dispose()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_api_is_off_without_a_token(engine):
+    client = create_app({"TESTING": True}, engine=engine).test_client()
+    assert client.post("/api/v1/instances", json={"key": "review"}).status_code == 404
+
+
+def test_api_needs_the_token(api):
+    assert api.get("/api/v1/tasks").status_code == 401
+    assert api.get("/api/v1/tasks", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_start_list_complete(api):
+    started = api.post("/api/v1/instances", json={"key": "review", "data": {"request_no": 4}}, headers=AUTH)
+    assert started.status_code == 201
+    instance_id = started.get_json()["instance_id"]
+    [task] = api.get(f"/api/v1/tasks?instance={instance_id}", headers=AUTH).get_json()
+    assert task["element_id"] == "check" and task["sla"] is None
+    done = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"complete": False}}, headers=AUTH)
+    assert done.get_json()["status"] == "completed"
+    assert api.get(f"/api/v1/instances/{instance_id}", headers=AUTH).get_json()["status"] == "completed"
+    again = api.post(f"/api/v1/tasks/{task['id']}/complete", json={}, headers=AUTH)
+    assert again.status_code == 409 and "already completed" in again.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ("not json", 422, "must be a JSON object"),
+        ({"data": {}}, 422, "'key' (the process key) is required"),
+        ({"key": "review", "version": "1"}, 422, "must be a whole number"),
+        ({"key": "nope"}, 404, "no process definition with key 'nope'"),
+        ({"key": "review", "data": {"bad key": 1}}, 422, "not a valid variable name"),
+    ],
+)
+def test_bad_requests_are_named(api, body, status, message):
+    kwargs = {"data": body, "content_type": "application/json"} if isinstance(body, str) else {"json": body}
+    response = api.post("/api/v1/instances", headers=AUTH, **kwargs)
+    assert response.status_code == status
+    assert message in response.get_json()["error"]

@@ -1,0 +1,83 @@
+"""A small JSON API for integrations (other systems, the deployment test).
+
+Off unless ``api.token`` is set; every call then needs ``Authorization: Bearer <token>`` and
+acts as the built-in ``system`` user. The full REST API (OpenAPI, per-user auth) comes with the
+staff web app.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from engine import commands, queries
+from engine.actors import SYSTEM
+from engine.errors import EngineError, InvalidInput
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+_STATUS = {"invalid": 422, "invalid_definition": 422, "script": 422, "not_found": 404, "conflict": 409,
+           "forbidden": 403, "config": 500}
+
+
+def _engine():
+    return current_app.extensions["tawasul.engine"]
+
+
+@bp.before_request
+def _authenticate():
+    token = str((_engine().settings.get("api") or {}).get("token") or "")
+    if not token:
+        abort(404)
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[len("Bearer "):], token):
+        return jsonify(error="a valid 'Authorization: Bearer <token>' header is required"), 401
+    return None
+
+
+@bp.errorhandler(EngineError)
+def _engine_error(exc: EngineError):
+    return jsonify(error=exc.message, kind=exc.kind), _STATUS.get(exc.kind, 400)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return body
+
+
+@bp.post("/instances")
+def start_instance():
+    body = _body()
+    key = body.get("key")
+    if not isinstance(key, str) or not key:
+        raise InvalidInput("'key' (the process key) is required")
+    version = body.get("version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        raise InvalidInput("'version' must be a whole number")
+    row = _engine().run(commands.start_instance, SYSTEM, key, version, body.get("data") or {},
+                        body.get("business_key"))
+    return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks), 201
+
+
+@bp.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    return jsonify(_engine().query(queries.instance_detail, instance_id))
+
+
+@bp.get("/tasks")
+def tasks():
+    instance_id = request.args.get("instance", type=int)
+    engine = _engine()
+    rows = engine.query(queries.list_tasks, SYSTEM, instance_id=instance_id, lane=request.args.get("lane"))
+    now = engine.clock.now()
+    return jsonify([queries.task_as_dict(task, now) for task in rows])
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete(task_id: str):
+    body = _body()
+    row = _engine().run(commands.complete_task, SYSTEM, task_id, body.get("data") or {})
+    return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks)
