@@ -94,7 +94,9 @@ class CaseEngine:
             SandboxLimits(
                 time_limit_ms=sandbox_settings.get("time_limit_ms", 1000),
                 max_sequence=sandbox_settings.get("max_sequence", 100_000),
-            )
+                max_memory_mb=sandbox_settings.get("max_memory_mb", 256),
+            ),
+            now=lambda: self.now(),
         )
         self.runtime = WorkflowRuntime(self.sandbox)
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))

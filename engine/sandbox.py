@@ -23,11 +23,14 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
+import resource
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 from RestrictedPython import RestrictingNodeTransformer, compile_restricted_eval, compile_restricted_exec
@@ -44,7 +47,14 @@ from engine.errors import ScriptError
 
 DEFAULT_TIME_LIMIT_MS = 1000
 DEFAULT_MAX_SEQUENCE = 100_000
+DEFAULT_MAX_MEMORY_MB = 256
 _MAX_POW_BITS = 100_000
+#: Largest string, bytes or list one operation may build by joining or growing (10 million items).
+_MAX_TOTAL = 10_000_000
+_MAX_FORMAT_WIDTH = 10_000
+_MAX_FACTORIAL = 5_000
+#: Modules C code inside whitelisted types imports on its own (strftime, strptime).
+_INTERNAL_IMPORTS = frozenset({"time", "_strptime"})
 
 
 class ScriptTimeout(BaseException):  # noqa: N818 - a BaseException so `except Exception` cannot swallow it
@@ -52,33 +62,59 @@ class ScriptTimeout(BaseException):  # noqa: N818 - a BaseException so `except E
 
 
 class SandboxLimits:
-    """Per-engine limits: wall time per evaluation and the largest sequence one operation builds."""
+    """Per-engine limits of the sandbox.
 
-    __slots__ = ("max_sequence", "time_limit")
+    Wall time and memory growth per evaluation, and the largest sequence one operation builds.
+    """
 
-    def __init__(self, time_limit_ms: int = DEFAULT_TIME_LIMIT_MS, max_sequence: int = DEFAULT_MAX_SEQUENCE):
+    __slots__ = ("max_memory_kb", "max_sequence", "time_limit")
+
+    def __init__(
+        self,
+        time_limit_ms: int = DEFAULT_TIME_LIMIT_MS,
+        max_sequence: int = DEFAULT_MAX_SEQUENCE,
+        max_memory_mb: int = DEFAULT_MAX_MEMORY_MB,
+    ):
         if int(time_limit_ms) <= 0:
             raise ValueError("sandbox time limit must be a positive number of milliseconds")
+        if int(max_memory_mb) <= 0:
+            raise ValueError("sandbox memory limit must be a positive number of megabytes")
         self.time_limit = int(time_limit_ms) / 1000.0
         self.max_sequence = int(max_sequence)
+        self.max_memory_kb = int(max_memory_mb) * 1024
 
 
 class _Budget:
-    """The time budget of one evaluation; once spent it stays spent."""
+    """The time and memory budget of one evaluation; once spent it stays spent.
 
-    __slots__ = ("count", "deadline", "limit", "spent")
+    Memory is the growth of the process's peak resident size while the script runs (cheap to
+    read; other threads' allocations count too, which errs on the safe side).
+    """
 
-    def __init__(self, limit: float) -> None:
+    __slots__ = ("count", "deadline", "limit", "memory_kb", "peak0", "reason")
+
+    def __init__(self, limit: float, memory_kb: int = DEFAULT_MAX_MEMORY_MB * 1024) -> None:
         self.limit = limit
         self.deadline = time.monotonic() + limit
         self.count = 0
-        self.spent = False
+        self.memory_kb = memory_kb
+        self.peak0 = _peak_rss_kb()
+        self.reason = ""
 
     def tick(self) -> None:
         self.count += 1
-        if self.spent or (self.count & 31 == 0 and time.monotonic() > self.deadline):
-            self.spent = True
-            raise ScriptTimeout(f"script ran longer than its time limit of {self.limit * 1000:.0f} ms")
+        if self.reason:
+            raise ScriptTimeout(self.reason)
+        if self.count & 31 == 0 and time.monotonic() > self.deadline:
+            self.reason = f"script ran longer than its time limit of {self.limit * 1000:.0f} ms"
+            raise ScriptTimeout(self.reason)
+        if self.count & 255 == 0 and _peak_rss_kb() - self.peak0 > self.memory_kb:
+            self.reason = f"script used more than its memory limit of {self.memory_kb // 1024} MB"
+            raise ScriptTimeout(self.reason)
+
+
+def _peak_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 #: Builtins that reach outside the sandbox; refused when the diagram is deployed.
@@ -92,7 +128,7 @@ _UNAVAILABLE = frozenset({
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus time-limit ticks and size guards on big operators."""
 
-    _GUARDED_OPS = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}
+    _GUARDED_OPS = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_"}
 
     @staticmethod
     def _tick_stmt(like: ast.AST) -> ast.stmt:
@@ -108,6 +144,30 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     visit_ImportFrom = visit_Import  # type: ignore[assignment]
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        caught = node.type
+        names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+        if caught is None or any(isinstance(n, ast.Name) and n.id == "BaseException" for n in names):
+            # The time limit is raised as a BaseException; catching everything would swallow it.
+            self.error(node, "a bare 'except:' (or except BaseException) is not allowed; catch Exception")
+        return super().visit_ExceptHandler(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.error(node, "class definitions are not allowed in scripts")
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if any(isinstance(part, ast.FormattedValue) for part in parts):
+                self.error(node, "an f-string format spec must be fixed text, not computed")
+            text = "".join(p.value for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str))
+            widths = [int(w) for w in re.findall(r"\d+", text)]
+            if widths and max(widths) > _MAX_FORMAT_WIDTH:
+                self.error(node, f"an f-string width over {_MAX_FORMAT_WIDTH} is not allowed")
+        return super().visit_FormattedValue(node)
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if isinstance(node.ctx, ast.Load) and node.id in _UNAVAILABLE:
@@ -196,11 +256,20 @@ class Sandbox:
     """Runs compiled scripts and expressions with the guards, whitelist and time limit."""
 
     def __init__(
-        self, limits: SandboxLimits | None = None, helpers: Mapping[str, Callable[..., Any]] | None = None
+        self,
+        limits: SandboxLimits | None = None,
+        helpers: Mapping[str, Callable[..., Any]] | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.limits = limits or SandboxLimits()
         self.helpers: dict[str, Any] = dict(helpers or {})
         self._builtins = self._make_builtins()
+        self._now = now or (lambda: datetime.now(UTC))
+        self._whitelist = _make_whitelist(lambda: self._now())
+
+    def set_clock(self, now: Callable[[], datetime]) -> None:
+        """Make ``datetime.now()`` and ``date.today()`` in scripts read ``now``."""
+        self._now = now
 
     def register_helper(self, name: str, function: Callable[..., Any]) -> None:
         """Offer ``function`` to every script under ``name`` (e.g. ``business_days``)."""
@@ -230,13 +299,26 @@ class Sandbox:
                 is_sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(count, int)
                 if is_sequence and len(seq) * count > limits.max_sequence:
                     raise ScriptError(f"a sequence of {len(seq) * count} items is over the limit")
+            if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > _MAX_POW_BITS:
+                raise ScriptError("a product of integers that large is too large to compute")
             return left * right
+
+        def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
+            # RestrictedPython's own returns None for a missing attribute; a typo must not pass.
+            value = safer_getattr(obj, name, _MISSING)
+            if value is _MISSING:
+                if default is not _MISSING:
+                    return default
+                if isinstance(obj, _Facade):
+                    raise AttributeError(f"{obj._cls.__name__}.{name} is not available in scripts")
+                raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
+            return _size_guarded(obj, name, value)
 
         globals_ = {
             "__builtins__": dict(self._builtins, range=guarded_range),
             "__name__": "tawasul_script",
             "__metaclass__": type,
-            "_getattr_": safer_getattr,
+            "_getattr_": guarded_getattr,
             "_getitem_": default_guarded_getitem,
             "_getiter_": getiter,
             "_write_": full_write_guard,
@@ -248,11 +330,23 @@ class Sandbox:
             "_pow_": _guarded_pow,
             "_mul_": guarded_mul,
             "_lshift_": _guarded_lshift,
+            "_add_": _guarded_add,
+            "_mod_": _guarded_mod,
             "_inplacevar_": lambda op, x, y: _inplace(op, x, y, guarded_mul),
         }
-        globals_.update(_WHITELIST)
+        globals_.update(self._whitelist)
         globals_.update(self.helpers)
         return globals_
+
+    def reserved_names(self) -> frozenset[str]:
+        """Names scripts see besides task data; task data may not use them (it would hide them)."""
+        return frozenset(self._builtins) | frozenset(self._whitelist) | frozenset(self.helpers) | {"range"}
+
+    @staticmethod
+    def _visible(context: Mapping[str, Any]) -> dict[str, Any]:
+        # Names starting with _ are the sandbox's own hooks (_getattr_, _tick_, ...): data must
+        # never replace them, whatever path it came in by (a multi-instance item, say).
+        return {key: value for key, value in context.items() if not str(key).startswith("_")}
 
     def evaluate(self, source: str, context: Mapping[str, Any]) -> Any:
         """Evaluate an expression against ``context`` (task data) and return its value.
@@ -261,9 +355,9 @@ class Sandbox:
             ScriptError: refused at compile time, over its time limit, or failed.
         """
         code = compile_expression(source)
-        budget = _Budget(self.limits.time_limit)
+        budget = _Budget(self.limits.time_limit, self.limits.max_memory_kb)
         globals_ = self.globals_for(budget)
-        globals_.update(context)
+        globals_.update(self._visible(context))
         try:
             return eval(code, globals_)  # noqa: S307 - code compiled by RestrictedPython with guards
         except ScriptTimeout as exc:
@@ -276,22 +370,22 @@ class Sandbox:
             ScriptError: refused at compile time, over its time limit, or failed.
         """
         code = compile_script(source)
-        budget = _Budget(self.limits.time_limit)
+        budget = _Budget(self.limits.time_limit, self.limits.max_memory_kb)
         base = self.globals_for(budget)
         scope = dict(base)
-        scope.update(context)
+        scope.update(self._visible(context))
         try:
             exec(code, scope)  # noqa: S102 - code compiled by RestrictedPython with guards
         except ScriptTimeout as exc:
             raise ScriptError(str(exc)) from None
         for key in list(context):
-            if key not in scope:
+            if key not in scope and not str(key).startswith("_"):
                 del context[key]
         for key, value in scope.items():
             if key in base and base[key] is value:
                 continue
-            if key.startswith("_") or callable(value) and not isinstance(value, type):
-                continue
+            if key.startswith("_") or callable(value) or isinstance(value, ModuleType | _MathNamespace):
+                continue  # functions, lambdas, classes, modules and the whitelist are not data
             context[key] = value
 
     def _make_builtins(self) -> dict[str, Any]:
@@ -305,18 +399,197 @@ class Sandbox:
         import builtins
 
         table: dict[str, Any] = {name: getattr(builtins, name) for name in names}
-        table.update({"True": True, "False": False, "None": None, "pow": _guarded_pow_builtin})
+        table.update({"True": True, "False": False, "None": None, "pow": _guarded_pow_builtin, "sum": _guarded_sum,
+                      "int": _guarded_int, "__import__": _internal_import})
         return table
 
 
-_WHITELIST: dict[str, Any] = {
-    "math": math,
-    "date": date,
-    "datetime": datetime,
-    "timedelta": timedelta,
-    "timezone": timezone,
-    "Decimal": Decimal,
-}
+_MISSING = object()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _internal_import(name: str, *args: Any, **kwargs: Any) -> Any:
+    # Scripts cannot call this (import statements and names starting with _ are refused at
+    # compile time); C code of date/datetime uses it to load time and _strptime.
+    if name not in _INTERNAL_IMPORTS:
+        raise ScriptError(f"import of {name!r} is not allowed")
+    return __import__(name, *args, **kwargs)
+
+
+def _guarded_add(left: Any, right: Any) -> Any:
+    both_sequences = isinstance(left, str | bytes | list | tuple) and isinstance(right, str | bytes | list | tuple)
+    if both_sequences and len(left) + len(right) > _MAX_TOTAL:
+        raise ScriptError(f"joining {len(left) + len(right)} items is over the limit of {_MAX_TOTAL}")
+    return left + right
+
+
+_PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)")
+
+
+def _guarded_mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str | bytes):
+        text = left.decode("latin-1") if isinstance(left, bytes) else left
+        args = right if isinstance(right, tuple) else (right,)
+        for width in _PERCENT_WIDTH.findall(text):
+            if width == "*" and any(_is_int(a) and abs(a) > _MAX_FORMAT_WIDTH for a in args):
+                raise ScriptError(f"a %-format width over {_MAX_FORMAT_WIDTH} is not allowed")
+            if width != "*" and int(width) > _MAX_FORMAT_WIDTH:
+                raise ScriptError(f"a %-format width over {_MAX_FORMAT_WIDTH} is not allowed")
+    return left % right
+
+
+def _guarded_sum(iterable: Any, start: Any = 0) -> Any:
+    if not isinstance(start, int | float | Decimal):
+        raise ScriptError("sum() adds numbers; join lists or strings with a loop or ''.join()")
+    return sum(iterable, start)
+
+
+def _guarded_int(value: Any = 0, *args: Any) -> int:
+    if isinstance(value, Decimal) and value.is_finite() and value.adjusted() > 4300:
+        raise ScriptError("int() of a Decimal with more than 4300 digits is not allowed")
+    if isinstance(value, float) and value != value:  # NaN
+        raise ScriptError("int() of NaN")
+    return int(value, *args)
+
+
+def _checked_size(name: str, size: Any) -> None:
+    if _is_int(size) and size > _MAX_TOTAL:
+        raise ScriptError(f"{name}() of {size} is over the limit of {_MAX_TOTAL}")
+
+
+def _size_guarded(obj: Any, name: str, value: Any) -> Any:
+    """Wrap methods that build an object whose size an argument chooses."""
+    if isinstance(obj, str | bytes | bytearray):
+        if name in ("ljust", "rjust", "center", "zfill"):
+            def padded(width: Any, *args: Any) -> Any:
+                _checked_size(name, width)
+                return value(width, *args)
+            return padded
+        if name == "expandtabs":
+            def expanded(tabsize: Any = 8) -> Any:
+                _checked_size(name, obj.count("\t" if isinstance(obj, str) else b"\t") * (tabsize or 0) + len(obj))
+                return value(tabsize)
+            return expanded
+        if name == "replace":
+            def replaced(old: Any, new: Any, count: Any = -1) -> Any:
+                times = obj.count(old) if count is None or count < 0 else min(count, obj.count(old))
+                _checked_size(name, len(obj) + times * (len(new) - len(old)) + (len(obj) + 1) * len(new) * (not old))
+                return value(old, new, count)
+            return replaced
+    if _is_int(obj) and name == "to_bytes":
+        def to_bytes(length: Any = 1, *args: Any, **kwargs: Any) -> Any:
+            _checked_size(name, length)
+            return value(length, *args, **kwargs)
+        return to_bytes
+    if isinstance(obj, list) and name == "extend":
+        def extend(items: Any) -> None:
+            materialised = list(items) if not isinstance(items, list | tuple) else items
+            _checked_size(name, len(obj) + len(materialised))
+            value(materialised)
+        return extend
+    return value
+
+
+def _guarded_factorial(n: Any) -> int:
+    if _is_int(n) and n > _MAX_FACTORIAL:
+        raise ScriptError(f"factorial({n}) is too large to compute (the limit is {_MAX_FACTORIAL})")
+    return math.factorial(n)
+
+
+def _guarded_comb(n: Any, k: Any) -> int:
+    if _is_int(n) and n > _MAX_FACTORIAL:
+        raise ScriptError(f"comb({n}, ...) is too large to compute (the limit is {_MAX_FACTORIAL})")
+    return math.comb(n, k)
+
+
+def _guarded_perm(n: Any, k: Any = None) -> int:
+    if _is_int(n) and n > _MAX_FACTORIAL:
+        raise ScriptError(f"perm({n}, ...) is too large to compute (the limit is {_MAX_FACTORIAL})")
+    return math.perm(n, k)
+
+
+def _guarded_prod(iterable: Any, *, start: Any = 1) -> Any:
+    result = start
+    for item in iterable:
+        if _is_int(result) and _is_int(item) and result.bit_length() + item.bit_length() > _MAX_POW_BITS:
+            raise ScriptError("a product of integers that large is too large to compute")
+        result = result * item
+    return result
+
+
+class _MathNamespace:
+    """``math`` for scripts: the module's functions, with the ones that can run for ever guarded."""
+
+    def __init__(self) -> None:
+        for name in dir(math):
+            if not name.startswith("_"):
+                setattr(self, name, getattr(math, name))
+        self.factorial, self.comb = _guarded_factorial, _guarded_comb
+        self.perm, self.prod = _guarded_perm, _guarded_prod
+        self.pow = _guarded_pow  # math.pow works on floats; the guard only bites on huge ints
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Built in __init__ only; scripts cannot reach this (writes go through _write_), and
+        # the namespace is made once per sandbox, so a script cannot poison another.
+        object.__setattr__(self, name, value)
+
+
+def _checked_decimal(value: Any = "0", *args: Any) -> Decimal:
+    result = Decimal(value, *args)
+    if result.is_finite() and abs(result.adjusted()) > 1000:
+        raise ScriptError("a Decimal with an exponent beyond ±1000 is not allowed")
+    return result
+
+
+class _Facade:
+    """Stands for a class in scripts: calling it constructs; a few class methods are offered.
+
+    ``now()`` and ``today()`` read the engine's clock (so tests and ``--now`` agree with scripts).
+    """
+
+    def __init__(self, cls: type, **methods: Any) -> None:
+        self._cls = cls
+        self._methods = methods
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._cls(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._methods:
+            return self._methods[name]
+        raise AttributeError(f"{self._cls.__name__}.{name} is not available in scripts")
+
+
+def _make_whitelist(now: Callable[[], datetime]) -> dict[str, Any]:
+    def local_now(tz: Any = None) -> datetime:
+        current = now()
+        return current.astimezone(tz) if tz is not None else current
+
+    datetime_facade = _Facade(
+        datetime,
+        now=local_now, utcnow=lambda: now().astimezone(UTC).replace(tzinfo=None),
+        today=lambda: now().replace(tzinfo=None), fromisoformat=datetime.fromisoformat,
+        strptime=datetime.strptime, combine=datetime.combine, fromtimestamp=datetime.fromtimestamp,
+        min=datetime.min, max=datetime.max,
+    )
+    date_facade = _Facade(
+        date, today=lambda: now().date(), fromisoformat=date.fromisoformat, min=date.min, max=date.max,
+    )
+    return {
+        "math": _MathNamespace(),
+        "date": date_facade,
+        "datetime": datetime_facade,
+        "timedelta": timedelta,
+        "timezone": timezone,
+        "Decimal": _checked_decimal,
+    }
+
+
+#: The whitelisted names, for messages (the objects themselves are made per sandbox).
+_WHITELIST = ("Decimal", "date", "datetime", "math", "timedelta", "timezone")
 
 
 def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -332,6 +605,8 @@ def _guarded_pow(base: Any, exponent: Any) -> Any:
 
 def _guarded_pow_builtin(base: Any, exponent: Any, modulo: Any = None) -> Any:
     if modulo is not None:
+        if _is_int(exponent) and _is_int(modulo) and exponent.bit_length() * max(1, modulo.bit_length()) > 10**8:
+            raise ScriptError("pow() with numbers that large is too large to compute")
         return pow(base, exponent, modulo)
     return _guarded_pow(base, exponent)
 
@@ -343,11 +618,11 @@ def _guarded_lshift(value: Any, shift: Any) -> Any:
 
 
 _INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+=": operator.add,
+    "+=": _guarded_add,
+    "%=": _guarded_mod,
     "-=": operator.sub,
     "/=": operator.truediv,
     "//=": operator.floordiv,
-    "%=": operator.mod,
     "**=": _guarded_pow,
     "<<=": _guarded_lshift,
     ">>=": operator.rshift,
