@@ -31,7 +31,7 @@ from engine.clock import FrozenClock
 from engine.definitions import find_definition, process_for_definition_id
 from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput, NotFound, ScriptError
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
-from engine.spiff import Case, HumanTaskView, StepFailure, TimerView, using_clock
+from engine.spiff import Case, HumanTaskView, StepFailure, TimerView, unstorable, using_clock
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -192,16 +192,22 @@ def _write_audit(session: Session) -> None:
         session.connection().execute(_INSERT_AUDIT, pending)
 
 
-def _check_data(data: Any) -> dict[str, Any]:
+def _check_data(data: Any, reserved: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Refuse data that scripts could not use or the case could not keep, naming the key."""
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InvalidInput(f"data must be a JSON object, not {type(data).__name__}")
-    for key in data:
+    for key, value in data.items():
         if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise InvalidInput(
                 f"data key {key!r} is not a valid variable name (letters, digits and _, not starting with _)"
             )
+        if key in reserved:
+            raise InvalidInput(f"data key {key!r} is the name of something scripts use; choose another name")
+        problem = unstorable(value)
+        if problem:
+            raise InvalidInput(f"data key {key!r} holds {problem}, which cannot be saved with the case")
     return data
 
 
@@ -423,7 +429,9 @@ def _sync_jobs(
     for task_id, old in before.items():
         new = timers.get(task_id)
         moved = new is not None and new.due_at != old.due_at
-        if (new is None or moved) and old.due_at <= now:
+        # Gone because it fired, or because its scope ended (task completed, case cancelled)?
+        fired_now = moved or (new is None and loaded.case.timer_fired(task_id))
+        if fired_now and old.due_at <= now:
             fired += 1
             _audit(session, now, actor, "timer_fired", row.id, task_id, old.element_id,
                    {"due_at": old.due_at.isoformat()})
@@ -521,7 +529,7 @@ def start_instance(
         NotFound: no such definition or version.
         InvalidInput: ``data`` is not an object of valid variable names.
     """
-    data = _check_data(dict(data) if isinstance(data, Mapping) else data)
+    data = _check_data(dict(data) if isinstance(data, Mapping) else data, engine.sandbox.reserved_names())
     definition = find_definition(session, key, version)
     process = process_for_definition_id(engine, session, definition.id)
     now = engine.clock.now()
@@ -641,7 +649,7 @@ def complete_task(
         Conflict: the task was completed first, or a timer took it away (the timer wins).
         InstanceNotRunning: the instance is in error, completed or cancelled.
     """
-    data = _check_data(dict(data) if isinstance(data, Mapping) else data)
+    data = _check_data(dict(data) if isinstance(data, Mapping) else data, engine.sandbox.reserved_names())
     task, row = _open_task(session, task_id)
     _require_lane(actor, task)
     if task.assignee is not None and task.assignee != actor.name and not actor.all_lanes:
@@ -694,7 +702,7 @@ def retry_instance(
     """
     if not actor.may_assign:
         raise Forbidden(f"{actor.name} may not retry cases; an administrator or supervisor can")
-    data = _check_data(dict(data) if isinstance(data, Mapping) else data)
+    data = _check_data(dict(data) if isinstance(data, Mapping) else data, engine.sandbox.reserved_names())
     loaded = _load(engine, session, instance_id)
     if loaded.row.status != ERROR:
         raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}, not in error")
@@ -702,7 +710,7 @@ def retry_instance(
     with using_clock(engine.clock):
         loaded.row.status = RUNNING
         loaded.row.error_element_id = loaded.row.error_message = None
-        failure = loaded.case.retry_failed(data)
+        failure = loaded.case.retry_failed(data, failed_at)
         _audit(session, loaded.now, actor, "retried", instance_id, element_id=failed_at, summary=summarize(data))
         _save(engine, session, loaded, actor, failure=failure)
     return loaded.row

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -84,7 +84,9 @@ class CaseEngine:
             self.settings = dict(self.settings, database_url=database_url)
         self.database_url: str = self.settings["database_url"]
         self.clock: Clock = clock or SystemClock()
-        self.db = make_engine(self.database_url)
+        self.db = make_engine(
+            self.database_url, sqlite_busy_timeout_ms=int(self.settings.get("sqlite_busy_timeout_ms", 30_000))
+        )
         self.sessions = sessionmaker(self.db, expire_on_commit=False)
         self.readonly_sessions = sessionmaker(
             self.db.execution_options(tawasul_readonly=True), expire_on_commit=False
@@ -209,6 +211,11 @@ class CaseEngine:
                 instance_id = uow.session.info.get("instance_id")
                 uow.session.rollback()
                 raise self.describe_conflict(uow.session, instance_id) from None
+            except OperationalError as exc:
+                if "database is locked" not in str(exc.orig):
+                    raise
+                uow.session.rollback()
+                raise Conflict("the database is busy with another change; try again in a moment") from None
             except IntegrityError as exc:
                 uow.session.rollback()
                 raise Conflict(

@@ -54,15 +54,18 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create a SQLAlchemy engine for ``url`` with the per-database settings Tawasul needs."""
+def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000, **kwargs: Any) -> Engine:
+    """Create a SQLAlchemy engine for ``url`` with the per-database settings Tawasul needs.
+
+    On SQLite a writer waits up to ``sqlite_busy_timeout_ms`` for another writer to finish.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs)
+        _configure_sqlite(engine, int(sqlite_busy_timeout_ms))
         return engine
     # No pre-ping: it costs a round trip per transaction. A connection broken by a server
     # restart fails once, is invalidated with its pool, and the next transaction reconnects.
@@ -70,7 +73,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
@@ -78,7 +81,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

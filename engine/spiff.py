@@ -275,8 +275,10 @@ def _lint_timer(event: TimerEventDefinition, element: str) -> Iterator[Definitio
             TimerEventDefinition.parse_iso_recurring_interval(literal)
         elif isinstance(event, DurationTimerEventDefinition):
             TimerEventDefinition.parse_iso_duration(literal)
-        elif isinstance(event, TimeDateEventDefinition):
-            TimerEventDefinition.parse_time_or_duration(literal)
+        elif isinstance(event, TimeDateEventDefinition) and not isinstance(
+            TimerEventDefinition.parse_time_or_duration(literal), datetime
+        ):
+            raise ValueError(literal)
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / ValueError / AttributeError
         kind = {
             CycleTimerEventDefinition: "cycle such as R3/PT1H",
@@ -321,7 +323,12 @@ def start_timer_plans(sandbox: Sandbox, process: ParsedProcess, now: datetime) -
         if type(task_spec).__name__ != "StartEvent" or not isinstance(event, TimerEventDefinition):
             continue
         element = task_spec.bpmn_id or task_spec.name
-        value = sandbox.evaluate(event.expression, {})
+        try:
+            value = sandbox.evaluate(event.expression, {})
+        except ScriptError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the expression's own failure, reported as such
+            raise ScriptError(f"timer start event '{element}': {type(exc).__name__}: {exc}") from None
         token = _clock.set(_FixedClock(now))
         try:
             if isinstance(event, CycleTimerEventDefinition):
@@ -355,6 +362,60 @@ def _plain(value: datetime) -> datetime:
     return ensure_utc(datetime.fromisoformat(value.isoformat()))
 
 
+def _timer_value_problem(event: TimerEventDefinition, value: Any) -> str | None:
+    """Why a timer expression's value cannot drive ``event``, or None when it can."""
+    if not isinstance(value, str):
+        return f"timer value {value!r} is not ISO-8601 text (for example \"P10D\")"
+    try:
+        if isinstance(event, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(event, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(value)
+        elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+            return f"timer value {value!r} is a duration; a timeDate timer needs a date-time"
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / AttributeError
+        kind = {CycleTimerEventDefinition: "cycle such as R3/PT1H",
+                DurationTimerEventDefinition: "duration such as P10D or PT2H"}.get(
+            type(event), "date-time such as 2026-12-01T08:00:00+03:00")
+        return f"timer value {value!r} is not an ISO-8601 {kind}"
+    return None
+
+
+#: How deep task data may nest before it is refused (JSON and the serializer recurse).
+_MAX_DATA_DEPTH = 40
+
+
+def unstorable(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` cannot be kept in task data (None when it can).
+
+    Storable: None, bool, int (up to 4300 digits), finite float, str, Decimal, date, datetime,
+    and lists and dicts (with text keys) of those, nested at most 40 deep.
+    """
+    if depth > _MAX_DATA_DEPTH:
+        return f"data nested more than {_MAX_DATA_DEPTH} levels deep"
+    if value is None or isinstance(value, bool | str | date | Decimal):
+        return None
+    if isinstance(value, int):
+        return "an integer of more than 4300 digits" if value.bit_length() > 14_280 else None
+    if isinstance(value, float):
+        return None if value == value and value not in (float("inf"), float("-inf")) else f"the number {value}"
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = unstorable(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"a dictionary key {key!r} that is not text"
+            problem = unstorable(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"a {type(value).__name__}"
+
+
 def _literal(expression: str) -> Any:
     import ast
 
@@ -382,6 +443,10 @@ class _SandboxEnvironment(TaskDataEnvironment):
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         self.sandbox.execute(script, context)
+        for name, value in context.items():
+            problem = unstorable(value)
+            if problem:
+                raise ScriptError(f"variable '{name}' holds {problem}, which cannot be saved with the case")
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> str:
@@ -394,6 +459,17 @@ class _SandboxEnvironment(TaskDataEnvironment):
 
 
 class _ScriptEngine(PythonScriptEngine):
+    def evaluate(self, task: Any, expression: Any, external_context: Any = None) -> Any:
+        value = super().evaluate(task, expression, external_context)
+        event = getattr(task.task_spec, "event_definition", None)
+        if isinstance(event, TimerEventDefinition) and expression == event.expression:
+            problem = _timer_value_problem(event, value)
+            if problem:
+                from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+                raise WorkflowTaskException(problem, task=task)
+        return value
+
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         # SpiffWorkflow's own version masks every failure as NameError('script'); keep the real one.
         try:
@@ -522,7 +598,7 @@ class WorkflowRuntime:
             dct[serializer.VERSION_KEY] = serializer.VERSION
             # Compact separators: about 8% smaller than SpiffWorkflow's own serialize_json.
             return json.dumps(dct, cls=serializer._encoder_cls, separators=(",", ":"))
-        except TypeError as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ScriptError(f"task data holds a value that cannot be saved: {exc}") from None
         finally:
             serializer.registry._encoder_mode = False
@@ -544,18 +620,47 @@ class Case:
             self.workflow.do_engine_steps()
         except WorkflowException as exc:
             return _failure_from(exc)
-        except ScriptError as exc:
-            return StepFailure(element_id="?", message=exc.message)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
         return None
 
-    def retry_failed(self, data: Mapping[str, Any] | None = None) -> StepFailure | None:
-        """Put failed elements back to READY (with ``data`` merged in) and run the engine again."""
-        for task in self.workflow.get_tasks(state=TaskState.ERROR):
-            task.data.update(data or {})
-            task._set_state(TaskState.READY)
-        if data:
+    def _busy_element(self) -> str:
+        """Best guess at the element the engine was working on when it failed."""
+        for state in (TaskState.ERROR, TaskState.STARTED, TaskState.READY, TaskState.WAITING):
+            for task in self.workflow.get_tasks(state=state):
+                if not task.task_spec.manual and getattr(task.task_spec, "bpmn_id", None):
+                    return str(task.task_spec.bpmn_id)
+        return "?"
+
+    def retry_failed(self, data: Mapping[str, Any] | None = None, element_id: str | None = None) -> StepFailure | None:
+        """Run the failed element again, with ``data`` (the fix) merged in, then the engine on.
+
+        A script that raised is in ERROR and runs again with the fix in its own data. An element
+        that failed before it could start (a timer whose value was wrong, say) is still waiting
+        to be reached: the fix goes into the data it inherits and it is reached again.
+        """
+        fix = dict(data or {})
+        try:
+            errored = self.workflow.get_tasks(state=TaskState.ERROR)
+            for task in errored:
+                task.data.update(fix)
+                task._set_state(TaskState.READY)
+            if not errored and element_id:
+                pending = TaskState.PREDICTED_MASK | TaskState.FUTURE | TaskState.WAITING | TaskState.READY
+                for task in self.workflow.get_tasks(state=pending):
+                    parent = task.parent
+                    if task.task_spec.bpmn_id != element_id or parent is None or parent.state != TaskState.COMPLETED:
+                        continue
+                    parent.data.update(fix)
+                    task.data.update(fix)
+                    task.internal_data.pop("event_value", None)  # a timer computes its due time again
+                    task.task_spec._update(task)
             for task in self.workflow.get_tasks(state=TaskState.READY, manual=False):
-                task.data.update(data)
+                task.data.update(fix)
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=element_id or self._busy_element(), message=f"{type(exc).__name__}: {exc}")
         return self.advance()
 
     # -- state ------------------------------------------------------------------------------
@@ -604,6 +709,14 @@ class Case:
         """The waiting timers with their due times (UTC)."""
         return list(self.waits()[1].values())
 
+    def timer_fired(self, task_id: str) -> bool:
+        """True when the timer task ``task_id`` fired (completed), not cancelled with its scope."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, WorkflowException):
+            return False
+        return task is not None and task.state == TaskState.COMPLETED
+
     def failed_element(self) -> str | None:
         """The element of the first task in ERROR, if any."""
         for task in self.workflow.get_tasks(state=TaskState.ERROR):
@@ -635,6 +748,8 @@ class Case:
             task.run()
         except WorkflowException as exc:
             return _failure_from(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
         return self.advance()
 
     def cancel(self) -> None:

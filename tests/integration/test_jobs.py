@@ -212,7 +212,7 @@ def test_timer_jobs_of_an_instance_in_error_wait_for_its_retry(engine, deploy):
     assert run_due_jobs(engine, T0 + timedelta(hours=2)).ran == 0
     with engine.unit_of_work() as uow:
         instance = uow.session.get(ProcessInstance, row.id)
-        instance.error_element_id, instance.error_message = "pause", "simulated"
+        instance.error_element_id, instance.error_message = "start", "simulated failure"
         uow.commit()
     engine.clock.set(T0 + timedelta(hours=2))
     engine.run(retry_instance, SYSTEM, instance_id=row.id)
