@@ -113,6 +113,7 @@ _DELETE_TIMER_JOBS = delete(_JOBS).where(
     _JOBS.c.kind == "timer",
     _JOBS.c.task_id.in_(bindparam("b_tasks", expanding=True)),
 )
+_DELETE_INSTANCE_JOBS = delete(_JOBS).where(_JOBS.c.instance_id == bindparam("b_instance"))
 _DELETE_SLA_JOBS = delete(_JOBS).where(
     _JOBS.c.instance_id == bindparam("b_instance"),
     _JOBS.c.kind != "timer",
@@ -287,6 +288,8 @@ def _save(
         tasks, timers = case.waits()
     else:
         tasks, timers = {}, {}
+        # The case ended: no job of it may outlive it (SLA jobs of a changed configuration, say).
+        session.connection().execute(_DELETE_INSTANCE_JOBS, {"b_instance": row.id})
     _write_instance(engine, session, row)  # first: a lost revision race stops here
     fired = _sync_jobs(engine, session, loaded, actor, timers)  # first: a fired timer causes task changes
     _sync_tasks(engine, session, loaded, actor, tasks, completed_task)

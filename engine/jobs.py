@@ -341,12 +341,19 @@ def handle_timer(engine: CaseEngine, session: Session, job: JobRef, owner: str, 
 
     assert job.instance_id is not None
     fired = fire_instance_timers(engine, session, SYSTEM, job.instance_id, now)
-    # If the timer did not fire (it is not due in the engine's view), give the job back.
-    session.connection().execute(
+    # If the timer did not fire (not due in the engine's view), give the job back a little later,
+    # so the same run does not take it again at once.
+    released = session.connection().execute(
         update(_JOBS)
         .where(and_(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner, _JOBS.c.status == "running"))
-        .values(status="pending", lock_owner=None, lock_expires_at=None)
+        .values(status="pending", lock_owner=None, lock_expires_at=None,
+                due_at=func.greatest(_JOBS.c.due_at, now + timedelta(seconds=1))
+                if session.get_bind().dialect.name == "postgresql"
+                else func.max(_JOBS.c.due_at, now + timedelta(seconds=1)))
     )
+    if released.rowcount:
+        log.warning("timer job %s of instance %s was due but its timer did not fire; retrying", job.id,
+                    job.instance_id)
     return fired
 
 

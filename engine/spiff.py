@@ -14,6 +14,7 @@ import contextvars
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -555,8 +556,16 @@ class WorkflowRuntime:
         self.sandbox = sandbox
         self.services: dict[str, Callable[..., Any]] = dict(services or {})
         self.script_engine = _ScriptEngine(environment=_SandboxEnvironment(sandbox, self.services))
-        self.serializer = _make_serializer()
+        self._local = threading.local()
         _install_clock_adapter()
+
+    @property
+    def serializer(self) -> BpmnWorkflowSerializer:
+        """This thread's serializer (its registry keeps per-call state, so threads do not share one)."""
+        serializer = getattr(self._local, "serializer", None)
+        if serializer is None:
+            serializer = self._local.serializer = _make_serializer()
+        return serializer
 
     def register_service(self, name: str, handler: Callable[..., Any]) -> None:
         """Make ``handler(task_data, **params)`` callable from service tasks as ``name``."""

@@ -265,3 +265,17 @@ def test_job_settings_are_checked(database_url):
 def test_jobref_shape():
     job = JobRef(1, "timer", 2, None, "t", "e", T0, 0, 5)
     assert job.payload == {}
+
+
+def test_a_timer_job_that_finds_nothing_due_is_given_back_for_later(engine, deploy):
+    """A job whose timer the engine does not consider due is not taken again in the same run."""
+    deploy("waiting")
+    row = engine.run(start_instance, SYSTEM, "waiting", data={"wait_hours": 5})
+    with engine.unit_of_work() as uow:  # a job row claiming an earlier time than the timer's own
+        uow.session.execute(Job.__table__.update().values(due_at=T0 + timedelta(hours=1)))
+        uow.commit()
+    report = run_due_jobs(engine, T0 + timedelta(hours=2))
+    assert (report.ran, report.fired) == (1, 0)
+    [job] = _jobs(engine)
+    assert job.status == "pending" and job.due_at == T0 + timedelta(hours=2, seconds=1)
+    assert engine.query(instance_detail, row.id)["open_tasks"] == []

@@ -164,3 +164,12 @@ def test_an_sla_that_fails_at_run_time_does_not_stop_the_case(database_url, cloc
         assert "days_allowed" in event.summary["message"]
     finally:
         engine.dispose()
+
+
+def test_no_job_outlives_its_case(engine, decision):
+    from engine.commands import cancel_instance
+
+    instance_id, _ = decision
+    assert len(_jobs(engine)) == 3
+    engine.run(cancel_instance, SYSTEM, instance_id=instance_id, reason="withdrawn")
+    assert _jobs(engine) == []
