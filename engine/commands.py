@@ -248,12 +248,11 @@ def _advance_first(engine: CaseEngine, session: Session, loaded: _Loaded, actor:
     failure = loaded.case.advance()
     _save(engine, session, loaded, actor, failure=failure)
     if failure is not None:
-        error = InstanceNotRunning(
+        raise InstanceNotRunning(
             f"instance {loaded.row.id} failed at element '{failure.element_id}' while its timers ran: "
-            f"{failure.message}; an administrator must fix it and retry it"
+            f"{failure.message}; an administrator must fix it and retry it",
+            keep_changes=True,
         )
-        error.keep_changes = True  # type: ignore[attr-defined]
-        raise error
 
 
 def _save(
@@ -503,12 +502,11 @@ def _require_lane(actor: Actor, task: OpenTask) -> None:
 
 def _ready_task_or_conflict(loaded: _Loaded, task: OpenTask) -> None:
     if loaded.case.human_task(task.id) is None:
-        error = Conflict(
+        raise Conflict(
             f"task '{task.name}' is no longer open: the case moved on before your change "
-            "(for example its deadline passed); reload the case"
+            "(for example its deadline passed); reload the case",
+            keep_changes=True,
         )
-        error.keep_changes = True  # type: ignore[attr-defined]
-        raise error
 
 
 # -- commands -----------------------------------------------------------------------------------

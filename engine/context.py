@@ -203,7 +203,7 @@ class CaseEngine:
             except EngineError as exc:
                 info = uow.session.info
                 info.pop("pending_audit", None)
-                if getattr(exc, "keep_changes", False):
+                if exc.keep_changes:
                     uow.commit()
                     self._after_commit(info)
                 raise

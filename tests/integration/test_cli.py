@@ -150,8 +150,8 @@ def test_frozen_clock_start_is_used(cli):
     assert cli("instance", "1")[1]["started_at"] == T0.isoformat()
 
 
-def test_serve_answers_healthz_and_lists_definitions(tmp_path):
-    """`tawasul serve` in a real process: /healthz answers and deployed definitions are listed."""
+def test_serve_answers_healthz_lists_definitions_and_fires_timers(tmp_path):
+    """`tawasul serve` in a real process: /healthz, the definitions, and its embedded worker."""
     import socket
     import time
     import urllib.request
@@ -160,8 +160,8 @@ def test_serve_answers_healthz_and_lists_definitions(tmp_path):
     env.pop("TAWASUL_TEST_DATABASE_URL", None)
     command = [sys.executable, "-m", "web.cli"]
     subprocess.run([*command, "init"], check=True, capture_output=True, env=env, cwd=ROOT, timeout=60)
-    subprocess.run([*command, "deploy", str(BPMN_DIR / "review.bpmn")], check=True, capture_output=True,
-                   env=env, cwd=ROOT, timeout=60)
+    subprocess.run([*command, "deploy", str(BPMN_DIR / "review.bpmn"), str(BPMN_DIR / "waiting.bpmn")],
+                   check=True, capture_output=True, env=env, cwd=ROOT, timeout=60)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -179,7 +179,19 @@ def test_serve_answers_healthz_and_lists_definitions(tmp_path):
                     raise
                 time.sleep(0.1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/?format=json", timeout=5) as response:
-            assert [d["key"] for d in json.loads(response.read())] == ["review"]
+            assert [d["key"] for d in json.loads(response.read())] == ["review", "waiting"]
+        # The embedded worker fires a timer written by another process (on its 2-second poll).
+        started = subprocess.run([*command, "start", "waiting", "--data", '{"wait_hours": 0.0003}'],
+                                 check=True, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        instance_id = json.loads(started.stdout)["instance_id"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            tasks = subprocess.run([*command, "tasks", "--instance", str(instance_id)], capture_output=True,
+                                   text=True, env=env, cwd=ROOT, timeout=60)
+            if json.loads(tasks.stdout):
+                break
+            time.sleep(0.3)
+        assert [t["element_id"] for t in json.loads(tasks.stdout)] == ["follow_up"]
     finally:
         server.terminate()
         server.communicate(timeout=10)

@@ -174,3 +174,23 @@ def test_gunicorn_and_two_workers_carry_a_request_with_a_timer(database_url, dep
     finally:
         for process in [web, *workers]:
             _stop(process)
+
+
+def test_notify_wakes_a_worker_in_another_process_at_once(database_url, settings, deploy_with):
+    """With its safety poll at 10 minutes, only LISTEN/NOTIFY can tell the worker of a new job."""
+    from engine.clock import SystemClock
+    from engine.queries import list_tasks
+
+    engine = CaseEngine(settings, database_url=database_url, clock=SystemClock())
+    deploy_with(engine, "waiting")
+    worker = _spawn(["worker"], _env(database_url, jobs__poll_seconds=600))
+    try:
+        worker.stdout.readline()  # the worker's start line: it is listening
+        time.sleep(0.5)  # its first drain (at start) has found nothing
+        row = engine.run(start_instance, SYSTEM, "waiting", data={"wait_hours": 0.0003})  # about 1 s
+        started = time.monotonic()
+        _wait_for(lambda: engine.query(list_tasks, SYSTEM, instance_id=row.id), 20, "the timer to fire")
+        assert time.monotonic() - started < 10
+    finally:
+        _stop(worker)
+        engine.dispose()
