@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PORT ?= 5000
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install browser run test test-sqlite test-postgres lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+## Debian's Chromium for the browser tests (the only browser Playwright is pointed at).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 ## Run Tawasul on the embedded SQLite database (instance/tawasul.db).
 run: install
@@ -30,10 +36,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test-sqlite: install
+test-sqlite: install browser
 	$(BIN)/python -m pytest -p no:cacheprovider
 
-test-postgres: install
+test-postgres: install browser
 	TAWASUL_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -p no:cacheprovider
 
 bench: install

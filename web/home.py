@@ -1,4 +1,4 @@
-"""Health check and the list of deployed process definitions."""
+"""Health check and the list of deployed process definitions (Arabic by default, English on request)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,41 @@ from engine.definitions import list_definitions
 
 bp = Blueprint("home", __name__)
 
+#: The few words of this page; the staff app brings Flask-Babel catalogues.
+_WORDS = {
+    "ar": {"dir": "rtl", "title": "تواصل — التعريفات المنشورة", "app": "تواصل",
+           "heading": "تعريفات العمليات المنشورة", "key": "المفتاح", "name": "الاسم", "version": "الإصدار",
+           "deployed_at": "نُشر في", "deployed_by": "بواسطة", "empty": "لا توجد تعريفات منشورة بعد.",
+           "other": "English", "other_lang": "en"},
+    "en": {"dir": "ltr", "title": "Tawasul — deployed definitions", "app": "Tawasul",
+           "heading": "Deployed process definitions", "key": "Key", "name": "Name", "version": "Version",
+           "deployed_at": "Deployed at", "deployed_by": "By", "empty": "No definition is deployed yet.",
+           "other": "العربية", "other_lang": "ar"},
+}
+
 _PAGE = """<!doctype html>
-<html lang="ar" dir="rtl">
-<head><meta charset="utf-8"><title>تواصل — التعريفات المنشورة</title></head>
+<html lang="{{ lang }}" dir="{{ w.dir }}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ w.title }}</title>
+<style>
+ body { font-family: system-ui, "Noto Sans Arabic", sans-serif; margin: 2rem; }
+ table { border-collapse: collapse; } th, td { border: 1px solid #999; padding: .3rem .6rem; text-align: start; }
+</style></head>
 <body>
-<h1>تواصل</h1>
-<h2>تعريفات العمليات المنشورة</h2>
+<header><a href="?lang={{ w.other_lang }}" lang="{{ w.other_lang }}">{{ w.other }}</a></header>
+<main>
+<h1>{{ w.app }}</h1>
+<h2>{{ w.heading }}</h2>
 {% if definitions %}
 <table>
-<thead><tr><th>المفتاح</th><th>الاسم</th><th>الإصدار</th><th>نُشر في</th><th>بواسطة</th></tr></thead>
+<thead><tr><th scope="col">{{ w.key }}</th><th scope="col">{{ w.name }}</th><th scope="col">{{ w.version }}</th>
+<th scope="col">{{ w.deployed_at }}</th><th scope="col">{{ w.deployed_by }}</th></tr></thead>
 <tbody>
-{% for d in definitions %}<tr><td>{{ d.key }}</td><td>{{ d.name }}</td><td>{{ d.version }}</td>
-<td>{{ d.deployed_at.isoformat(timespec='seconds') }}</td><td>{{ d.deployed_by }}</td></tr>{% endfor %}
+{% for d in definitions %}<tr><td dir="ltr">{{ d.key }}</td><td>{{ d.name }}</td><td>{{ d.version }}</td>
+<td dir="ltr">{{ d.deployed_at.isoformat(timespec='seconds') }}</td><td>{{ d.deployed_by }}</td></tr>{% endfor %}
 </tbody></table>
-{% else %}<p>لا توجد تعريفات منشورة بعد.</p>{% endif %}
+{% else %}<p>{{ w.empty }}</p>{% endif %}
+</main>
 </body></html>"""
 
 
@@ -49,4 +70,5 @@ def definitions():
             {"key": d.key, "version": d.version, "name": d.name, "deployed_at": d.deployed_at.isoformat()}
             for d in rows
         ])
-    return render_template_string(_PAGE, definitions=rows)
+    lang = request.args.get("lang") if request.args.get("lang") in _WORDS else "ar"
+    return render_template_string(_PAGE, definitions=rows, lang=lang, w=_WORDS[lang])

@@ -39,3 +39,6 @@ def test_lists_deployed_definitions_in_arabic_and_json(client, deploy):
         {"key": "review", "version": 1, "name": "Review a request", "deployed_at": "2026-12-01T08:00:00+00:00"}
     ]
     assert BPMN_DIR.exists()
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in english and "Deployed process definitions" in english
+    assert '<html lang="ar" dir="rtl">' in client.get("/?lang=xx").get_data(as_text=True)
