@@ -17,7 +17,8 @@ update: on PostgreSQL through the revision check, on SQLite because writers queu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from engine import sla
 from engine.actors import Actor
-from engine.clock import FrozenClock
+from engine.clock import Clock, FrozenClock
 from engine.definitions import find_definition, process_for_definition_id
 from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput, NotFound, ScriptError
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance
+from engine.services import ServiceScope, service_scope
 from engine.spiff import Case, HumanTaskView, StepFailure, TimerView, unstorable, using_clock
 
 if TYPE_CHECKING:
@@ -224,6 +226,16 @@ def _load(
     case = engine.runtime.thaw(process_for_definition_id(engine, session, row.definition_id), row.snapshot)
     tasks, timers = case.waits()
     return _Loaded(row=row, case=case, now=engine.clock.now(), tasks_before=tasks, timers_before=timers)
+
+
+@contextmanager
+def _stepping(
+    engine: CaseEngine, session: Session, loaded: _Loaded, actor: Actor, clock: Clock | None = None
+) -> Iterator[None]:
+    """While the engine steps: its clock for timers, and the scope service tasks run in."""
+    scope = ServiceScope(engine, session, actor, loaded.row.id, loaded.now)
+    with using_clock(clock or engine.clock), service_scope(scope):
+        yield
 
 
 def _require_running(loaded: _Loaded) -> None:
@@ -556,7 +568,8 @@ def start_instance(
                summary={"key": key, "version": definition.version, "data": summarize(data)})
         loaded = _Loaded(row=row, case=case, now=now)
         session.info["instance_id"] = row.id
-        failure = case.advance()
+        with service_scope(ServiceScope(engine, session, actor, row.id, now)):
+            failure = case.advance()
         _save(engine, session, loaded, actor, failure=failure)
     return row
 
@@ -620,7 +633,7 @@ def _set_assignee(
 ) -> OpenTask:
     loaded = _load(engine, session, task.instance_id, row)
     _require_running(loaded)
-    with using_clock(engine.clock):
+    with _stepping(engine, session, loaded, actor):
         _advance_first(engine, session, loaded, actor)
         _ready_task_or_conflict(loaded, task)
         previous = task.assignee
@@ -657,7 +670,7 @@ def complete_task(
         raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; ask a supervisor to reassign it")
     loaded = _load(engine, session, task.instance_id, row)
     _require_running(loaded)
-    with using_clock(engine.clock):
+    with _stepping(engine, session, loaded, actor):
         _advance_first(engine, session, loaded, actor)
         _ready_task_or_conflict(loaded, task)
         failure = loaded.case.complete_human_task(task.id, data)
@@ -708,7 +721,7 @@ def retry_instance(
     if loaded.row.status != ERROR:
         raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}, not in error")
     failed_at = loaded.row.error_element_id
-    with using_clock(engine.clock):
+    with _stepping(engine, session, loaded, actor):
         loaded.row.status = RUNNING
         loaded.row.error_element_id = loaded.row.error_message = None
         failure = loaded.case.retry_failed(data, failed_at)
@@ -737,7 +750,7 @@ def fire_instance_timers(
         return 0
     loaded.now = now
     # SpiffWorkflow fires when due < now; a job due exactly now must fire too.
-    with using_clock(FrozenClock(now + timedelta(microseconds=1))):
+    with _stepping(engine, session, loaded, actor, FrozenClock(now + timedelta(microseconds=1))):
         failure = loaded.case.advance()
         fired = _save(engine, session, loaded, actor, failure=failure)
     return fired

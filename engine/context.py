@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -51,12 +51,17 @@ class SpecCache:
                 self._items.move_to_end((sha256, key))
             return item
 
-    def parse(self, xml: bytes, sha256: str, source: str) -> list[ParsedProcess]:
-        """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes."""
+    def parse(
+        self, xml: bytes, sha256: str, source: str, services: Iterable[str] | None = None
+    ) -> list[ParsedProcess]:
+        """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes.
+
+        ``services`` are the handler names service tasks may call (None: not checked).
+        """
         from engine.sla import lint_properties
 
         try:
-            processes = parse_bpmn(xml, source, property_lint=lint_properties)
+            processes = parse_bpmn(xml, source, property_lint=lint_properties, services=services)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
         with self._lock:
@@ -120,6 +125,10 @@ class CaseEngine:
         )
         self.sla_config = load_sla_config(self.settings)
         self.sandbox.register_helper("business_days", self._business_days)
+
+    def register_service(self, name: str, handler: Callable[..., Any]) -> None:
+        """Let service tasks call ``handler(call: ServiceCall)`` as ``name``."""
+        self.runtime.register_service(name, handler)
 
     # -- calendar ---------------------------------------------------------------------------
 

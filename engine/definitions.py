@@ -46,7 +46,7 @@ def deploy_definition(
     except UnicodeDecodeError as exc:
         raise InvalidDefinition(source, [DefinitionProblem(f"file is not UTF-8 ({exc.reason})")]) from None
     digest = hashlib.sha256(xml).hexdigest()
-    processes = engine.specs.parse(xml, digest, source)
+    processes = engine.specs.parse(xml, digest, source, services=engine.runtime.services)
     now = engine.clock.now()
     results = []
     for process in processes:

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +45,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.clock import Clock, SystemClock, ensure_utc
 from engine.errors import DefinitionProblem, ScriptError
 from engine.sandbox import Sandbox, check_expression, check_script
+from engine.services import ServiceCall, current_scope
 
 # SpiffWorkflow logs whole task data at INFO; task data holds personal data (PDPL).
 for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.metrics"):
@@ -118,7 +119,12 @@ _ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9T]|^\d{4}-\d{2}-\d{2}")
 PropertyLint = Callable[[Mapping[str, str]], list[str]]
 
 
-def parse_bpmn(xml: bytes, source: str, property_lint: PropertyLint | None = None) -> list[ParsedProcess]:
+def parse_bpmn(
+    xml: bytes,
+    source: str,
+    property_lint: PropertyLint | None = None,
+    services: Iterable[str] | None = None,
+) -> list[ParsedProcess]:
     """Parse BPMN XML with XSD validation and lint it; return its executable processes.
 
     Raises:
@@ -153,8 +159,9 @@ def parse_bpmn(xml: bytes, source: str, property_lint: PropertyLint | None = Non
     except SpiffWorkflowException as exc:
         raise ParseFailed([DefinitionProblem(str(exc))]) from None
     problems: list[DefinitionProblem] = []
+    known = set(services) if services is not None else None
     for process in processes:
-        problems.extend(lint_process(process, property_lint))
+        problems.extend(lint_process(process, property_lint, known))
     if problems:
         raise ParseFailed(problems)
     return processes
@@ -194,7 +201,9 @@ def _lanes_of(spec: Any, subspecs: Mapping[str, Any]) -> list[str]:
     return sorted(lanes)
 
 
-def lint_process(process: ParsedProcess, property_lint: PropertyLint | None = None) -> list[DefinitionProblem]:
+def lint_process(
+    process: ParsedProcess, property_lint: PropertyLint | None = None, services: set[str] | None = None
+) -> list[DefinitionProblem]:
     """Check every script, condition and timer expression of a process under the sandbox rules.
 
     ``property_lint`` checks the extension properties of each task (the SLA expressions).
@@ -208,6 +217,12 @@ def lint_process(process: ParsedProcess, property_lint: PropertyLint | None = No
             seen.add(id(task_spec))
             element = getattr(task_spec, "bpmn_id", None) or task_spec.name
             problems.extend(_lint_task_spec(task_spec, element))
+            operation = getattr(task_spec, "operation_name", None)
+            if services is not None and operation and operation not in services:
+                known = ", ".join(sorted(services)) or "none"
+                problems.append(DefinitionProblem(
+                    f"service task calls {operation!r}, which is not a registered handler (known: {known})",
+                    element_id=element))
             properties = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
             if property_lint is not None and properties:
                 problems.extend(DefinitionProblem(message, element_id=element) for message in property_lint(properties))
@@ -455,8 +470,17 @@ class _SandboxEnvironment(TaskDataEnvironment):
         handler = self.services.get(name or "")
         if handler is None:
             raise ScriptError(f"no service handler named {name!r} is registered")
+        scope = current_scope()
+        if scope is None:
+            raise ScriptError(f"service task {name!r} ran outside an engine command")
         params = {key: value["value"] for key, value in (kwargs.get("operation_params") or {}).items()}
-        return json.dumps(handler(context, **params), default=str)
+        call = ServiceCall(scope=scope, element_id=str(kwargs.get("element_id") or "?"), data=context,
+                           params=params)
+        result = handler(call)
+        problem = unstorable(result)
+        if problem:
+            raise ScriptError(f"service {name!r} returned {problem}, which cannot be saved with the case")
+        return json.dumps(result)
 
 
 class _ScriptEngine(PythonScriptEngine):
@@ -474,7 +498,7 @@ class _ScriptEngine(PythonScriptEngine):
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         # SpiffWorkflow's own version masks every failure as NameError('script'); keep the real one.
         try:
-            return self.environment.call_service(task.data, **kwargs)
+            return self.environment.call_service(task.data, element_id=task.task_spec.bpmn_id, **kwargs)
         except SpiffWorkflowException:
             raise
         except Exception as exc:
