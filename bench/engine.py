@@ -43,6 +43,7 @@ from engine.definitions import deploy_definition  # noqa: E402
 from engine.models import AuditEvent, ProcessInstance  # noqa: E402
 from engine.schema import upgrade_schema  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
+from workflows.schema import MODEL_MODULES  # noqa: E402
 
 DIAGRAM = ROOT / "bench" / "bpmn" / "bench_request.bpmn"
 KEY = "bench_request"
@@ -140,7 +141,7 @@ def fresh_database(kind: str, pg_url: str | None, workdir: Path) -> str:
         admin.dispose()
         url = server.set(database=name).render_as_string(hide_password=False)
     db = make_engine(url)
-    upgrade_schema(db)
+    upgrade_schema(db, MODEL_MODULES)
     db.dispose()
     return url
 

@@ -194,6 +194,8 @@ class OutboxMessage(Base):
     #: pending, sent, failed.
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When a failed send is tried again (exponential backoff).
+    next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -22,11 +22,20 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade_schema(db: Engine) -> str | None:
-    """Bring the database to the newest migration; return the revision it is now at."""
+#: The modules whose models the migrations cover; the application adds its domain's.
+DEFAULT_MODEL_MODULES = ("engine.models",)
+
+
+def upgrade_schema(db: Engine, model_modules: tuple[str, ...] = DEFAULT_MODEL_MODULES) -> str | None:
+    """Bring the database to the newest migration; return the revision it is now at.
+
+    ``model_modules`` are imported by the migration environment (by name, so the engine does
+    not depend on the domain that builds on it).
+    """
     config = alembic_config(db.url.render_as_string(hide_password=False))
     with db.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["model_modules"] = model_modules
         command.upgrade(config, "head")
     return current_revision(db)
 

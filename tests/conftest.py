@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import workflows.models  # noqa: F401 - the domain tables, for create_all
 from engine.actors import SYSTEM
 from engine.clock import FrozenClock
 from engine.context import CaseEngine
@@ -25,6 +26,7 @@ from engine.definitions import deploy_definition
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.schema import upgrade_schema
 from engine.settings import load_settings
+from workflows.schema import MODEL_MODULES
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
 PROJECT_BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
@@ -61,7 +63,7 @@ def postgres_database() -> Iterator[str | None]:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
     db = make_engine(url)
-    upgrade_schema(db)
+    upgrade_schema(db, MODEL_MODULES)
     db.dispose()
     try:
         yield url

@@ -192,8 +192,10 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> 
         actor = _actor(args)
         if args.command == "init":
             from engine.schema import upgrade_schema
+            from workflows.schema import MODEL_MODULES
 
-            return {"schema_revision": upgrade_schema(engine.db), "database": _safe_url(engine.database_url)}
+            return {"schema_revision": upgrade_schema(engine.db, MODEL_MODULES),
+                    "database": _safe_url(engine.database_url)}
         if args.command == "deploy":
             return _deploy(engine, actor, args.files)
         if args.command == "definitions":

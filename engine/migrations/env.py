@@ -1,12 +1,16 @@
 """Alembic environment: runs on the connection `engine.schema` hands over (or the URL)."""
 
+import importlib
+
 from alembic import context
 from sqlalchemy import create_engine
 
-import engine.models  # noqa: F401 - registers the engine's tables
 from engine.db import Base
 
 config = context.config
+# The engine's tables and the domain's: the caller names the modules (see engine.schema).
+for module in config.attributes.get("model_modules", ("engine.models",)):
+    importlib.import_module(module)
 target_metadata = Base.metadata
 
 

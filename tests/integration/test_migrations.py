@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from engine.db import Base, make_engine
 from engine.schema import current_revision, upgrade_schema
 from tests.conftest import POSTGRES_URL
+from workflows.schema import MODEL_MODULES
 
 
 @pytest.fixture
@@ -32,9 +33,9 @@ def test_migrations_match_the_models(empty_database_url):
     db = make_engine(empty_database_url)
     try:
         assert current_revision(db) is None
-        revision = upgrade_schema(db)
+        revision = upgrade_schema(db, MODEL_MODULES)
         assert revision is not None
-        assert upgrade_schema(db) == revision  # idempotent
+        assert upgrade_schema(db, MODEL_MODULES) == revision  # idempotent
         with db.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
