@@ -119,6 +119,10 @@ class CaseEngine:
         }
         #: Called after a commit that wrote a job, with its due time (re-arms this process's worker).
         self.job_listeners: list[Callable[[datetime], None]] = []
+        #: Run at the end of every job drain, as hook(engine, now); the domain sends its outbox here.
+        self.drain_hooks: list[Callable[..., int]] = []
+        #: What layers built on the engine keep on it (the domain's catalogue, providers, ...).
+        self.extensions: dict[str, Any] = {}
         calendar_settings = self.settings.get("calendar") or {}
         self.calendars = CalendarCache(
             self.settings, self._load_calendar_days, float(calendar_settings.get("refresh_seconds", 30))

@@ -113,10 +113,12 @@ class RunReport:
     failed: int = 0
     incidents: int = 0
     lost: int = 0
+    #: Messages the drain hooks sent (the domain's outbox).
+    sent: int = 0
 
     def add(self, other: RunReport) -> None:
         """Add another report's counts to this one."""
-        for name in ("ran", "fired", "failed", "incidents", "lost"):
+        for name in ("ran", "fired", "failed", "incidents", "lost", "sent"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -288,6 +290,11 @@ def run_due_jobs(
             break
         for job in jobs:
             report.add(run_job(engine, job, owner, fixed_now or engine.clock.now(), settings))
+    for hook in list(engine.drain_hooks):
+        try:
+            report.sent += hook(engine, fixed_now)
+        except Exception:  # noqa: BLE001 - a failing hook must not stop the jobs; it runs again next drain
+            log.exception("drain hook %r failed", hook)
     return report
 
 

@@ -253,6 +253,7 @@ def handle_warning(engine: CaseEngine, session: Session, job: JobRef, owner: str
         return 0
     recipient = f"user:{task.assignee}" if task.assignee else f"group:{task.candidate_group or task.lane}"
     _outbox(session, now, "task_warning", recipient, task, {})
+    engine.announce_job(session, now)
     _audit(session, now, "sla_warning", task, {"recipient": recipient})
     finish_job(session, job, owner)
     return 0
@@ -270,6 +271,7 @@ def handle_escalation(engine: CaseEngine, session: Session, job: JobRef, owner: 
         return 0
     task = _task_row(session, job.task_id)
     _outbox(session, now, "task_escalated", f"group:{group}", task, {"level": level})
+    engine.announce_job(session, now)
     _audit(session, now, "escalated", task, {"level": level, "to": group, "assignee": task.assignee})
     finish_job(session, job, owner)
     return 0

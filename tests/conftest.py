@@ -26,6 +26,7 @@ from engine.definitions import deploy_definition
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.schema import upgrade_schema
 from engine.settings import load_settings
+from workflows import install
 from workflows.schema import MODEL_MODULES
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
@@ -105,7 +106,7 @@ def settings() -> dict:
 @pytest.fixture
 def engine(database_url: str, clock: FrozenClock, settings: dict) -> Iterator[CaseEngine]:
     """A `CaseEngine` on the test database and the frozen clock."""
-    case_engine = CaseEngine(settings, database_url=database_url, clock=clock)
+    case_engine = install(CaseEngine(settings, database_url=database_url, clock=clock))
     yield case_engine
     case_engine.dispose()
 

@@ -10,10 +10,11 @@ from flask import Flask, jsonify, render_template_string
 def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) -> Flask:
     """Build the Flask app around a `CaseEngine` (one is made from the settings if not given)."""
     from engine.context import CaseEngine
+    from workflows import install
 
     app = Flask(__name__)
     app.config.update(test_config or {})
-    app.extensions["tawasul.engine"] = engine or CaseEngine()
+    app.extensions["tawasul.engine"] = install(engine or CaseEngine())
 
     from web.api import bp as api_bp
     from web.home import bp as home_bp

@@ -336,8 +336,9 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | 
 
     def default_factory() -> Any:
         from engine.context import CaseEngine
+        from workflows import install
 
-        return CaseEngine()
+        return install(CaseEngine())
 
     try:
         args = build_parser().parse_args(argv)

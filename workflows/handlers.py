@@ -1,0 +1,133 @@
+"""The handlers diagrams call from service tasks (`engine.services`).
+
+Each is idempotent: a retried instance runs its failed service task again and nothing is done
+twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.errors import InvalidInput
+from engine.services import ServiceCall
+from workflows import requests as request_services
+from workflows.members import get_member, next_number
+from workflows.models import Survey
+from workflows.notifications import notify
+
+#: Statuses after which a request is closed.
+FINAL_STATUSES = ("rejected", "delivered", "answered", "closed", "cancelled")
+
+
+def _request(call: ServiceCall) -> Any:
+    request_id = call.data.get("request_id")
+    if not isinstance(request_id, int):
+        raise InvalidInput("the case has no request_id: it was not opened as a member request")
+    return request_services.get_request(call.session, request_id)
+
+
+def set_status(call: ServiceCall) -> str:
+    """Set the status the member sees (parameter ``status``)."""
+    request = _request(call)
+    status = str(call.params.get("status") or "")
+    if not status:
+        raise InvalidInput("set_status needs a 'status' parameter")
+    request.status = status
+    if status in FINAL_STATUSES and request.closed_at is None:
+        request.closed_at = call.now
+    call.session.flush()
+    return status
+
+
+def notify_member(call: ServiceCall) -> int:
+    """Message the member (parameter ``template``; optional ``days``, ``channels`` "sms,email,letter").
+
+    Values for the text come from the request, the member and the case data (reason, answer,
+    membership number). Sent once per template and element, however often the task runs.
+    """
+    request = _request(call)
+    member = get_member(call.session, request.member_id)
+    engine = call.scope.engine
+    service = request_services.domain(engine).catalogue.service(request.service_type)
+    template = str(call.params.get("template") or "")
+    channels = tuple(c.strip() for c in str(call.params.get("channels") or "sms,email").split(",") if c.strip())
+    language = member.language or "ar"
+    values = {
+        "reference": request.reference,
+        "name": member.name_ar if language == "ar" else (member.name_en or member.name_ar),
+        "service": service.label(language),
+        "days": call.params.get("days", ""),
+        "reason": call.data.get("reason", ""),
+        "answer": call.data.get("answer", ""),
+        "membership_no": member.membership_no or "",
+    }
+    return notify(engine, call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
+                  dedupe=f"{request.reference}:{template}:{call.element_id}")
+
+
+def record_acknowledgement(call: ServiceCall) -> str:
+    """Record the applicant's acknowledgement from the form data (``acknowledged``, ``ack_channel``)."""
+    if call.data.get("acknowledged") is not True:
+        raise InvalidInput("the applicant has not acknowledged responsibility for the data (acknowledged)")
+    ack = request_services.record_acknowledgement(
+        call.scope.engine, call.session, call.scope.actor, _request(call).id,
+        str(call.data.get("ack_channel") or "in_person"), call.now)
+    return ack.text_version
+
+
+def record_decision(call: ServiceCall) -> str:
+    """Record the committee's decision from the form (``outcome``, ``reason``, ``committee_members``)."""
+    members = call.data.get("committee_members") or []
+    if isinstance(members, str):
+        members = [m for m in members.replace("،", ",").split(",")]
+    decision = request_services.record_decision(
+        call.scope.engine, call.session, call.scope.actor, _request(call).id, str(call.data.get("outcome") or ""),
+        str(call.data.get("reason") or ""), members, call.now)
+    return decision.outcome
+
+
+def check_documents(call: ServiceCall) -> dict[str, Any]:
+    """Whether every required document of the checklist is verified, and which are not."""
+    complete, missing = request_services.checklist_complete(call.session, _request(call).id)
+    return {"complete": complete, "missing": missing}
+
+
+def register_membership(call: ServiceCall) -> str:
+    """Give the member a membership number (once) and make them active."""
+    member = get_member(call.session, _request(call).member_id)
+    if not member.membership_no:
+        member.membership_no = f"M-{call.now.year}-{next_number(call.session, 'membership'):05d}"
+    member.status = "active"
+    member.joined_on = member.joined_on or call.now.date()
+    call.session.flush()
+    return member.membership_no
+
+
+def schedule_survey(call: ServiceCall) -> str:
+    """Schedule the satisfaction survey (parameter ``days``, default 3) and its invitation."""
+    request = _request(call)
+    days = int(call.params.get("days") or 3)
+    survey = call.session.scalars(select(Survey).where(Survey.request_id == request.id)).first()
+    if survey is None:
+        survey = Survey(request_id=request.id, due_at=call.now + timedelta(days=days))
+        call.session.add(survey)
+        call.session.flush()
+    member = get_member(call.session, request.member_id)
+    notify(call.scope.engine, call.session, call.now, "survey_invitation", member,
+           {"reference": request.reference, "name": member.name_ar}, ("sms",), instance_id=call.instance_id,
+           dedupe=f"{request.reference}:survey", send_at=survey.due_at)
+    return survey.due_at.isoformat()
+
+
+HANDLERS = {
+    "set_status": set_status,
+    "notify_member": notify_member,
+    "record_acknowledgement": record_acknowledgement,
+    "record_decision": record_decision,
+    "check_documents": check_documents,
+    "register_membership": register_membership,
+    "schedule_survey": schedule_survey,
+}

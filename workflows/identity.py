@@ -1,0 +1,115 @@
+"""Checking what people type: national IDs, mobiles, e-mail, Arabic digits and names.
+
+Every function that accepts a number accepts Eastern Arabic (٠–٩) and Persian (۰–۹) digits.
+Each raises `InvalidInput` with a message that names the field and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+
+from engine.errors import InvalidInput
+
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with Eastern Arabic and Persian digits turned into 0–9."""
+    return str(text).translate(_DIGITS)
+
+
+def national_id(value: str, field: str = "national_id") -> str:
+    """A valid Saudi national ID (first digit 1) or iqama (first digit 2), as 10 ASCII digits.
+
+    Raises:
+        InvalidInput: not 10 digits, wrong first digit, or a wrong check digit.
+    """
+    digits = re.sub(r"[\s-]", "", ascii_digits(value or ""))
+    if not digits.isdigit() or len(digits) != 10:
+        raise InvalidInput(f"{field}: a national ID or iqama has 10 digits; got {value!r}")
+    if digits[0] not in "12":
+        raise InvalidInput(f"{field}: starts with 1 (citizen) or 2 (resident); got {digits[0]}")
+    if not luhn_valid(digits):
+        raise InvalidInput(f"{field}: {digits} is not a valid number (its check digit is wrong); please re-check it")
+    return digits
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check the national ID and iqama numbers use."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def with_check_digit(first_nine: str) -> str:
+    """The 10-digit number whose first nine digits are ``first_nine`` (for demo data and tests)."""
+    for last in "0123456789":
+        if luhn_valid(first_nine + last):
+            return first_nine + last
+    raise ValueError(first_nine)  # unreachable: one check digit always fits
+
+
+def mobile(value: str, field: str = "mobile") -> str:
+    """A mobile number in E.164 (``+9665…``); Saudi ``05…`` and ``5…`` forms are accepted.
+
+    Raises:
+        InvalidInput: not a valid mobile number.
+    """
+    text = ascii_digits(value or "").strip()
+    try:
+        number = phonenumbers.parse(text, "SA")
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(f"{field}: {value!r} is not a phone number (write 05XXXXXXXX or +9665XXXXXXXX)") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(f"{field}: {value!r} is not a valid phone number (write 05XXXXXXXX or +9665XXXXXXXX)")
+    kind = phonenumbers.number_type(number)
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise InvalidInput(f"{field}: {value!r} is not a mobile number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str, field: str = "email") -> str:
+    """A plausible e-mail address, trimmed and lower-cased in its domain.
+
+    Raises:
+        InvalidInput: not of the form name@domain.tld.
+    """
+    text = (value or "").strip()
+    if not _EMAIL.match(text) or len(text) > 320:
+        raise InvalidInput(f"{field}: {value!r} is not an e-mail address")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def whole_number(value: object, field: str) -> int:
+    """A whole number from what was typed (Arabic digits accepted).
+
+    Raises:
+        InvalidInput: naming the field.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = ascii_digits(str(value or "")).strip()
+    if not re.fullmatch(r"-?\d+", text):
+        raise InvalidInput(f"{field}: {value!r} is not a whole number")
+    return int(text)
+
+
+def search_key(*names: str | None) -> str:
+    """Names normalised for search: no tashkeel or tatweel, one alef, ى→ي, ة→ه, lower case."""
+    text = " ".join(n for n in names if n)
+    text = unicodedata.normalize("NFKC", text)
+    text = _TASHKEEL.sub("", text)
+    text = re.sub("[أإآٱ]", "ا", text).replace("ى", "ي").replace("ة", "ه").replace("ؤ", "و").replace("ئ", "ي")
+    return " ".join(ascii_digits(text).lower().split())

@@ -1,0 +1,192 @@
+"""Members and their contacts on every channel (P4, P11).
+
+Services take the session and flush; the entry point commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.actors import Actor
+from engine.errors import Conflict, InvalidInput, NotFound
+from workflows import identity
+from workflows.models import CHANNELS, Contact, Counter, Member
+
+MEMBER_STATUSES = ("applicant", "active", "suspended", "ended")
+DIRECTIONS = ("inbound", "outbound")
+_FIELDS = ("national_id", "name_ar", "name_en", "mobile", "email", "membership_no", "status", "joined_on", "language")
+
+
+def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise member fields; every problem is named, all at once.
+
+    Raises:
+        InvalidInput: listing each field that is wrong.
+    """
+    unknown = set(fields) - set(_FIELDS)
+    problems: list[str] = [f"unknown field {name!r}" for name in sorted(unknown)]
+    clean: dict[str, Any] = {}
+
+    def check(name: str, convert: Any) -> None:
+        value = fields.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return
+        try:
+            clean[name] = convert(value)
+        except InvalidInput as exc:
+            problems.append(exc.message)
+
+    check("national_id", identity.national_id)
+    check("mobile", identity.mobile)
+    check("email", identity.email)
+    for name in ("name_ar", "name_en", "membership_no"):
+        check(name, lambda v: " ".join(str(v).split()))
+    if "membership_no" in clean:
+        clean["membership_no"] = identity.ascii_digits(clean["membership_no"])
+    check("status", lambda v: _one_of("status", str(v).strip(), MEMBER_STATUSES))
+    check("language", lambda v: _one_of("language", str(v).strip(), ("ar", "en")))
+    check("joined_on", _date)
+    if problems:
+        raise InvalidInput("; ".join(problems))
+    return clean
+
+
+def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    text = identity.ascii_digits(str(value)).strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"joined_on: {value!r} is not a date (write YYYY-MM-DD)") from None
+
+
+def register_member(session: Session, actor: Actor, now: datetime, **fields: Any) -> Member:
+    """Add a member (or applicant).
+
+    Raises:
+        InvalidInput: a field is missing or wrong (each one named).
+        Conflict: the national ID or membership number is already registered.
+    """
+    clean = clean_member_fields(fields)
+    missing = [name for name in ("national_id", "name_ar") if name not in clean]
+    if missing:
+        raise InvalidInput("; ".join(f"{name} is required" for name in missing))
+    _refuse_duplicates(session, clean)
+    member = Member(status="applicant", language="ar", created_at=now, created_by=actor.name, **clean)
+    member.search_name = identity.search_key(member.name_ar, member.name_en)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def update_member(session: Session, actor: Actor, member_id: int, **fields: Any) -> Member:
+    """Change a member's details (national ID included, with the same checks)."""
+    member = get_member(session, member_id)
+    clean = clean_member_fields(fields)
+    _refuse_duplicates(session, clean, member.id)
+    for name, value in clean.items():
+        setattr(member, name, value)
+    member.search_name = identity.search_key(member.name_ar, member.name_en)
+    session.flush()
+    return member
+
+
+def _refuse_duplicates(session: Session, clean: Mapping[str, Any], member_id: int | None = None) -> None:
+    for name in ("national_id", "membership_no"):
+        if name not in clean:
+            continue
+        found = session.scalars(select(Member).where(getattr(Member, name) == clean[name])).first()
+        if found is not None and found.id != member_id:
+            raise Conflict(f"{name} {clean[name]} is already registered to member {found.id} ({found.name_ar})")
+
+
+def get_member(session: Session, member_id: int) -> Member:
+    """The member ``member_id``.
+
+    Raises:
+        NotFound: no such member.
+    """
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound(f"no member {member_id}")
+    return member
+
+
+def search_members(session: Session, text: str, limit: int = 50) -> list[Member]:
+    """Members matching ``text`` by name, national ID, membership number or mobile.
+
+    Names match whatever the spelling of alef, yaa or taa marbuta, with or without tashkeel.
+    """
+    query = select(Member).order_by(Member.name_ar).limit(limit)
+    text = (text or "").strip()
+    if text:
+        digits = identity.ascii_digits(text).replace(" ", "")
+        key = identity.search_key(text)
+        like = f"%{key}%"
+        conditions = [Member.search_name.like(like)]
+        if digits.lstrip("+").isdigit():
+            conditions += [Member.national_id.like(f"{digits}%"), Member.membership_no == digits,
+                           Member.mobile.like(f"%{digits[-9:]}")]
+        query = query.where(or_(*conditions))
+    return list(session.scalars(query))
+
+
+def next_number(session: Session, name: str) -> int:
+    """The next value of the counter ``name`` (1 for a new one); atomic under concurrency."""
+    table = Counter.__table__
+    result = session.connection().execute(
+        update(table).where(table.c.name == name).values(value=table.c.value + 1).returning(table.c.value)
+    ).first()
+    if result is not None:
+        return int(result[0])
+    session.connection().execute(table.insert().values(name=name, value=1))
+    return 1
+
+
+def log_contact(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    member_id: int,
+    channel: str,
+    direction: str,
+    summary: str,
+    request_id: int | None = None,
+) -> Contact:
+    """Record a contact with a member, whatever its channel.
+
+    Raises:
+        InvalidInput: unknown channel or direction, or an empty summary.
+        NotFound: no such member.
+    """
+    get_member(session, member_id)
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    if direction not in DIRECTIONS:
+        raise InvalidInput(f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}")
+    summary = (summary or "").strip()
+    if not summary:
+        raise InvalidInput("summary: say what the contact was about")
+    contact = Contact(member_id=member_id, request_id=request_id, channel=channel, direction=direction,
+                      summary=summary, staff=actor.name, at=now)
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def member_contacts(session: Session, member_id: int) -> list[Contact]:
+    """All contacts with a member, newest first."""
+    return list(session.scalars(select(Contact).where(Contact.member_id == member_id)
+                                .order_by(Contact.at.desc(), Contact.id.desc())))

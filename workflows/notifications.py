@@ -1,0 +1,325 @@
+"""Notifications: messages to members and staff, written to the outbox, sent after commit.
+
+`notify` writes one outbox row per channel in the transaction of the step that causes it, so
+a step that rolls back sends nothing. `dispatch_outbox` (run by every worker drain, and by
+``tawasul jobs run-due``) sends pending rows: SMS and e-mail through the configured providers;
+letters become printable. A failed send is retried with exponential backoff; after
+``notifications.max_attempts`` the row is marked ``failed`` with its error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.models import OutboxMessage
+from engine.settings import config_path
+from workflows.models import Member, User
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+log = logging.getLogger("tawasul.notifications")
+
+#: Message texts by template and language. Values come from the caller; missing ones show as "".
+TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
+    "request_received": {
+        "ar": {"subject": "تم استلام طلبك {reference}",
+               "body": "عزيزنا {name}، تم استلام طلبك رقم {reference} ({service}). سنوافيك بكل جديد."},
+        "en": {"subject": "Your request {reference} was received",
+               "body": "Dear {name}, we received your request {reference} ({service}). We will keep you informed."},
+    },
+    "sent_to_committee": {
+        "ar": {"subject": "طلبك {reference} لدى لجنة البحث",
+               "body": "عزيزنا {name}، رُفع طلبك رقم {reference} إلى لجنة البحث لدراسته، "
+                       "وسيتم الرد عليك بالقبول أو الرفض خلال {days} يوم عمل."},
+        "en": {"subject": "Your request {reference} is with the research committee",
+               "body": "Dear {name}, your request {reference} has gone to the research committee, which will "
+                       "answer with acceptance or rejection within {days} working days."},
+    },
+    "decision_accepted": {
+        "ar": {"subject": "قبول طلبك {reference}",
+               "body": "عزيزنا {name}، يسرّنا إبلاغك بقبول طلبك رقم {reference}. سنستكمل إجراءات التسجيل ونتواصل معك."},
+        "en": {"subject": "Your request {reference} was accepted",
+               "body": "Dear {name}, we are glad to tell you that your request {reference} was accepted. "
+                       "We will complete the registration and contact you."},
+    },
+    "decision_rejected": {
+        "ar": {"subject": "نتيجة طلبك {reference}",
+               "body": "عزيزنا {name}، نعتذر عن قبول طلبك رقم {reference}. السبب: {reason}"},
+        "en": {"subject": "The decision on your request {reference}",
+               "body": "Dear {name}, we regret that your request {reference} was not accepted. Reason: {reason}"},
+    },
+    "service_delivered": {
+        "ar": {"subject": "تقديم الخدمة لطلبك {reference}",
+               "body": "عزيزنا {name}، تم تقديم الخدمة الخاصة بطلبك رقم {reference}. شكرًا لك."},
+        "en": {"subject": "Service delivered for {reference}",
+               "body": "Dear {name}, the service for your request {reference} has been delivered. Thank you."},
+    },
+    "survey_invitation": {
+        "ar": {"subject": "رأيك يهمنا",
+               "body": "عزيزنا {name}، نرجو تقييم الخدمة المقدمة لطلبك رقم {reference}. تقييمك حق لك وأداة للتطوير."},
+        "en": {"subject": "Your opinion matters",
+               "body": "Dear {name}, please rate the service for your request {reference}. "
+                       "Rating a service is your right and helps us improve."},
+    },
+    "welcome_member": {
+        "ar": {"subject": "مرحبًا بك عضوًا في الجمعية",
+               "body": "عزيزنا {name}، تم تسجيل عضويتك. رقم العضوية: {membership_no}."},
+        "en": {"subject": "Welcome to the society",
+               "body": "Dear {name}, your membership is registered. Membership number: {membership_no}."},
+    },
+    "inquiry_answered": {
+        "ar": {"subject": "الرد على استفسارك {reference}",
+               "body": "عزيزنا {name}، تم الرد على استفسارك رقم {reference}: {answer}"},
+        "en": {"subject": "The answer to your inquiry {reference}",
+               "body": "Dear {name}, your inquiry {reference} has been answered: {answer}"},
+    },
+    "task_warning": {
+        "ar": {"subject": "مهمة تقترب من موعدها: {task_name}",
+               "body": "المهمة «{task_name}» تقترب من موعدها النهائي {due_at}."},
+        "en": {"subject": "A task is nearly due: {task_name}",
+               "body": "The task '{task_name}' is due at {due_at}."},
+    },
+    "task_escalated": {
+        "ar": {"subject": "تصعيد مهمة متأخرة: {task_name}",
+               "body": "المهمة «{task_name}» تجاوزت موعدها ({due_at}) وأُحيلت إليكم."},
+        "en": {"subject": "Late task escalated: {task_name}",
+               "body": "The task '{task_name}' passed its deadline ({due_at}) and has been offered to you."},
+    },
+}
+
+CHANNELS = ("sms", "email", "letter")
+
+
+class _Values(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str, str]:
+    """(subject, body) of ``template`` in ``language`` (Arabic when the language is missing)."""
+    texts = TEMPLATES.get(template)
+    if texts is None:
+        raise KeyError(f"no notification template {template!r}")
+    text = texts.get(language) or texts["ar"]
+    safe = _Values({k: v for k, v in values.items() if isinstance(v, str | int | float)})
+    return text["subject"].format_map(safe), text["body"].format_map(safe)
+
+
+def notify(
+    engine: CaseEngine,
+    session: Session,
+    now: datetime,
+    template: str,
+    member: Member,
+    values: Mapping[str, Any],
+    channels: tuple[str, ...] = ("sms", "email"),
+    instance_id: int | None = None,
+    dedupe: str | None = None,
+    send_at: datetime | None = None,
+) -> int:
+    """Write a message to ``member`` on each channel it can reach; return how many were written.
+
+    ``dedupe`` makes the call idempotent: a second call with the same key writes nothing (a
+    retried service task must not message the member twice). ``send_at`` delays sending.
+    """
+    if template not in TEMPLATES:
+        raise KeyError(f"no notification template {template!r}")
+    recipient = f"member:{member.id}"
+    if dedupe is not None:
+        existing = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.kind == template, OutboxMessage.recipient == recipient)
+        ).all()
+        if any(payload.get("dedupe") == dedupe for payload in existing):
+            return 0
+    written = 0
+    for channel in channels:
+        if channel == "sms" and not member.mobile or channel == "email" and not member.email:
+            continue
+        session.add(OutboxMessage(
+            created_at=now, kind=template, recipient=recipient, instance_id=instance_id, status="pending",
+            attempts=0, next_attempt_at=send_at or now,
+            payload={"channel": channel, "language": member.language or "ar", "values": dict(values),
+                     "dedupe": dedupe},
+        ))
+        written += 1
+    if written:
+        session.flush()
+        engine.announce_job(session, send_at or now)
+    return written
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+class Provider(Protocol):
+    """Sends one message to one address; raises on failure."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send it."""
+        ...
+
+
+class LogProvider:
+    """Appends each message to a file as a JSON line (development, and the SMS default)."""
+
+    def __init__(self, path: Path, channel: str) -> None:
+        self.path = path
+        self.channel = channel
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Append the message to the file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"channel": self.channel, "to": to, "subject": subject, "body": body},
+                                 ensure_ascii=False) + "\n")
+
+
+class SmtpProvider:
+    """Sends e-mail through an SMTP server."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.host = str(settings.get("host", "127.0.0.1"))
+        self.port = int(settings.get("port", 25))
+        self.sender = str(settings.get("sender", "no-reply@tawasul.local"))
+        self.starttls = bool(settings.get("starttls", False))
+        self.username = str(settings.get("username") or "")
+        self.password = str(settings.get("password") or "")
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send one e-mail (UTF-8)."""
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message.set_content(body)
+        with smtplib.SMTP(self.host, self.port, timeout=15) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message)
+
+
+def providers_from_settings(settings: Mapping[str, Any]) -> dict[str, Provider]:
+    """The e-mail and SMS providers the settings choose."""
+    section = settings.get("notifications") or {}
+    base = config_path().parent
+    email = section.get("email") or {}
+    sms = section.get("sms") or {}
+    chosen: dict[str, Provider] = {}
+    if email.get("backend", "log") == "smtp":
+        chosen["email"] = SmtpProvider(email)
+    else:
+        chosen["email"] = LogProvider(base / str(email.get("path", "instance/email.log")), "email")
+    chosen["sms"] = LogProvider(base / str(sms.get("path", "instance/sms.log")), "sms")
+    return chosen
+
+
+def _addresses(session: Session, recipient: str, channel: str) -> list[str]:
+    kind, _, ident = recipient.partition(":")
+    if kind == "member":
+        member = session.get(Member, int(ident))
+        if member is None:
+            return []
+        address = member.mobile if channel == "sms" else member.email
+        return [address] if address else []
+    if channel != "email":
+        return []
+    if kind == "user":
+        user = session.scalars(select(User).where(User.username == ident)).first()
+        return [user.email] if user is not None and user.email else []
+    if kind == "group":
+        from workflows.accounts import users_with_lane
+
+        return [u.email for u in users_with_lane(session, ident) if u.email]
+    return []
+
+
+def dispatch_outbox(engine: CaseEngine, now: datetime | None = None, limit: int = 200) -> int:
+    """Send pending messages due for sending; return how many were sent.
+
+    Each message is claimed in its own short transaction (``pending`` → ``sending``) before it
+    is sent, so two workers never send the same one; a worker that dies while sending leaves it
+    ``sending``, and after ten minutes it is pending again (sent at least once).
+    """
+    domain = engine.extensions["workflows"]
+    settings = engine.settings.get("notifications") or {}
+    max_attempts = int(settings.get("max_attempts", 5))
+    backoff = float(settings.get("backoff_seconds", 30))
+    now = now or engine.clock.now()
+    table = OutboxMessage.__table__
+    with engine.unit_of_work() as uow:
+        uow.session.connection().execute(
+            update(table).where(table.c.status == "sending", table.c.next_attempt_at < now - timedelta(minutes=10))
+            .values(status="pending")
+        )
+        ids = list(uow.session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == "pending",
+                   or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+            .order_by(OutboxMessage.id).limit(limit)
+        ))
+        uow.commit()
+    sent = 0
+    for message_id in ids:
+        with engine.unit_of_work() as uow:
+            claimed = uow.session.connection().execute(
+                update(table).where(table.c.id == message_id, table.c.status == "pending")
+                .values(status="sending", attempts=table.c.attempts + 1, next_attempt_at=now)
+            ).rowcount
+            uow.commit()
+        if not claimed:
+            continue
+        with engine.unit_of_work() as uow:
+            message = uow.session.get(OutboxMessage, message_id)
+            assert message is not None
+            outcome, error = _send(uow.session, domain.providers, message)
+            if outcome == "retry":
+                if message.attempts >= max_attempts:
+                    message.status, message.last_error = "failed", error
+                else:
+                    message.status, message.last_error = "pending", error
+                    message.next_attempt_at = now + timedelta(seconds=backoff * 2 ** (message.attempts - 1))
+            else:
+                message.status, message.last_error = outcome, error
+                if outcome == "sent":
+                    message.sent_at = now
+                    sent += 1
+            uow.commit()
+    return sent
+
+
+def _send(session: Session, providers: Mapping[str, Provider], message: OutboxMessage) -> tuple[str, str | None]:
+    payload = message.payload or {}
+    channel = payload.get("channel", "email")
+    language = payload.get("language", "ar")
+    values = dict(payload.get("values") or {})
+    values.update({k: v for k, v in payload.items() if k not in ("channel", "language", "values", "dedupe")})
+    try:
+        subject, body = render(message.kind, language, values)
+    except KeyError as exc:
+        return "failed", str(exc)
+    if channel == "letter":
+        return "printable", None
+    addresses = _addresses(session, message.recipient, channel)
+    if not addresses:
+        return "skipped", f"{message.recipient} has no {channel} address"
+    provider = providers.get(channel)
+    if provider is None:
+        return "skipped", f"no provider for {channel}"
+    try:
+        for address in addresses:
+            provider.send(address, subject, body)
+    except Exception as exc:  # noqa: BLE001 - any provider failure is retried later
+        log.warning("sending outbox message %s failed: %s", message.id, exc)
+        return "retry", f"{type(exc).__name__}: {exc}"
+    return "sent", None

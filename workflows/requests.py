@@ -1,0 +1,212 @@
+"""Requests (cases): opening one starts its process; documents, acknowledgement, decision.
+
+Services take the session and flush; the entry point commits. Opening a request writes the
+request, its checklist, the contact it came through and the process instance in one
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.actors import Actor
+from engine.commands import start_instance
+from engine.errors import Conflict, InvalidInput, NotFound
+from workflows.members import get_member, log_contact, next_number
+from workflows.models import CHANNELS, Acknowledgement, Decision, RequestDocument, ServiceRequest
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+DOCUMENT_STATES = ("missing", "received", "verified")
+OUTCOMES = ("accepted", "rejected")
+
+
+def domain(engine: CaseEngine) -> Any:
+    """The domain installed on the engine (catalogue, providers)."""
+    return engine.extensions["workflows"]
+
+
+def open_request(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    service_type: str,
+    channel: str,
+    summary: str = "",
+) -> ServiceRequest:
+    """Open a request for a member from any channel and start the process that runs it.
+
+    Raises:
+        InvalidInput: unknown service type or channel.
+        NotFound: no such member.
+    """
+    member = get_member(session, member_id)
+    service = domain(engine).catalogue.service(service_type)
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    now = engine.clock.now()
+    reference = f"REQ-{now.year}-{next_number(session, f'request-{now.year}'):06d}"
+    request = ServiceRequest(reference=reference, member_id=member.id, service_type=service.key, channel=channel,
+                             summary=(summary or "").strip(), status="received", opened_at=now, opened_by=actor.name)
+    session.add(request)
+    session.flush()
+    for document in service.documents:
+        session.add(RequestDocument(request_id=request.id, kind=document.kind, required=document.required,
+                                    state="missing", note=""))
+    log_contact(session, actor, now, member.id, channel, "inbound",
+                summary or f"{service.label('ar')} — {reference}", request_id=request.id)
+    state = start_instance(
+        engine, session, actor, service.process,
+        data={"request_id": request.id, "reference": reference, "member_id": member.id,
+              "service_type": service.key, "channel": channel},
+        business_key=reference,
+    )
+    request.instance_id = state.id
+    session.flush()
+    return request
+
+
+def get_request(session: Session, request_id: int) -> ServiceRequest:
+    """The request ``request_id``.
+
+    Raises:
+        NotFound: no such request.
+    """
+    request = session.get(ServiceRequest, request_id)
+    if request is None:
+        raise NotFound(f"no request {request_id}")
+    return request
+
+
+def request_by_reference(session: Session, reference: str) -> ServiceRequest:
+    """The request with ``reference`` (e.g. REQ-2026-000123)."""
+    found = session.scalars(select(ServiceRequest).where(ServiceRequest.reference == reference.strip().upper())).first()
+    if found is None:
+        raise NotFound(f"no request {reference!r}")
+    return found
+
+
+def documents(session: Session, request_id: int) -> list[RequestDocument]:
+    """The request's checklist."""
+    return list(session.scalars(select(RequestDocument).where(RequestDocument.request_id == request_id)
+                                .order_by(RequestDocument.id)))
+
+
+def mark_document(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    request_id: int,
+    kind: str,
+    state: str,
+    note: str = "",
+    file_name: str | None = None,
+) -> RequestDocument:
+    """Mark a checklist item received, verified (by the actor, now) or missing (with a note).
+
+    Following the PDPL an ID document is recorded as verified, not stored: a file name is
+    accepted only for kinds whose service requires the file.
+
+    Raises:
+        InvalidInput: unknown state, missing note, a file for a kind that must not be stored.
+        NotFound: no such item.
+    """
+    if state not in DOCUMENT_STATES:
+        raise InvalidInput(f"state: {state!r} is not one of {', '.join(DOCUMENT_STATES)}")
+    request = get_request(session, request_id)
+    item = session.scalars(select(RequestDocument).where(RequestDocument.request_id == request_id,
+                                                         RequestDocument.kind == kind)).first()
+    if item is None:
+        raise NotFound(f"request {request.reference} has no document {kind!r}")
+    kind_spec = {d.kind: d for d in domain(engine).catalogue.service(request.service_type).documents}.get(kind)
+    if file_name and (kind_spec is None or not kind_spec.store_file):
+        raise InvalidInput(f"{kind}: this document is verified, not stored; do not attach the file")
+    if state == "missing" and not (note or "").strip():
+        raise InvalidInput("note: say what is missing")
+    now = engine.clock.now()
+    item.state, item.note = state, (note or "").strip()
+    if state in ("received", "verified") and item.received_at is None:
+        item.received_at = now
+    if state == "verified":
+        item.verified_by, item.verified_at = actor.name, now
+    if file_name:
+        item.file_name = file_name
+    session.flush()
+    return item
+
+
+def checklist_complete(session: Session, request_id: int) -> tuple[bool, list[str]]:
+    """Whether every required document is verified, and the kinds that are not."""
+    missing = [d.kind for d in documents(session, request_id) if d.required and d.state != "verified"]
+    return not missing, missing
+
+
+def record_acknowledgement(
+    engine: CaseEngine, session: Session, actor: Actor, request_id: int, channel: str, now: datetime | None = None
+) -> Acknowledgement:
+    """Record that the applicant acknowledged responsibility for their data (P15); idempotent.
+
+    The text shown is the configured one in the member's language, kept with its version.
+    """
+    request = get_request(session, request_id)
+    existing = session.scalars(select(Acknowledgement).where(Acknowledgement.request_id == request_id)).first()
+    if existing is not None:
+        return existing
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+    member = get_member(session, request.member_id)
+    text = domain(engine).catalogue.acknowledgement
+    ack = Acknowledgement(request_id=request.id, member_id=member.id,
+                          text=text.text.get(member.language) or text.text["ar"], text_version=text.version,
+                          channel=channel, recorded_by=actor.name, at=now or engine.clock.now())
+    session.add(ack)
+    session.flush()
+    return ack
+
+
+def record_decision(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    request_id: int,
+    outcome: str,
+    reason: str,
+    committee_members: Iterable[str],
+    now: datetime | None = None,
+) -> Decision:
+    """Record the committee's decision (P16).
+
+    A second call for the same request is refused unless it says the same thing, so a retried
+    step is harmless.
+
+    Raises:
+        InvalidInput: unknown outcome, empty reason, or nobody present.
+        Conflict: a different decision was already recorded.
+    """
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason: the committee gives a reason")
+    members = [str(m).strip() for m in committee_members if str(m).strip()]
+    if not members:
+        raise InvalidInput("committee_members: name the members present")
+    request = get_request(session, request_id)
+    existing = session.scalars(select(Decision).where(Decision.request_id == request_id)).first()
+    if existing is not None:
+        if (existing.outcome, existing.reason) == (outcome, reason):
+            return existing
+        raise Conflict(f"request {request.reference} already has a decision ({existing.outcome})")
+    decision = Decision(request_id=request.id, outcome=outcome, reason=reason, committee_members=members,
+                        decided_at=now or engine.clock.now(), recorded_by=actor.name)
+    session.add(decision)
+    request.status = outcome
+    session.flush()
+    return decision
