@@ -27,6 +27,7 @@ from engine.models import AuditEvent
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import load_settings
 from engine.sla import handle_escalation, handle_warning
+from engine.sla import lint_properties as lint_sla_properties
 from engine.sla import load_config as load_sla_config
 from engine.spiff import ParsedProcess, ParseFailed, WorkflowRuntime, current_clock, parse_bpmn
 
@@ -52,16 +53,22 @@ class SpecCache:
             return item
 
     def parse(
-        self, xml: bytes, sha256: str, source: str, services: Iterable[str] | None = None
+        self,
+        xml: bytes,
+        sha256: str,
+        source: str,
+        services: Iterable[str] | None = None,
+        property_lint: Callable[[Any], list[str]] | None = None,
     ) -> list[ParsedProcess]:
         """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes.
 
-        ``services`` are the handler names service tasks may call (None: not checked).
+        ``services`` are the handler names service tasks may call (None: not checked);
+        ``property_lint`` checks each task's extension properties (default: the SLA ones).
         """
         from engine.sla import lint_properties
 
         try:
-            processes = parse_bpmn(xml, source, property_lint=lint_properties, services=services)
+            processes = parse_bpmn(xml, source, property_lint=property_lint or lint_properties, services=services)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
         with self._lock:
@@ -123,12 +130,18 @@ class CaseEngine:
         self.drain_hooks: list[Callable[..., int]] = []
         #: What layers built on the engine keep on it (the domain's catalogue, providers, ...).
         self.extensions: dict[str, Any] = {}
+        #: Checks of each task's extension properties at deploy; the domain adds its own (forms).
+        self.property_lints: list[Callable[[Any], list[str]]] = [lint_sla_properties]
         calendar_settings = self.settings.get("calendar") or {}
         self.calendars = CalendarCache(
             self.settings, self._load_calendar_days, float(calendar_settings.get("refresh_seconds", 30))
         )
         self.sla_config = load_sla_config(self.settings)
         self.sandbox.register_helper("business_days", self._business_days)
+
+    def lint_task_properties(self, properties: Any) -> list[str]:
+        """Every problem the registered property lints find in one task's properties."""
+        return [problem for lint in self.property_lints for problem in lint(properties)]
 
     def register_service(self, name: str, handler: Callable[..., Any]) -> None:
         """Let service tasks call ``handler(call: ServiceCall)`` as ``name``."""

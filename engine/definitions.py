@@ -46,7 +46,8 @@ def deploy_definition(
     except UnicodeDecodeError as exc:
         raise InvalidDefinition(source, [DefinitionProblem(f"file is not UTF-8 ({exc.reason})")]) from None
     digest = hashlib.sha256(xml).hexdigest()
-    processes = engine.specs.parse(xml, digest, source, services=engine.runtime.services)
+    processes = engine.specs.parse(xml, digest, source, services=engine.runtime.services,
+                                   property_lint=engine.lint_task_properties)
     now = engine.clock.now()
     results = []
     for process in processes:

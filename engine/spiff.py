@@ -135,6 +135,13 @@ def parse_bpmn(
         tree = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         raise ParseFailed([DefinitionProblem(f"malformed XML: {exc.msg}", line=exc.lineno)]) from None
+    clashes = _operator_id_clashes(tree)
+    if clashes:
+        raise ParseFailed([
+            DefinitionProblem(f"the id '{clash}' names both an element and a service operator; SpiffWorkflow "
+                              "cannot tell them apart, so give the element another id", element_id=clash)
+            for clash in clashes
+        ])
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_str(xml, filename=source)
@@ -171,6 +178,14 @@ _NAMESPACES = {
     "http://www.omg.org/spec/BPMN/20100524/MODEL": "bpmn",
     "http://spiffworkflow.org/bpmn/schema/1.0/core": "spiffworkflow",
 }
+
+
+def _operator_id_clashes(tree: Any) -> list[str]:
+    namespaces = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+                  "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+    operators = set(tree.xpath("//spiffworkflow:serviceTaskOperator/@id", namespaces=namespaces))
+    elements = set(tree.xpath("//bpmn:*/@id", namespaces=namespaces))
+    return sorted(operators & elements)
 
 
 def _problem_from_validation(exc: ValidationException, tree: Any) -> DefinitionProblem:

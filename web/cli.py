@@ -217,7 +217,9 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> 
         if args.command == "assign":
             return queries.task_as_dict(engine.run(commands.assign_task, actor, args.task, args.user))
         if args.command == "complete":
-            row = engine.run(commands.complete_task, actor, args.task, args.data)
+            from workflows.forms import complete_task_with_form
+
+            row = engine.run(complete_task_with_form, actor, args.task, args.data)
             return {"instance_id": row.id, "status": row.status}
         if args.command == "instance":
             return engine.query(queries.instance_detail, args.id)

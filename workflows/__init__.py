@@ -32,4 +32,7 @@ def install(engine: CaseEngine) -> CaseEngine:
     for name, handler in HANDLERS.items():
         engine.register_service(name, handler)
     engine.drain_hooks.append(dispatch_outbox)
+    from workflows.forms import lint_form_key
+
+    engine.property_lints.append(lint_form_key)
     return engine

@@ -43,7 +43,10 @@ def set_status(call: ServiceCall) -> str:
 
 
 def notify_member(call: ServiceCall) -> int:
-    """Message the member (parameter ``template``; optional ``days``, ``channels`` "sms,email,letter").
+    """Message the member about their request.
+
+    Parameters: ``template``; optional ``days``, ``channels`` ("sms,email,letter") and
+    ``status`` (the request status to set with it).
 
     Values for the text come from the request, the member and the case data (reason, answer,
     membership number). Sent once per template and element, however often the task runs.
@@ -64,6 +67,11 @@ def notify_member(call: ServiceCall) -> int:
         "answer": call.data.get("answer", ""),
         "membership_no": member.membership_no or "",
     }
+    status = call.params.get("status")
+    if status:
+        request.status = str(status)
+        if status in FINAL_STATUSES and request.closed_at is None:
+            request.closed_at = call.now
     return notify(engine, call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
                   dedupe=f"{request.reference}:{template}:{call.element_id}")
 

@@ -53,7 +53,8 @@ def test_whole_flow_through_the_cli(cli):
     assert cli("tasks", "--assignee", "rana")[1][0]["id"] == task_id
     assert cli("--as", "rana", "--lanes", "reception", "unclaim", task_id)[1]["assignee"] is None
     assert cli("assign", task_id, "omar")[1]["assignee"] == "omar"
-    code, out, _ = cli("--as", "omar", "--lanes", "reception", "complete", task_id, "--data", '{"complete": true}')
+    code, out, _ = cli("--as", "omar", "--lanes", "reception", "complete", task_id, "--data",
+                       '{"complete": true, "needs_referral": false}')
     assert code == 0 and out == {"instance_id": 1, "status": "running"}
 
     code, detail, _ = cli("instance", "1")

@@ -63,3 +63,8 @@ def test_unknown_handlers_are_refused_at_deploy(engine, deploy):
         deploy("with_service")
     with engine.unit_of_work(readonly=True) as uow:
         assert uow.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_an_element_named_like_its_operator_is_refused_clearly(engine, stamping, deploy):
+    with pytest.raises(InvalidDefinition, match="'stamp_request' names both an element and a service operator"):
+        deploy("operator_clash")

@@ -1,0 +1,118 @@
+"""Task forms: JSON Schema files in ``bpmn/forms/``, checked before the engine sees the data.
+
+The server always validates (design decision 8).
+
+A form is a JSON Schema (draft 2020-12) object with ``x-label: {ar, en}`` on the form and on
+each property (``x-enum-labels`` for choices, ``x-widget`` hints). Validation reports every
+field that is wrong at once; Eastern Arabic digits in number fields are accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from engine.actors import Actor
+from engine.commands import InstanceState, complete_task
+from engine.errors import InvalidInput, NotFound
+from engine.models import HumanTask
+from engine.settings import PROJECT_ROOT
+from workflows.identity import ascii_digits
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from engine.context import CaseEngine
+
+FORMS_DIR = PROJECT_ROOT / "bpmn" / "forms"
+
+
+class FormErrors(InvalidInput):
+    """Submitted data does not fit the task's form; ``errors`` maps each field to its problem."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
+
+
+@lru_cache(maxsize=128)
+def load_form(key: str, folder: str = str(FORMS_DIR)) -> dict[str, Any]:
+    """The form ``key`` (a file name in the forms folder), checked against the metaschema.
+
+    Raises:
+        NotFound: no such form file.
+        InvalidInput: the file is not JSON or not a valid JSON Schema.
+    """
+    path = Path(folder) / key
+    if path.resolve().parent != Path(folder).resolve() or not path.is_file():
+        raise NotFound(f"no form {key!r} in {folder}")
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"form {key}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    errors = sorted(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema), key=str)
+    if errors:
+        raise InvalidInput(f"form {key}: not a valid JSON Schema: {errors[0].message}")
+    return schema
+
+
+def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+    """Check ``data`` against a form; return it with number fields' Arabic digits converted.
+
+    Raises:
+        FormErrors: naming each field that is wrong.
+    """
+    if not isinstance(data, dict):
+        raise FormErrors({"(form)": "the data must be an object of fields"})
+    data = dict(data)
+    for name, spec in (schema.get("properties") or {}).items():
+        if spec.get("type") in ("integer", "number") and isinstance(data.get(name), str):
+            text = ascii_digits(data[name]).strip()
+            with contextlib.suppress(ValueError):  # a wrong value is reported by the schema below
+                data[name] = int(text) if spec["type"] == "integer" else float(text)
+    errors: dict[str, str] = {}
+    for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(data):
+        if error.validator == "required":
+            field = error.message.split("'")[1]
+            errors.setdefault(field, "is required")
+        elif error.validator == "additionalProperties":
+            errors.setdefault("(form)", error.message)
+        else:
+            field = ".".join(str(p) for p in error.absolute_path) or "(form)"
+            errors.setdefault(field, error.message)
+    if errors:
+        raise FormErrors(errors)
+    return data
+
+
+def lint_form_key(properties: Any) -> list[str]:
+    """Deploy-time check: a task's ``formKey`` names a form file that exists and is valid."""
+    key = properties.get("formKey") or properties.get("formJsonSchemaFilename")
+    if not key:
+        return []
+    try:
+        load_form(str(key))
+    except (NotFound, InvalidInput) as exc:
+        return [f"formKey: {exc.message}"]
+    return []
+
+
+def complete_task_with_form(
+    engine: CaseEngine, session: Session, actor: Actor, task_id: str, data: dict[str, Any] | None = None
+) -> InstanceState:
+    """Complete a task after checking ``data`` against its form (when it has one).
+
+    Raises:
+        FormErrors: the data does not fit the form (nothing is changed).
+        NotFound, Conflict, Forbidden: as `engine.commands.complete_task`.
+    """
+    task = session.get(HumanTask, task_id)
+    data = data or {}
+    if task is not None and task.form_key:
+        data = validate(load_form(task.form_key), data)
+    return complete_task(engine, session, actor, task_id, data)
