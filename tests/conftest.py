@@ -98,9 +98,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings() -> dict:
-    """Settings from config.yaml with a short sandbox time limit (runaway scripts stop fast)."""
-    return load_settings(**{"sandbox.time_limit_ms": 300})
+def settings(tmp_path: Path) -> dict:
+    """Settings from config.yaml with a short sandbox time limit (runaway scripts stop fast) and
+    the development e-mail and SMS logs in the test's own folder."""
+    return load_settings(**{
+        "sandbox.time_limit_ms": 300,
+        "notifications.email": {"backend": "log", "path": str(tmp_path / "email.log")},
+        "notifications.sms": {"backend": "log", "path": str(tmp_path / "sms.log")},
+    })
 
 
 @pytest.fixture

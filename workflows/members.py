@@ -84,7 +84,7 @@ def register_member(session: Session, actor: Actor, now: datetime, **fields: Any
     if missing:
         raise InvalidInput("; ".join(f"{name} is required" for name in missing))
     _refuse_duplicates(session, clean)
-    member = Member(status="applicant", language="ar", created_at=now, created_by=actor.name, **clean)
+    member = Member(**{"status": "applicant", "language": "ar", **clean}, created_at=now, created_by=actor.name)
     member.search_name = identity.search_key(member.name_ar, member.name_en)
     session.add(member)
     session.flush()

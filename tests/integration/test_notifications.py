@@ -1,0 +1,181 @@
+"""Notifications: written with the step that causes them, sent after commit, retried, delivered."""
+
+import json
+import socket
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select
+
+from engine.actors import SYSTEM, Actor
+from engine.context import CaseEngine
+from engine.models import OutboxMessage
+from engine.settings import load_settings
+from workflows import identity, install
+from workflows.accounts import create_user
+from workflows.members import register_member
+from workflows.notifications import dispatch_outbox, notify, render
+from tests.conftest import T0
+
+RECEPTION = Actor.user("reception1", ["reception"])
+
+
+def _member(engine, **extra):
+    fields = {"national_id": identity.with_check_digit("109876543"), "name_ar": "سارة القحطاني",
+              "mobile": "0559876543", "email": "sara@example.org", **extra}
+    return engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), **fields))
+
+
+def _messages(engine):
+    return engine.query(lambda e, s: [(m.kind, m.payload["channel"], m.status, m.attempts, m.last_error)
+                                      for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))])
+
+
+def test_render_in_both_languages():
+    values = {"reference": "REQ-2026-000007", "name": "Sara", "days": 10}
+    subject, body = render("sent_to_committee", "en", values)
+    assert subject == "Your request REQ-2026-000007 is with the research committee" and "10 working days" in body
+    subject, body = render("sent_to_committee", "ar", dict(values, name="سارة"))
+    assert "لجنة البحث" in body and "10 يوم عمل" in body
+    assert render("decision_rejected", "ar", {})[1].endswith("السبب: ")  # a missing value shows as empty
+
+
+def test_sent_after_commit_and_never_on_rollback(engine, tmp_path):
+    member = _member(engine)
+
+    class Boom(Exception):
+        pass
+
+    def notify_then_fail(e, s):
+        notify(e, s, e.clock.now(), "request_received", member, {"reference": "REQ-X"}, ("sms",))
+        raise Boom  # the step fails: its message must never go out
+
+    with pytest.raises(Boom):
+        engine.run(notify_then_fail)
+    assert _messages(engine) == []
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {"reference": "REQ-Y"}, ("sms",)))
+    assert _messages(engine) == [("request_received", "sms", "pending", 0, None)]  # nothing sent inside the step
+    assert dispatch_outbox(engine) == 1
+    assert _messages(engine) == [("request_received", "sms", "sent", 1, None)]
+    assert dispatch_outbox(engine) == 0  # sent once
+
+
+def test_dedupe_makes_notify_idempotent(engine):
+    member = _member(engine)
+    for _ in range(3):
+        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms", "email"),
+                                       dedupe="REQ-1:request_received:notify_received"))
+    assert len(_messages(engine)) == 2
+
+
+def test_sms_goes_to_the_log_provider(engine):
+    member = _member(engine, language="ar")
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "decision_accepted", member,
+                                   {"reference": "REQ-2026-000009", "name": member.name_ar}, ("sms",)))
+    dispatch_outbox(engine)
+    provider = engine.extensions["workflows"].providers["sms"]
+    [line] = provider.path.read_text(encoding="utf-8").splitlines()
+    sent = json.loads(line)
+    assert sent["to"] == "+966559876543" and "قبول طلبك رقم REQ-2026-000009" in sent["body"]
+
+
+def test_a_channel_without_an_address_is_skipped(engine):
+    member = _member(engine, email=None)
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms", "email")))
+    assert [m[1] for m in _messages(engine)] == ["sms"]  # no e-mail row for a member without one
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            received.append(envelope)
+            return "250 OK"
+
+    port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, received
+    controller.stop()
+
+
+def _smtp_engine(database_url, clock, port, tmp_path, **extra):
+    settings = load_settings(**{
+        "notifications.email": {"backend": "smtp", "host": "127.0.0.1", "port": port, "sender": "tawasul@society.example"},
+        "notifications.sms": {"backend": "log", "path": str(tmp_path / "sms.log")}, **extra})
+    return install(CaseEngine(settings, database_url=database_url, clock=clock))
+
+
+def test_email_is_delivered_to_a_real_smtp_server(database_url, clock, smtp_server, tmp_path):
+    port, received = smtp_server
+    engine = _smtp_engine(database_url, clock, port, tmp_path)
+    try:
+        member = _member(engine)
+        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member,
+                                       {"reference": "REQ-2026-000011", "name": member.name_ar}, ("email",)))
+        assert dispatch_outbox(engine) == 1
+        [envelope] = received
+        assert envelope.mail_from == "tawasul@society.example" and envelope.rcpt_tos == ["sara@example.org"]
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert message["Subject"] == "تم استلام طلبك REQ-2026-000011"
+        assert "عزيزنا سارة القحطاني" in message.get_content()
+    finally:
+        engine.dispose()
+
+
+def test_a_failing_server_is_retried_with_backoff_then_marked_failed(database_url, clock, tmp_path):
+    port = _free_port()  # nobody listens here
+    engine = _smtp_engine(database_url, clock, port, tmp_path,
+                          **{"notifications.max_attempts": 2, "notifications.backoff_seconds": 30})
+    try:
+        member = _member(engine)
+        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("email",)))
+        assert dispatch_outbox(engine, T0) == 0
+        [(_, _, status, attempts, error)] = _messages(engine)
+        assert (status, attempts) == ("pending", 1) and "ConnectionRefusedError" in error
+        assert dispatch_outbox(engine, T0 + timedelta(seconds=10)) == 0  # still backing off: not tried
+        assert _messages(engine)[0][3] == 1
+        dispatch_outbox(engine, T0 + timedelta(seconds=31))
+        assert _messages(engine)[0][2:4] == ("failed", 2)
+    finally:
+        engine.dispose()
+
+
+def test_sla_messages_reach_the_staff_of_the_group(database_url, clock, smtp_server, tmp_path):
+    port, received = smtp_server
+    engine = _smtp_engine(database_url, clock, port, tmp_path)
+    try:
+        engine.run(lambda e, s: create_user(s, e.clock.now(), "committee1", "demo-pass-123", "عضو اللجنة",
+                                            ["committee"], email="committee1@society.example"))
+        engine.run(lambda e, s: create_user(s, e.clock.now(), "reception1", "demo-pass-123", "الاستقبال",
+                                            ["reception"], email="reception1@society.example"))
+        with engine.unit_of_work() as uow:
+            uow.session.add(OutboxMessage(created_at=T0, kind="task_warning", recipient="group:committee",
+                                          status="pending", attempts=0,
+                                          payload={"task_name": "دراسة الطلب", "due_at": "2026-12-15"}))
+            uow.commit()
+        assert dispatch_outbox(engine) == 1
+        assert [e.rcpt_tos for e in received] == [["committee1@society.example"]]
+    finally:
+        engine.dispose()
+
+
+def test_worker_drain_sends_the_outbox(engine):
+    """`tawasul jobs run-due` (and every worker drain) sends what is pending."""
+    from engine.jobs import run_due_jobs
+
+    member = _member(engine)
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms",)))
+    assert run_due_jobs(engine, T0).sent == 1
+    assert SYSTEM.name == "system"
