@@ -117,10 +117,13 @@ class BusinessCalendar:
         days = _whole_days(days)
         step = 1 if days >= 0 else -1
         current, remaining = start, abs(days)
-        while remaining:
-            current += timedelta(days=step)
-            if self.is_working_day(current):
-                remaining -= 1
+        try:
+            while remaining:
+                current += timedelta(days=step)
+                if self.is_working_day(current):
+                    remaining -= 1
+        except OverflowError:
+            raise InvalidInput(f"{days} working days from {start.isoformat()} is outside the calendar") from None
         return current
 
     def deadline(self, start: datetime, days: int) -> datetime:
@@ -224,12 +227,19 @@ class CalendarCache:
         calendar_from_settings(settings)  # refuse a bad configuration at start-up
 
     def get(self) -> BusinessCalendar:
-        """The current calendar (loading the society's days when stale)."""
+        """The current calendar (loading the society's days when stale).
+
+        Loading happens outside the lock: a thread that loads holds a database connection, and
+        threads waiting on the lock may hold one each, so loading under it could starve the pool.
+        """
         with self._lock:
-            if self._calendar is None or time.monotonic() - self._loaded_at > self._refresh:
-                self._calendar = calendar_from_settings(self._settings, self._load())
-                self._loaded_at = time.monotonic()
-            return self._calendar
+            fresh = self._calendar is not None and time.monotonic() - self._loaded_at <= self._refresh
+            if fresh:
+                return self._calendar  # type: ignore[return-value]
+        calendar = calendar_from_settings(self._settings, self._load())
+        with self._lock:
+            self._calendar, self._loaded_at = calendar, time.monotonic()
+        return calendar
 
     def invalidate(self) -> None:
         """Forget the loaded days; the next `get` reloads them."""

@@ -126,7 +126,7 @@ _MOVE_TIMER_JOB = (
     .where(_JOBS.c.instance_id == bindparam("b_instance"), _JOBS.c.task_id == bindparam("b_task"),
            _JOBS.c.kind == "timer")
     .values(due_at=bindparam("v_due_at", type_=_JOBS.c.due_at.type), status="pending", attempts=0,
-            last_error=None)
+            last_error=None, lock_owner=None, lock_expires_at=None)
 )
 
 
@@ -295,13 +295,13 @@ def _save(
         row.ended_at = now
         row.error_element_id = row.error_message = None
         _audit(session, now, actor, "instance_completed", row.id)
-    if row.status in (RUNNING, ERROR):
-        tasks, timers = case.waits()
-    else:
-        tasks, timers = {}, {}
+    ended = row.status not in (RUNNING, ERROR)
+    tasks, timers = ({}, {}) if ended else case.waits()
+    # The instance row first, always: every writer locks instance → task → job in that order.
+    _write_instance(engine, session, row)
+    if ended:
         # The case ended: no job of it may outlive it (SLA jobs of a changed configuration, say).
         session.connection().execute(_DELETE_INSTANCE_JOBS, {"b_instance": row.id})
-    _write_instance(engine, session, row)  # first: a lost revision race stops here
     fired = _sync_jobs(engine, session, loaded, actor, timers)  # first: a fired timer causes task changes
     _sync_tasks(engine, session, loaded, actor, tasks, completed_task)
     _write_audit(session)
@@ -373,7 +373,7 @@ def _sync_tasks(
             priority = 50
         times = _evaluate_sla(engine, session, loaded, actor, view)
         if times is not None:
-            sla_jobs.extend(_sla_jobs(row.id, view, times, now))
+            sla_jobs.extend(_sla_jobs(row.id, view, times, now, engine.job_settings.max_attempts))
         values.append(
             {
                 "id": view.id,
@@ -412,11 +412,13 @@ def _evaluate_sla(
         return None
 
 
-def _sla_jobs(instance_id: int, view: HumanTaskView, times: sla.SlaTimes, now: datetime) -> list[dict[str, Any]]:
+def _sla_jobs(
+    instance_id: int, view: HumanTaskView, times: sla.SlaTimes, now: datetime, max_attempts: int
+) -> list[dict[str, Any]]:
     def job(kind: str, due_at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
         return {"kind": kind, "instance_id": instance_id, "definition_id": None, "task_id": view.id,
                 "element_id": view.element_id, "due_at": due_at, "status": "pending", "attempts": 0,
-                "max_attempts": 5, "payload": payload, "created_at": now}
+                "max_attempts": max_attempts, "payload": payload, "created_at": now}
 
     jobs = []
     if times.warn_at is not None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.calendar import CalendarCache, Override, load_overrides, parse_day
-from engine.clock import Clock, SystemClock, parse_instant
+from engine.clock import Clock, SystemClock
 from engine.db import UnitOfWork, make_engine
 from engine.errors import Conflict, EngineError, InvalidDefinition, InvalidInput
 from engine.jobs import JobSettings, handle_timer, handle_timer_start, notify_statement
@@ -112,7 +112,7 @@ class CaseEngine:
             ),
             now=lambda: self.now(),
         )
-        self.runtime = WorkflowRuntime(self.sandbox)
+        self.runtime = WorkflowRuntime(self.sandbox, default_tz=self.calendars_zone())
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
         #: definition id -> (sha256, key); definitions are immutable, so this never goes stale.
         self.definition_refs: dict[int, tuple[str, str]] = {}
@@ -149,6 +149,12 @@ class CaseEngine:
 
     # -- calendar ---------------------------------------------------------------------------
 
+    def calendars_zone(self) -> Any:
+        """The calendar's time zone: day boundaries, and times written without a zone."""
+        from engine.calendar import calendar_from_settings
+
+        return calendar_from_settings(self.settings).tz
+
     def _load_calendar_days(self) -> dict[date, Override]:
         with self.unit_of_work(readonly=True) as uow:
             return load_overrides(uow.session)
@@ -169,7 +175,7 @@ class CaseEngine:
         if start is None:
             return calendar.deadline(self.now(), days).isoformat()
         if isinstance(start, datetime):
-            return calendar.deadline(start, days)
+            return calendar.deadline(start if start.tzinfo else start.replace(tzinfo=calendar.tz), days)
         if isinstance(start, date):
             return calendar.add_business_days(start, days)
         if isinstance(start, str):
@@ -177,7 +183,9 @@ class CaseEngine:
             if len(text) == 10:
                 return calendar.add_business_days(parse_day(text), days).isoformat()
             try:
-                return calendar.deadline(parse_instant(text), days).isoformat()
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=calendar.tz)
+                return calendar.deadline(parsed, days).isoformat()
             except ValueError:
                 raise InvalidInput(f"business_days(): {start!r} is not a date or date-time") from None
         raise InvalidInput(f"business_days(): start must be a date or date-time, not {type(start).__name__}")
@@ -193,17 +201,15 @@ class CaseEngine:
         earliest = session.info.get("earliest_job")
         if earliest is None or due_at < earliest:
             session.info["earliest_job"] = due_at
-        if (
-            self.job_settings.notify
-            and not session.info.get("notified")
-            and session.get_bind().dialect.name == "postgresql"
-        ):
-            session.connection().execute(notify_statement(), {"due": due_at.isoformat()})
-            session.info["notified"] = True
+
+    def _notify_other_processes(self, session: Session) -> None:
+        """Just before commit: one NOTIFY with the earliest job this transaction wrote."""
+        earliest = session.info.get("earliest_job")
+        if earliest is not None and self.job_settings.notify and session.get_bind().dialect.name == "postgresql":
+            session.connection().execute(notify_statement(), {"due": earliest.isoformat()})
 
     def _after_commit(self, session_info: dict[str, Any]) -> None:
         earliest = session_info.pop("earliest_job", None)
-        session_info.pop("notified", None)
         if earliest is not None:
             for listener in list(self.job_listeners):
                 listener(earliest)
@@ -223,6 +229,7 @@ class CaseEngine:
             try:
                 result = command(self, uow.session, *args, **kwargs)
                 info = uow.session.info
+                self._notify_other_processes(uow.session)
                 uow.commit()
                 self._after_commit(info)
                 return result
@@ -230,6 +237,7 @@ class CaseEngine:
                 info = uow.session.info
                 info.pop("pending_audit", None)
                 if exc.keep_changes:
+                    self._notify_other_processes(uow.session)
                     uow.commit()
                     self._after_commit(info)
                 raise
@@ -238,7 +246,10 @@ class CaseEngine:
                 uow.session.rollback()
                 raise self.describe_conflict(uow.session, instance_id) from None
             except OperationalError as exc:
-                if "database is locked" not in str(exc.orig):
+                # SQLite: another writer held the lock too long; PostgreSQL: a deadlock or a
+                # serialization failure. Either way nothing was saved and trying again works.
+                code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+                if "database is locked" not in str(exc.orig) and code not in ("40P01", "40001"):
                     raise
                 uow.session.rollback()
                 raise Conflict("the database is busy with another change; try again in a moment") from None

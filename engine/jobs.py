@@ -172,16 +172,31 @@ def acquire_jobs(
     return jobs
 
 
-def renew_locks(engine: CaseEngine, owner: str, lock_seconds: float) -> int:
-    """Heartbeat: extend the locks ``owner`` holds; return how many."""
+def renew_locks(engine: CaseEngine, owner: str, lock_seconds: float, job_ids: set[int] | None = None) -> int:
+    """Heartbeat: extend the locks ``owner`` holds on ``job_ids`` (the batch in hand); return how many.
+
+    Only jobs the worker still has in hand are renewed: a job it lost track of (its database
+    went away mid-batch) is left to expire and be taken again.
+    """
+    ids = sorted(job_ids if job_ids is not None else ())
+    if not ids:
+        return 0
     with engine.unit_of_work() as uow:
         result = uow.session.connection().execute(
             update(_JOBS)
-            .where(_JOBS.c.lock_owner == owner, _JOBS.c.status == "running")
+            .where(_JOBS.c.lock_owner == owner, _JOBS.c.status == "running", _JOBS.c.id.in_(ids))
             .values(lock_expires_at=engine.clock.now() + timedelta(seconds=lock_seconds))
         )
         uow.commit()
     return result.rowcount or 0
+
+
+def lock_instance(session: Session, instance_id: int | None) -> None:
+    """Take the instance's row lock first, as commands do (instance → task → job: no deadlock)."""
+    if instance_id is not None and session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(
+            select(_INSTANCES.c.id).where(_INSTANCES.c.id == instance_id).with_for_update()
+        )
 
 
 # -- finishing ----------------------------------------------------------------------------------
@@ -214,7 +229,7 @@ def _release(engine: CaseEngine, job: JobRef, owner: str, due_at: datetime, atte
     with engine.unit_of_work() as uow:
         uow.session.connection().execute(
             update(_JOBS)
-            .where(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner)
+            .where(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner, _JOBS.c.status == "running")
             .values(status=status, due_at=due_at, attempts=attempts, last_error=error, lock_owner=None,
                     lock_expires_at=None)
         )
@@ -246,7 +261,7 @@ def run_job(engine: CaseEngine, job: JobRef, owner: str, now: datetime, settings
         report.lost = 1
     except Conflict:
         # Someone changed the case at the same moment: try again at once, no attempt used.
-        _release(engine, job, owner, now, job.attempts, None)
+        _release(engine, job, owner, max(now, job.due_at), job.attempts, None)
         report.lost = 1
     except Exception as exc:  # noqa: BLE001 - any failure of a job is recorded, never raised to the loop
         attempts = job.attempts + 1
@@ -269,14 +284,17 @@ def run_due_jobs(
     owner: str | None = None,
     settings: JobSettings | None = None,
     max_rounds: int | None = None,
+    held: set[int] | None = None,
 ) -> RunReport:
     """Take and run due jobs in batches until none is due at ``now`` (default: the clock).
 
     With an explicit ``now`` (``tawasul jobs run-due --now T``) every job due at T runs once;
-    a second call at the same instant runs nothing.
+    a second call at the same instant runs nothing. ``held`` is kept up to date with the ids of
+    the jobs in hand (the worker's heartbeat renews only those).
     """
     settings = settings or engine.job_settings
     owner = owner or new_owner()
+    held = held if held is not None else set()
     fixed_now = now
     report = RunReport()
     rounds = 0
@@ -288,8 +306,16 @@ def run_due_jobs(
             uow.commit()
         if not jobs:
             break
-        for job in jobs:
-            report.add(run_job(engine, job, owner, fixed_now or engine.clock.now(), settings))
+        held.update(job.id for job in jobs)
+        try:
+            for job in jobs:
+                report.add(run_job(engine, job, owner, fixed_now or engine.clock.now(), settings))
+                held.discard(job.id)
+        finally:
+            if held:
+                # The database went away mid-batch: give the rest back (or let their locks expire).
+                _give_back(engine, owner, held)
+                held.clear()
     for hook in list(engine.drain_hooks):
         try:
             report.sent += hook(engine, fixed_now)
@@ -298,10 +324,28 @@ def run_due_jobs(
     return report
 
 
+def _give_back(engine: CaseEngine, owner: str, job_ids: set[int]) -> None:
+    try:
+        with engine.unit_of_work() as uow:
+            uow.session.connection().execute(
+                update(_JOBS)
+                .where(_JOBS.c.id.in_(sorted(job_ids)), _JOBS.c.lock_owner == owner, _JOBS.c.status == "running")
+                .values(status="pending", lock_owner=None, lock_expires_at=None)
+            )
+            uow.commit()
+    except Exception:  # noqa: BLE001 - the locks expire on their own; the heartbeat no longer renews them
+        log.exception("could not give back %d jobs; their locks will expire", len(job_ids))
+
+
 def next_due_at(engine: CaseEngine) -> datetime | None:
-    """The earliest due time of a pending job, or None."""
+    """The earliest due time of a pending job a worker may take (not one of a case in error)."""
     with engine.unit_of_work(readonly=True) as uow:
-        return uow.session.scalar(select(func.min(_JOBS.c.due_at)).where(_JOBS.c.status == "pending"))
+        return uow.session.scalar(
+            select(func.min(_JOBS.c.due_at))
+            .select_from(_JOBS.outerjoin(_INSTANCES, _INSTANCES.c.id == _JOBS.c.instance_id))
+            .where(_JOBS.c.status == "pending",
+                   or_(_JOBS.c.instance_id.is_(None), _INSTANCES.c.status == "running"))
+        )
 
 
 # -- incidents ----------------------------------------------------------------------------------
@@ -374,13 +418,14 @@ def handle_timer_start(engine: CaseEngine, session: Session, job: JobRef, owner:
         finish_job(session, job, owner)
         return 0
     start_instance(engine, session, SYSTEM, definition.key, definition.version, {}, start_timer=job.element_id)
-    remaining = int(job.payload.get("remaining", 0))
+    remaining = int(job.payload.get("remaining", 0))  # occurrences after this one; -1: for ever
     interval = float(job.payload.get("interval_seconds", 0))
-    if remaining != 0 and interval > 0:
-        next_due = job.due_at + timedelta(seconds=interval)
-        while next_due <= now and remaining != 1:  # a worker that was down does not start a flood
-            next_due += timedelta(seconds=interval)
-            remaining = remaining - 1 if remaining > 0 else remaining
+    next_due = job.due_at + timedelta(seconds=interval)
+    # A worker that was down starts one instance now, not a flood: missed occurrences are used up.
+    while interval > 0 and remaining != 0 and next_due <= now:
+        next_due += timedelta(seconds=interval)
+        remaining = remaining - 1 if remaining > 0 else remaining
+    if interval > 0 and remaining != 0:
         payload = dict(job.payload, remaining=remaining - 1 if remaining > 0 else remaining)
         reschedule_job(session, job, owner, next_due, payload)
         engine.announce_job(session, next_due)

@@ -29,9 +29,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.actors import SYSTEM
-from engine.clock import ensure_utc, parse_instant
+from engine.clock import ensure_utc
 from engine.errors import ConfigError, ScriptError
-from engine.jobs import JobLost, JobRef, finish_job
+from engine.jobs import JobLost, JobRef, finish_job, lock_instance
 from engine.models import AuditEvent, HumanTask, OutboxMessage
 from engine.sandbox import check_expression
 
@@ -183,7 +183,8 @@ def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_
 
 def _as_instant(engine: CaseEngine, value: Any, opened_at: datetime, expression: str) -> datetime:
     if isinstance(value, datetime):
-        return ensure_utc(value)
+        # A time without a zone is read in the calendar's zone, as timers read it.
+        return ensure_utc(value if value.tzinfo else value.replace(tzinfo=engine.calendars.get().tz))
     if isinstance(value, date):
         calendar = engine.calendars.get()
         return datetime.combine(value, time(23, 59, 59), tzinfo=calendar.tz).astimezone(opened_at.tzinfo)
@@ -200,7 +201,8 @@ def _as_instant(engine: CaseEngine, value: Any, opened_at: datetime, expression:
                 pass
         else:
             try:
-                return parse_instant(text)
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                return ensure_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=engine.calendars.get().tz))
             except ValueError:
                 pass
     raise ScriptError(f"SLA expression {expression!r} gave {value!r}, not a date-time, date or ISO duration")
@@ -247,11 +249,13 @@ def _audit(session: Session, now: datetime, action: str, task: Any, summary: dic
 
 def handle_warning(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
     """At warning time: tell the assignee (or the lane) that the task is at risk."""
+    lock_instance(session, job.instance_id)
     task = _task_row(session, job.task_id)
     if task is None:
         finish_job(session, job, owner)
         return 0
-    recipient = f"user:{task.assignee}" if task.assignee else f"group:{task.candidate_group or task.lane}"
+    group = task.candidate_group or task.lane or "supervisor"  # a task with no lane: the supervisors
+    recipient = f"user:{task.assignee}" if task.assignee else f"group:{group}"
     _outbox(session, now, "task_warning", recipient, task, {})
     engine.announce_job(session, now)
     _audit(session, now, "sla_warning", task, {"recipient": recipient})
@@ -261,6 +265,7 @@ def handle_warning(engine: CaseEngine, session: Session, job: JobRef, owner: str
 
 def handle_escalation(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
     """At an escalation level: offer the task to the next group and record it."""
+    lock_instance(session, job.instance_id)
     group = str(job.payload.get("to") or "")
     level = int(job.payload.get("level", 1))
     result = session.connection().execute(

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -393,6 +393,17 @@ def _plain(value: datetime) -> datetime:
     return ensure_utc(datetime.fromisoformat(value.isoformat()))
 
 
+def _with_zone(value: Any, zone: tzinfo) -> Any:
+    """An ISO date-time without a zone, given ``zone``; anything else unchanged."""
+    if not isinstance(value, str) or value.upper().startswith(("P", "R")):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.replace(tzinfo=zone).isoformat() if parsed.tzinfo is None else value
+
+
 def _timer_value_problem(event: TimerEventDefinition, value: Any) -> str | None:
     """Why a timer expression's value cannot drive ``event``, or None when it can."""
     if not isinstance(value, str):
@@ -503,6 +514,7 @@ class _ScriptEngine(PythonScriptEngine):
         value = super().evaluate(task, expression, external_context)
         event = getattr(task.task_spec, "event_definition", None)
         if isinstance(event, TimerEventDefinition) and expression == event.expression:
+            value = _with_zone(value, getattr(self, "default_tz", UTC))
             problem = _timer_value_problem(event, value)
             if problem:
                 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -591,10 +603,18 @@ class StepFailure:
 class WorkflowRuntime:
     """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
 
-    def __init__(self, sandbox: Sandbox, services: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        services: Mapping[str, Callable[..., Any]] | None = None,
+        default_tz: tzinfo | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.services: dict[str, Callable[..., Any]] = dict(services or {})
         self.script_engine = _ScriptEngine(environment=_SandboxEnvironment(sandbox, self.services))
+        #: A timer date-time written without a zone is read in this one (the calendar's), not the
+        #: server's.
+        self.script_engine.default_tz = default_tz or UTC
         self._local = threading.local()
         _install_clock_adapter()
 
@@ -664,6 +684,7 @@ class Case:
     def advance(self) -> StepFailure | None:
         """Fire due timers and run every engine step; return the failure if an element failed."""
         try:
+            self._skip_missed_cycles()
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps()
         except WorkflowException as exc:
@@ -671,6 +692,31 @@ class Case:
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
             return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
         return None
+
+    def _skip_missed_cycles(self) -> None:
+        """Let a cycle timer that missed occurrences (the workers were down) fire once now.
+
+        Without this SpiffWorkflow would run one path per missed occurrence in one burst; the
+        missed occurrences count as used.
+        """
+        now = (_clock.get() or _SYSTEM_CLOCK).now()
+        for task in self.workflow.get_tasks(state=TaskState.WAITING):
+            value = task.internal_data.get("event_value")
+            event = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(event, CycleTimerEventDefinition) or not isinstance(value, dict):
+                continue
+            interval = float(value.get("duration") or 0)
+            cycles = value.get("cycles", 0)
+            if interval <= 0 or cycles == 0:
+                continue
+            due = datetime.fromisoformat(value["next"])
+            missed = int((now - due).total_seconds() // interval)
+            if missed <= 0:
+                continue
+            if cycles > 0:
+                missed = min(missed, cycles - 1)
+                value["cycles"] = cycles - missed
+            value["next"] = (due + timedelta(seconds=interval * missed)).isoformat()
 
     def _busy_element(self) -> str:
         """Best guess at the element the engine was working on when it failed."""

@@ -45,6 +45,8 @@ class Worker:
         is_postgres = engine.db.dialect.name == "postgresql"
         self.listen = (self.settings.notify and is_postgres) if listen is None else listen
         self.totals = RunReport()
+        #: Ids of the jobs this worker has in hand; the heartbeat renews only these.
+        self.held: set[int] = set()
         self._scheduler: BackgroundScheduler | None = None
         self._drain_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -100,7 +102,10 @@ class Worker:
             if self._armed_at is not None and self._armed_at <= at:
                 return
             self._armed_at = at
-        scheduler.add_job(self._wake_run, "date", run_date=at, id="tawasul-wake", replace_existing=True)
+        # Several may be pending at once: a wake must never be skipped because one is running
+        # (the drain itself runs one at a time and goes round again when asked).
+        scheduler.add_job(self._wake_run, "date", run_date=at, id=f"tawasul-wake-{at.timestamp()}",
+                          replace_existing=True, max_instances=100)
 
     def _wake_run(self) -> None:
         with self._state_lock:
@@ -114,10 +119,12 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 self._again = False
-                report = run_due_jobs(self.engine, owner=self.owner, settings=self.settings)
+                report = run_due_jobs(self.engine, owner=self.owner, settings=self.settings, held=self.held)
                 self.totals.add(report)
                 if not self._again:
                     break
+            with self._state_lock:
+                self._armed_at = None  # whatever was armed has been served by this drain
             upcoming = next_due_at(self.engine)
             if upcoming is not None:
                 self.wake(upcoming)
@@ -129,7 +136,7 @@ class Worker:
 
     def _heartbeat(self) -> None:
         try:
-            renew_locks(self.engine, self.owner, self.settings.lock_seconds)
+            renew_locks(self.engine, self.owner, self.settings.lock_seconds, set(self.held))
         except Exception:  # noqa: BLE001 - the next beat tries again
             log.exception("worker %s: heartbeat failed", self.owner)
 

@@ -45,6 +45,8 @@ def _positive_int(text: str) -> int:
     digits = text.strip().translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
     if not digits.isdigit() or int(digits) <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    if int(digits) > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text} is too large")
     return int(digits)
 
 
@@ -352,6 +354,8 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | 
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return _fail(f"the database is not ready ({reason}); run `tawasul init` first", 6)
+    except OverflowError:
+        return _fail("a date or number is out of range", 2)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

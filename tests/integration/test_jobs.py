@@ -279,3 +279,57 @@ def test_a_timer_job_that_finds_nothing_due_is_given_back_for_later(engine, depl
     [job] = _jobs(engine)
     assert job.status == "pending" and job.due_at == T0 + timedelta(hours=2, seconds=1)
     assert engine.query(instance_detail, row.id)["open_tasks"] == []
+
+
+def test_jobs_of_a_case_in_error_do_not_count_as_due(engine, deploy):
+    """Otherwise a worker is woken again and again for a job it may not take (a busy loop)."""
+    from engine.jobs import next_due_at
+
+    deploy("waiting")
+    row = engine.run(start_instance, SYSTEM, "waiting", data={"wait_hours": 1})
+    assert next_due_at(engine) == T0 + timedelta(hours=1)
+    with engine.unit_of_work() as uow:
+        uow.session.get(ProcessInstance, row.id).status = "error"
+        uow.commit()
+    assert next_due_at(engine) is None
+
+
+def test_a_cycle_that_missed_occurrences_fires_once(engine, deploy):
+    deploy("reminders")
+    row = engine.run(start_instance, SYSTEM, "reminders")
+    assert fire_due_timers(engine, T0 + timedelta(days=10)) == 1  # workers were down for ten days
+    detail = engine.query(instance_detail, row.id)
+    assert detail["waiting_timers"] == []  # R3: the missed occurrences are used up
+    with engine.unit_of_work(readonly=True) as uow:
+        fired = uow.session.scalars(select(AuditEvent).where(AuditEvent.action == "timer_fired")).all()
+    assert len(fired) == 1
+
+
+def test_a_start_timer_that_missed_occurrences_starts_one_instance(engine, deploy):
+    deploy("scheduled")  # R3/P1D from T0
+    run_due_jobs(engine, T0 + timedelta(days=10))
+    assert _count(engine, ProcessInstance) == 1
+    assert _jobs(engine) == []
+
+
+def test_the_heartbeat_renews_only_the_jobs_in_hand(engine, deploy):
+    from engine.jobs import renew_locks
+
+    deploy("waiting")
+    for hours in (1, 2):
+        engine.run(start_instance, SYSTEM, "waiting", data={"wait_hours": hours})
+    with engine.unit_of_work() as uow:
+        first, second = acquire_jobs(engine, uow.session, "w", T0 + timedelta(hours=3), 10, 30)
+        uow.commit()
+    assert renew_locks(engine, "w", 60, {first.id}) == 1
+    assert renew_locks(engine, "w", 60, set()) == 0
+
+
+def test_a_timer_date_without_a_zone_is_read_in_the_calendar_zone(engine, deploy, tmp_path):
+    xml = (BPMN_DIR / "deadline.bpmn").read_bytes().replace(b"business_days(10)", b'"2026-12-02T10:00:00"')
+    from engine.definitions import deploy_definition
+
+    engine.run(deploy_definition, SYSTEM, xml, "deadline.bpmn")
+    row = engine.run(start_instance, SYSTEM, "deadline")
+    # 10:00 in Riyadh (the calendar's zone), whatever the server's zone: 07:00 UTC
+    assert engine.query(instance_detail, row.id)["waiting_timers"][0]["due_at"] == "2026-12-02T07:00:00+00:00"

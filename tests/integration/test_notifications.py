@@ -12,11 +12,11 @@ from engine.actors import SYSTEM, Actor
 from engine.context import CaseEngine
 from engine.models import OutboxMessage
 from engine.settings import load_settings
+from tests.conftest import T0
 from workflows import identity, install
 from workflows.accounts import create_user
 from workflows.members import register_member
 from workflows.notifications import dispatch_outbox, notify, render
-from tests.conftest import T0
 
 RECEPTION = Actor.user("reception1", ["reception"])
 
