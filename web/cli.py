@@ -142,6 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     clear = calendar.add_parser("clear", help="remove the society's entry for a day")
     clear.add_argument("day", metavar="YYYY-MM-DD")
 
+    sub.add_parser("demo", help="load demo data into an empty database (password demo-pass: never for real use)")
+    p = sub.add_parser("members", help="members of the society")
+    members = p.add_subparsers(dest="members_command", metavar="ACTION", parser_class=_Parser)
+    members.required = True
+    imp = members.add_parser("import", help="import members from a .csv or .xlsx file")
+    imp.add_argument("file")
+    imp.add_argument("--skip-bad", action="store_true",
+                     help="import the good rows and report the bad ones (default: a bad row imports nothing)")
+    search = members.add_parser("search", help="find members by name (any spelling), ID, number or mobile")
+    search.add_argument("text")
+
     p = sub.add_parser("serve", help="run the web app")
     p.add_argument("--port", type=_positive_int)
     p.add_argument("--host")
@@ -248,6 +259,10 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], Any]) -> 
             return _calendar(engine, actor, args)
         if args.command == "worker":
             return _worker(engine)
+        if args.command == "demo":
+            return _demo(engine)
+        if args.command == "members":
+            return _members(engine, actor, args)
         raise CliError(f"unknown command {args.command}")
     finally:
         engine.dispose()
@@ -271,6 +286,38 @@ def _calendar(engine: Any, actor: Any, args: argparse.Namespace) -> Any:
                                                         engine.clock.now()))
     engine.calendars.invalidate()
     return {"date": day.isoformat(), "is_working": is_working, "reason": args.reason.strip()}
+
+
+def _demo(engine: Any) -> Any:
+    from workflows.demo import load_demo
+
+    result = load_demo(engine)
+    print(f"tawasul: demo data loaded; every demo account's password is {result['password']!r}: "
+          "for trying Tawasul only, never for a real deployment", file=sys.stderr)
+    return result
+
+
+def _members(engine: Any, actor: Any, args: argparse.Namespace) -> Any:
+    if args.members_command == "search":
+        from workflows.members import search_members
+
+        return [{"id": m.id, "national_id": m.national_id, "name_ar": m.name_ar, "name_en": m.name_en,
+                 "mobile": m.mobile, "membership_no": m.membership_no, "status": m.status}
+                for m in engine.query(lambda e, s: search_members(s, args.text))]
+    from tqdm import tqdm
+
+    from workflows.importer import import_members
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"cannot read {args.file}: no such file")
+    with tqdm(desc="members", unit=" rows", file=sys.stderr, disable=None) as bar:
+        report = engine.run(lambda e, s: import_members(s, actor, e.clock.now(), path, args.skip_bad, bar.update))
+    if report.rejected and not args.skip_bad:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+        raise CliError(f"{len(report.rejected)} of {report.rows} rows are wrong, so nothing was imported "
+                       "(the list is on stdout; fix them, or use --skip-bad to import the others)")
+    return report.as_dict()
 
 
 def _run_until_signalled(on_start: Callable[[], None] | None = None) -> None:
@@ -363,8 +410,13 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | 
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set TAWASUL_DEBUG=1 for details)", 1)
     if result is not None:
-        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
-        sys.stdout.write("\n")
+        try:
+            json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (`tawasul tasks | head`): not an error of ours.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

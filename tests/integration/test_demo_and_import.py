@@ -1,0 +1,163 @@
+"""`tawasul demo` and `tawasul members import`."""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from engine.actors import SYSTEM
+from engine.context import CaseEngine
+from engine.definitions import deploy_definition
+from engine.queries import list_tasks
+from tests.conftest import PROJECT_BPMN_DIR
+from web.cli import main
+from workflows import identity, install
+from workflows.accounts import check_password
+from workflows.models import Member, User
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(database_url, clock, settings, capsys):
+    def run(*argv):
+        code = main(list(argv), engine_factory=lambda: install(CaseEngine(settings, database_url=database_url, clock=clock)))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _deploy_all(engine):
+    for path in sorted(PROJECT_BPMN_DIR.glob("*.bpmn")):
+        engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
+
+
+def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
+    from workflows.demo import load_demo
+
+    _deploy_all(engine)
+    result = load_demo(engine)
+    assert result["members"] == 50 and result["requests"] == {"member_request": 24, "inquiry": 4,
+                                                               "membership_registration": 5}
+    users = engine.query(lambda e, s: {u.username: u for u in s.query(User)})
+    assert set(users) == {"reception1", "researcher1", "committee1", "delivery1", "supervisor1", "owner1", "admin1",
+                          "member1"}
+    assert check_password(users["committee1"], "demo-pass") and not check_password(users["committee1"], "x")
+    assert users["member1"].member_id is not None and users["member1"].roles == []
+    now = engine.clock.now()
+    from engine.sla import sla_state
+
+    tasks = engine.query(list_tasks, SYSTEM)
+    stages = Counter(t.element_id for t in tasks)
+    for element in ("intake", "check_data", "explain_procedures", "request_missing", "acknowledgement",
+                    "committee_review", "complete_registration", "deliver_service", "log_inquiry", "answer_member",
+                    "verify_application", "approve_membership"):
+        assert stages[element] >= 1, element
+    states = Counter(sla_state(t.due_at, t.warn_at, now) for t in tasks if t.element_id == "committee_review")
+    assert states["late"] >= 1 and states["at_risk"] >= 1  # some near or past their deadline
+    members = engine.query(lambda e, s: s.query(Member).all())
+    assert all(identity.luhn_valid(m.national_id) for m in members)
+    code, _, err = cli("demo")
+    assert code == 4 and "empty database" in err
+
+
+def test_demo_through_the_cli_warns_about_the_password(engine, cli):
+    _deploy_all(engine)
+    code, out, err = cli("demo")
+    assert code == 0 and json.loads(out)["password"] == "demo-pass"
+    assert "never for a real deployment" in err
+
+
+GOOD_ID = identity.with_check_digit("107654321")
+OTHER_ID = identity.with_check_digit("207654321")
+BAD_CHECK = GOOD_ID[:9] + str((int(GOOD_ID[9]) + 1) % 10)
+
+
+def _csv(tmp_path, lines):
+    path = tmp_path / "members.csv"
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")  # Excel's UTF-8 with a BOM
+    return path
+
+
+def test_import_all_good_rows(engine, cli, tmp_path):
+    path = _csv(tmp_path, [
+        "رقم الهوية,الاسم,name_en,الجوال,email,رقم العضوية,تاريخ الانضمام",
+        f"{GOOD_ID},نورة العتيبي,Noura,0551234567,noura@example.org,M-1,2025-01-01",
+        f"{OTHER_ID.translate(str.maketrans('0123456789', '٠١٢٣٤٥٦٧٨٩'))},سارة,,٠٥٥٩٨٧٦٥٤٣,,,",
+    ])
+    code, out, err = cli("members", "import", str(path))
+    assert code == 0, err
+    assert json.loads(out) == {"rows": 2, "imported": 2, "rejected": []}
+    members = engine.query(lambda e, s: {m.national_id: m for m in s.query(Member)})
+    assert members[GOOD_ID].status == "active" and members[OTHER_ID].mobile == "+966559876543"
+
+
+def test_a_bad_row_imports_nothing_and_every_bad_row_is_reported(engine, cli, tmp_path):
+    path = _csv(tmp_path, [
+        "national_id,name_ar,mobile",
+        f"{GOOD_ID},نورة,0551234567",
+        f"{BAD_CHECK},خطأ,0551234567",
+        f"{GOOD_ID},مكرر,0551234567",
+        ",بلا هوية,",
+        f"{OTHER_ID},سارة,12",
+    ])
+    code, out, err = cli("members", "import", str(path))
+    assert code == 2 and "4 of 5 rows are wrong, so nothing was imported" in err
+    report = json.loads(out)
+    assert [r["line"] for r in report["rejected"]] == [3, 4, 5, 6]
+    reasons = {r["line"]: r["reason"] for r in report["rejected"]}
+    assert "check digit is wrong" in reasons[3]
+    assert "is also on line 2" in reasons[4]
+    assert "national_id is required" in reasons[5]
+    assert "mobile: '12'" in reasons[6]
+    assert engine.query(lambda e, s: s.query(Member).count()) == 0  # all or nothing
+
+    code, out, _ = cli("members", "import", str(path), "--skip-bad")
+    assert code == 0 and json.loads(out)["imported"] == 1
+    code, out, _ = cli("members", "import", str(path), "--skip-bad")  # again: already members
+    assert "already a member" in json.loads(out)["rejected"][0]["reason"]
+
+
+def test_import_an_excel_workbook(engine, cli, tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["national_id", "name_ar", "joined_on"])
+    sheet.append([int(GOOD_ID), "نورة", __import__("datetime").date(2025, 5, 1)])
+    path = tmp_path / "members.xlsx"
+    book.save(path)
+    code, out, err = cli("members", "import", str(path))
+    assert code == 0, err
+    assert json.loads(out)["imported"] == 1
+    assert engine.query(lambda e, s: s.query(Member).one().joined_on.isoformat()) == "2025-05-01"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("members.txt", "x", "give a .csv or .xlsx file"),
+        ("members.csv", "name,phone\nx,y", "must name the columns"),
+        ("members.xlsx", "not a workbook", "cannot read members.xlsx as an Excel workbook"),
+    ],
+)
+def test_unreadable_files_are_explained(cli, tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    code, _, err = cli("members", "import", str(path))
+    assert code == 2 and message in err and err.count("\n") == 1
+    code, _, err = cli("members", "import", str(tmp_path / "none.csv"))
+    assert code == 2 and "no such file" in err
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    env = dict(os.environ, TAWASUL_DATABASE_URL=f"sqlite:///{tmp_path / 'pipe.db'}")
+    env.pop("TAWASUL_TEST_DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "web.cli", "init"], check=True, capture_output=True, env=env, cwd=ROOT)
+    done = subprocess.run(f"{sys.executable} -m web.cli calendar holidays --year 2026 | head -c 10",
+                          shell=True, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert "Traceback" not in done.stderr

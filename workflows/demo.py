@@ -1,0 +1,211 @@
+"""Demo data for an empty database.
+
+Staff and member accounts, about 50 members, and requests at every stage of every diagram,
+some near or past their deadline.
+
+Every account's password is ``demo-pass``: demo data is for trying Tawasul, never for a real
+deployment.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from engine.actors import Actor
+from engine.clock import FrozenClock
+from engine.errors import Conflict
+from engine.models import HumanTask
+from workflows import identity
+from workflows.accounts import actor_for, create_user
+from workflows.forms import complete_task_with_form
+from workflows.members import log_contact, register_member
+from workflows.models import Member, ServiceRequest, User
+from workflows.requests import documents, mark_document, open_request
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+PASSWORD = "demo-pass"  # noqa: S105 - the documented demo password, printed with a warning
+STAFF = [
+    ("reception1", "موظف الاستقبال", ["reception"]),
+    ("researcher1", "مسؤول البحث الاجتماعي", ["social_researcher"]),
+    ("committee1", "عضو لجنة البحث", ["committee"]),
+    ("delivery1", "موظف تقديم الخدمة", ["service_delivery"]),
+    ("supervisor1", "المشرف", ["supervisor"]),
+    ("owner1", "مالك العمليات", ["process_owner"]),
+    ("admin1", "مدير النظام", ["administrator", "supervisor"]),
+]
+FIRST = ["محمد", "أحمد", "عبدالله", "خالد", "فهد", "سعد", "نورة", "فاطمة", "سارة", "مريم", "هند", "ريم", "عبدالرحمن",
+         "سلطان", "منيرة", "لطيفة", "ناصر", "تركي", "عائشة", "جواهر"]
+FIRST_EN = ["Mohammed", "Ahmed", "Abdullah", "Khalid", "Fahad", "Saad", "Noura", "Fatimah", "Sara", "Maryam", "Hind",
+            "Reem", "Abdulrahman", "Sultan", "Munirah", "Latifa", "Nasser", "Turki", "Aisha", "Jawaher"]
+FAMILY = [("العتيبي", "Alotaibi"), ("القحطاني", "Alqahtani"), ("الشمري", "Alshammari"), ("الدوسري", "Aldosari"),
+          ("الحربي", "Alharbi"), ("الزهراني", "Alzahrani"), ("المطيري", "Almutairi"), ("السبيعي", "Alsubaie")]
+CHANNELS = ["in_person", "phone", "social_media", "letter", "website"]
+
+# Stages of member_request, in order; a request is driven up to (not through) its stage.
+REQUEST_STAGES = ["intake", "check_data", "explain_procedures", "request_missing", "acknowledgement",
+                  "committee_review", "committee_review:at_risk", "committee_review:late", "complete_registration",
+                  "deliver_service", "delivered", "rejected"]
+INQUIRY_STAGES = ["log_inquiry", "answer_member", "explain_procedures", "answered"]
+MEMBERSHIP_STAGES = ["verify_application", "request_missing", "approve_membership", "registered", "refused"]
+
+
+def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
+    """Load the demo data; refuse a database that already has members or users.
+
+    Raises:
+        Conflict: the database is not empty.
+    """
+    with engine.unit_of_work(readonly=True) as uow:
+        if uow.session.scalar(select(func.count()).select_from(Member)) or uow.session.scalar(
+            select(func.count()).select_from(User)
+        ):
+            raise Conflict("demo data goes into an empty database; this one already has members or users")
+    rng = random.Random(seed)  # noqa: S311 - repeatable demo data, nothing secret
+    real_clock = engine.clock
+    now = real_clock.now()
+    try:
+        staff = engine.run(_create_staff)
+        members = engine.run(_create_members, rng)
+        engine.run(_create_member_account, members[0])
+        counts = {"member_request": 0, "inquiry": 0, "membership_registration": 0}
+        index = 0
+        for stage in REQUEST_STAGES:
+            for _ in range(2):
+                _drive(engine, staff, members[index % len(members)], "financial_support" if index % 2 else
+                       "in_kind_support", stage, rng, now)
+                index += 1
+                counts["member_request"] += 1
+        for stage in INQUIRY_STAGES:
+            _drive(engine, staff, members[index % len(members)], "inquiry", stage, rng, now)
+            index += 1
+            counts["inquiry"] += 1
+        for stage in MEMBERSHIP_STAGES:
+            _drive(engine, staff, members[index % len(members)], "membership_registration", stage, rng, now)
+            index += 1
+            counts["membership_registration"] += 1
+    finally:
+        engine.clock = real_clock
+    return {"users": [s for s, _, _ in STAFF] + ["member1"], "members": len(members), "requests": counts,
+            "password": PASSWORD}
+
+
+def _create_staff(engine: CaseEngine, session: Any) -> dict[str, Actor]:
+    now = engine.clock.now()
+    actors = {}
+    for username, name, roles in STAFF:
+        user = create_user(session, now, username, PASSWORD, name, roles, email=f"{username}@tawasul.local")
+        actors[username] = actor_for(user)
+    return actors
+
+
+def _create_members(engine: CaseEngine, session: Any, rng: random.Random) -> list[Member]:
+    now = engine.clock.now()
+    system = Actor.user("demo")
+    members = []
+    for number in range(50):
+        first = number % len(FIRST)
+        family_ar, family_en = FAMILY[number % len(FAMILY)]
+        national = identity.with_check_digit(("1" if number % 5 else "2") + f"{10000000 + number * 7919:08d}")
+        mobile = f"05{rng.choice('045')}{rng.randrange(10**6, 10**7)}"
+        fields = {"national_id": national, "name_ar": f"{FIRST[first]} {family_ar}",
+                  "name_en": f"{FIRST_EN[first]} {family_en}", "mobile": mobile}
+        if number % 3:
+            fields["email"] = f"member{number + 1}@example.org"
+        if number % 4 == 0:
+            fields.update(membership_no=f"M-2025-{number + 1:05d}", status="active", joined_on="2025-03-01")
+        if number % 10 == 9:
+            fields["language"] = "en"
+        members.append(register_member(session, system, now, **fields))
+    return members
+
+
+def _create_member_account(engine: CaseEngine, session: Any, member: Member) -> None:
+    create_user(session, engine.clock.now(), "member1", PASSWORD, member.name_ar, [], email=member.email,
+                member_id=member.id, language=member.language)
+
+
+def _drive(engine: CaseEngine, staff: dict[str, Actor], member: Member, service: str, stage: str,
+           rng: random.Random, now: datetime) -> None:
+    """Open a request and complete its tasks until it waits at ``stage``."""
+    target, _, lateness = stage.partition(":")
+    # Requests that should be near or past their deadline are opened in the past.
+    days_ago = {"at_risk": 13, "late": 17}.get(lateness, rng.randrange(0, 3))
+    opened = now - timedelta(days=days_ago, hours=rng.randrange(8))
+    engine.clock = FrozenClock(opened)
+    channel = rng.choice(CHANNELS)
+    request = engine.run(lambda e, s: open_request(e, s, staff["reception1"], member.id, service, channel,
+                                                   "طلب تجريبي"))
+    engine.run(lambda e, s: log_contact(s, staff["reception1"], e.clock.now(), member.id, "phone", "outbound",
+                                        "اتصال للتأكد من بيانات التواصل", request.id))
+    steps = _steps(service)
+    if target == "rejected":
+        steps = [(e, a, {"outcome": "rejected", "reason": "الدخل أعلى من الحد المعتمد",
+                          "committee_members": ["أحمد", "سارة"]} if e == "committee_review" else d, b)
+                 for e, a, d, b in steps if steps.index((e, a, d, b)) <= 7]
+    elif target == "refused":
+        steps = [(e, a, {"approved": False, "reason": "لم تُستكمل الشروط"} if e == "approve_membership" else d, b)
+                 for e, a, d, b in steps]
+    elif service == "inquiry" and target == "explain_procedures":
+        steps = [("log_inquiry", "reception1", {"question": "كيف أسجّل أبنائي في البرنامج؟", "can_answer": False},
+                  None)]
+    for element, actor_name, data, before in steps:
+        if element == target:
+            return
+        if before:
+            before(engine, request)
+        _complete(engine, request, element, staff[actor_name], data)
+
+
+def _steps(service: str) -> list[tuple[str, str, dict[str, Any], Callable[..., None] | None]]:
+    if service == "inquiry":
+        return [
+            ("log_inquiry", "reception1", {"question": "ما شروط الحصول على الدعم؟", "can_answer": True}, None),
+            ("answer_member", "reception1", {"answer": "الشروط منشورة في موقع الجمعية"}, None),
+        ]
+    if service == "membership_registration":
+        return [
+            ("verify_application", "reception1", {"id_verified": True}, None),
+            ("request_missing", "reception1", {"missing_items": "إيصال سداد الأسهم", "contact_channel": "phone"},
+             None),
+            ("verify_application", "reception1", {"id_verified": True}, _verify_all),
+            ("approve_membership", "committee1", {"approved": True, "reason": "مستوفٍ للشروط"}, None),
+        ]
+    return [
+        ("intake", "reception1", {"visit_summary": "استقبال العضو وشرح الخدمة", "inquiries_answered": True}, None),
+        ("check_data", "reception1", {"complete": False, "needs_referral": True}, None),
+        ("explain_procedures", "researcher1", {"explanation": "شرح الإجراءات والشروط", "procedures_clear": True},
+         None),
+        ("check_data", "reception1", {"complete": True, "needs_referral": False}, None),
+        ("request_missing", "reception1", {"missing_items": "إثبات الدخل", "contact_channel": "phone"}, None),
+        ("check_data", "reception1", {"complete": True, "needs_referral": False}, _verify_all),
+        ("acknowledgement", "reception1", {"acknowledged": True, "ack_channel": "in_person"}, None),
+        ("committee_review", "committee1", {"outcome": "accepted", "reason": "مستوفٍ للشروط",
+                                            "committee_members": ["أحمد", "سارة", "خالد"]}, None),
+        ("complete_registration", "delivery1", {"registration_note": "سُجّل في البرنامج"}, None),
+        ("deliver_service", "delivery1", {"delivered_on": "2026-11-25", "delivery_note": "قُدّمت الخدمة"}, None),
+    ]
+
+
+def _verify_all(engine: CaseEngine, request: ServiceRequest) -> None:
+    actor = Actor.user("reception1", ["reception"])
+    for item in engine.query(lambda e, s: documents(s, request.id)):
+        engine.run(lambda e, s, kind=item.kind: mark_document(e, s, actor, request.id, kind, "verified"))
+
+
+def _complete(engine: CaseEngine, request: ServiceRequest, element: str, actor: Actor, data: dict[str, Any]) -> None:
+    def find(e: CaseEngine, s: Any) -> str | None:
+        return s.scalar(select(HumanTask.id).where(HumanTask.instance_id == request.instance_id,
+                                                   HumanTask.element_id == element))
+
+    task_id = engine.query(find)
+    if task_id is None:
+        raise RuntimeError(f"demo: {request.reference} has no open {element}")
+    engine.clock = FrozenClock(engine.clock.now() + timedelta(minutes=20))
+    engine.run(complete_task_with_form, actor, task_id, data)
