@@ -142,3 +142,28 @@ def test_every_project_diagram_deploys_and_is_drawn(engine):
         assert elements <= drawn, (path.name, elements - drawn)
         lanes = set(tree.xpath("//bpmn:lane/@name", namespaces=ns))
         assert lanes <= {"reception", "social_researcher", "committee", "service_delivery", "supervisor"}
+
+
+def test_every_user_task_has_a_bilingual_form():
+    from lxml import etree
+
+    from tests.conftest import PROJECT_BPMN_DIR
+    from workflows.forms import FORMS_DIR, load_form
+
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+          "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core"}
+    used = set()
+    for path in sorted(PROJECT_BPMN_DIR.glob("*.bpmn")):
+        tree = etree.parse(str(path))
+        for task in tree.xpath("//bpmn:userTask", namespaces=ns):
+            keys = task.xpath(".//spiffworkflow:property[@name='formKey']/@value", namespaces=ns)
+            assert keys, f"{path.name}: user task {task.get('id')} has no formKey"
+            used.add(keys[0])
+    for key in sorted(used):
+        form = load_form(key)  # valid JSON Schema, checked against the metaschema
+        assert set(form["x-label"]) == {"ar", "en"}, key
+        for name, field in form["properties"].items():
+            assert field["x-label"]["ar"] and field["x-label"]["en"], f"{key}: {name}"
+            for value in field.get("enum", []):
+                assert set(field["x-enum-labels"][value]) == {"ar", "en"}, f"{key}: {name}={value}"
+    assert used == {p.name for p in FORMS_DIR.glob("*.json")}  # and no form is left unused

@@ -179,3 +179,24 @@ def test_worker_drain_sends_the_outbox(engine):
     engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms",)))
     assert run_due_jobs(engine, T0).sent == 1
     assert SYSTEM.name == "system"
+
+
+def test_letters_become_printable_pages(engine):
+    from workflows.letters import letter_page, letters, status_label
+
+    member = _member(engine)
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "decision_accepted", member,
+                                   {"reference": "REQ-2026-000042", "name": member.name_ar}, ("letter",)))
+    dispatch_outbox(engine)
+    [letter] = engine.query(lambda e, s: letters(s))
+    page = engine.query(lambda e, s: letter_page(s, letter.id))
+    assert '<html lang="ar" dir="rtl">' in page and "قبول طلبك REQ-2026-000042" in page and "سارة القحطاني" in page
+    assert status_label("with_committee") == "لدى لجنة البحث" and status_label("with_committee", "en") == "With the research committee"
+    from engine.errors import InvalidInput, NotFound
+
+    with pytest.raises(NotFound):
+        engine.query(lambda e, s: letter_page(s, 999))
+    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms",)))
+    sms_id = engine.query(lambda e, s: s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id.desc())).first())
+    with pytest.raises(InvalidInput, match="is a sms message, not a letter"):
+        engine.query(lambda e, s: letter_page(s, sms_id))
