@@ -14,7 +14,8 @@ Figures:
 * ``persisted``: the same through ``CaseEngine.run`` commands on a real database;
   ``ratio`` = persisted / in-memory+ser;
 * ``starts/s``: instance starts through ``start_instance`` (one and two processes);
-* ``snapshot``: bytes of the stored state at mid-point (waiting for the committee).
+* ``snapshot``: bytes of the stored state at mid-point (waiting for the committee), as stored
+  (compressed) and, for the in-memory run, as plain JSON.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine.actors import SYSTEM  # noqa: E402
+from engine.actors import SYSTEM, Actor  # noqa: E402
 from engine.commands import complete_task, start_instance  # noqa: E402
 from engine.context import CaseEngine  # noqa: E402
 from engine.db import make_engine  # noqa: E402
@@ -109,13 +110,13 @@ def in_memory_with_serialization(engine: CaseEngine, n: int) -> tuple[float, int
     for i in range(n):
         case = runtime.new(process, {"request_no": i})
         case.advance()
-        snapshot = runtime.freeze(case)
+        snapshot = runtime.freeze(case, compress=False)  # the baseline: SpiffWorkflow's JSON, no compression
         for step, (element, data) in enumerate(STEPS):
             case = runtime.thaw(process, snapshot)
             case.advance()
             [task] = [t for t in case.human_tasks() if t.element_id == element]
             case.complete_human_task(task.id, data)
-            snapshot = runtime.freeze(case)
+            snapshot = runtime.freeze(case, compress=False)
             if step == MID_STEP - 1:
                 mid_bytes = len(snapshot.encode())
         assert case.is_completed
@@ -213,6 +214,44 @@ def rows_and_bytes_per_instance(engine: CaseEngine) -> tuple[float, float]:
     return events / max(instances, 1), statistics.mean(len(s.encode()) for s in finished) if finished else 0.0
 
 
+def member_request_snapshot(workdir: Path) -> tuple[int, int]:
+    """(stored, JSON) bytes of bpmn/member_request.bpmn waiting for the committee, after a referral."""
+    from engine.clock import FrozenClock
+    from engine.queries import list_tasks
+    from engine.spiff import decode_snapshot
+    from workflows import identity, install
+    from workflows.forms import complete_task_with_form
+    from workflows.members import register_member
+    from workflows.requests import documents, mark_document, open_request
+
+    url = fresh_database("sqlite", None, workdir)
+    settings = load_settings(**{"notifications.sms": {"backend": "log", "path": str(workdir / "sms.log")},
+                                "notifications.email": {"backend": "log", "path": str(workdir / "email.log")}})
+    engine = install(CaseEngine(settings, database_url=url, clock=FrozenClock()))
+    path = ROOT / "bpmn" / "member_request.bpmn"
+    engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
+    staff = Actor.user("bench", ["reception", "social_researcher", "committee"])
+    member = engine.run(lambda e, s: register_member(s, staff, e.clock.now(), name_ar="عضو",
+                                                     national_id=identity.with_check_digit("108765432")))
+    request = engine.run(lambda e, s: open_request(e, s, staff, member.id, "financial_support", "phone"))
+
+    def complete(element: str, data: dict) -> None:
+        [task] = [t for t in engine.query(list_tasks, SYSTEM) if t.element_id == element]
+        engine.run(complete_task_with_form, staff, task.id, data)
+
+    complete("intake", {"visit_summary": "استقبال العضو", "inquiries_answered": True})
+    complete("check_data", {"complete": False, "needs_referral": True})
+    complete("explain_procedures", {"explanation": "شرح الإجراءات", "procedures_clear": True})
+    for item in engine.query(lambda e, s: documents(s, request.id)):
+        engine.run(lambda e, s, kind=item.kind: mark_document(e, s, staff, request.id, kind, "verified"))
+    complete("check_data", {"complete": True, "needs_referral": False})
+    complete("acknowledgement", {"acknowledged": True, "ack_channel": "in_person"})
+    with engine.unit_of_work(readonly=True) as uow:
+        stored = uow.session.get(ProcessInstance, request.instance_id).snapshot
+    engine.dispose()
+    return len(stored.encode()), len(decode_snapshot(stored).encode())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small N; finishes in under 30 s")
@@ -259,6 +298,9 @@ def main() -> None:
                 f"{kind:10s} snapshot at mid-point {mid_bytes} bytes (in-memory run: {mem_mid}); "
                 f"finished instance snapshot {finished_bytes:.0f} bytes; audit rows per instance {events:.1f}"
             )
+        stored, plain = member_request_snapshot(workdir / "mr")
+        print(f"member_request waiting for the committee (after a referral loop): {stored} bytes stored, "
+              f"{plain} bytes of JSON")
     print(f"total time: {time.perf_counter() - t0:.1f} s")
 
 

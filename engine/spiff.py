@@ -10,11 +10,13 @@ An engine upgrade should touch this file only.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import json
 import logging
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -570,6 +572,21 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     return BpmnWorkflowSerializer(registry)
 
 
+_COMPRESSED = "z1:"
+
+
+def encode_snapshot(text: str) -> str:
+    """Compress a snapshot's JSON for storage (zlib, then base64 so it stays text)."""
+    return _COMPRESSED + base64.b64encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
+
+
+def decode_snapshot(stored: str) -> str:
+    """The JSON of a stored snapshot (compressed or, from before compression, plain)."""
+    if stored.startswith(_COMPRESSED):
+        return zlib.decompress(base64.b64decode(stored[len(_COMPRESSED):])).decode("utf-8")
+    return stored
+
+
 @dataclass
 class HumanTaskView:
     """What the projection needs of a READY human task."""
@@ -647,13 +664,13 @@ class WorkflowRuntime:
         """Restore a workflow from its snapshot, against its (cached) parsed process."""
         token = _current_process.set(process)
         try:
-            workflow = self.serializer.deserialize_json(snapshot)
+            workflow = self.serializer.deserialize_json(decode_snapshot(snapshot))
         finally:
             _current_process.reset(token)
         workflow.script_engine = self.script_engine
         return Case(workflow, process)
 
-    def freeze(self, case: Case) -> str:
+    def freeze(self, case: Case, compress: bool = True) -> str:
         """Serialize a workflow's state (without its spec) to JSON.
 
         Raises:
@@ -664,8 +681,9 @@ class WorkflowRuntime:
         try:
             dct = serializer.to_dict(case.workflow)
             dct[serializer.VERSION_KEY] = serializer.VERSION
-            # Compact separators: about 8% smaller than SpiffWorkflow's own serialize_json.
-            return json.dumps(dct, cls=serializer._encoder_cls, separators=(",", ":"))
+            # Compact separators, then zlib: a mid-way member request is 9.6 KB of JSON, 2.5 KB stored.
+            text = json.dumps(dct, cls=serializer._encoder_cls, separators=(",", ":"))
+            return encode_snapshot(text) if compress else text
         except (TypeError, ValueError, RecursionError) as exc:
             raise ScriptError(f"task data holds a value that cannot be saved: {exc}") from None
         finally:
