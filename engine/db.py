@@ -64,12 +64,14 @@ def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000, **kwargs: Any) -
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("hide_parameters", True)  # error messages must not carry personal data
         engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, int(sqlite_busy_timeout_ms))
         return engine
     # No pre-ping: it costs a round trip per transaction. A connection broken by a server
     # restart fails once, is invalidated with its pool, and the next transaction reconnects.
     kwargs.setdefault("pool_recycle", 1800)
+    kwargs.setdefault("hide_parameters", True)  # error messages must not carry personal data
     return create_engine(url, **kwargs)
 
 

@@ -504,7 +504,10 @@ class _SandboxEnvironment(TaskDataEnvironment):
         params = {key: value["value"] for key, value in (kwargs.get("operation_params") or {}).items()}
         call = ServiceCall(scope=scope, element_id=str(kwargs.get("element_id") or "?"), data=context,
                            params=params)
-        result = handler(call)
+        # A savepoint: a handler that fails (a unique constraint, say) undoes only its own writes
+        # and leaves the command's transaction usable, so the instance can go to error cleanly.
+        with scope.session.begin_nested():
+            result = handler(call)
         problem = unstorable(result)
         if problem:
             raise ScriptError(f"service {name!r} returned {problem}, which cannot be saved with the case")

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from engine import commands, queries
 from engine.actors import SYSTEM
 from engine.errors import EngineError, InvalidInput
+from workflows.forms import FormErrors, complete_task_with_form
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -38,6 +39,8 @@ def _authenticate():
 
 @bp.errorhandler(EngineError)
 def _engine_error(exc: EngineError):
+    if isinstance(exc, FormErrors):
+        return jsonify(error=exc.message, kind=exc.kind, fields=exc.errors), 422
     return jsonify(error=exc.message, kind=exc.kind), _STATUS.get(exc.kind, 400)
 
 
@@ -79,5 +82,5 @@ def tasks():
 @bp.post("/tasks/<task_id>/complete")
 def complete(task_id: str):
     body = _body()
-    row = _engine().run(commands.complete_task, SYSTEM, task_id, body.get("data") or {})
+    row = _engine().run(complete_task_with_form, SYSTEM, task_id, body.get("data") or {})
     return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks)

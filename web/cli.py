@@ -381,7 +381,7 @@ def _safe_url(url: str) -> str:
 
 def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | None = None) -> int:
     """Entry point of the ``tawasul`` console command."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
     from engine.errors import EngineError
 
@@ -401,6 +401,9 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], Any] | 
     except (OperationalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         return _fail(f"the database is not ready ({reason}); run `tawasul init` first", 6)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return _fail(f"the database refused the change: {reason}", 2)
     except OverflowError:
         return _fail("a date or number is out of range", 2)
     except KeyboardInterrupt:

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 
 from engine.actors import Actor
 from engine.clock import FrozenClock
-from engine.errors import Conflict
-from engine.models import HumanTask
+from engine.errors import Conflict, NotFound
+from engine.models import HumanTask, ProcessDefinition
 from workflows import identity
 from workflows.accounts import actor_for, create_user
 from workflows.forms import complete_task_with_form
@@ -67,6 +67,10 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
             select(func.count()).select_from(User)
         ):
             raise Conflict("demo data goes into an empty database; this one already has members or users")
+        deployed = set(uow.session.scalars(select(ProcessDefinition.key)))
+    missing = {"member_request", "inquiry", "membership_registration"} - deployed
+    if missing:
+        raise NotFound(f"deploy the diagrams first (tawasul deploy bpmn/*.bpmn); missing: {', '.join(sorted(missing))}")
     rng = random.Random(seed)  # noqa: S311 - repeatable demo data, nothing secret
     real_clock = engine.clock
     now = real_clock.now()
@@ -86,9 +90,9 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
             _drive(engine, staff, members[index % len(members)], "inquiry", stage, rng, now)
             index += 1
             counts["inquiry"] += 1
-        for stage in MEMBERSHIP_STAGES:
-            _drive(engine, staff, members[index % len(members)], "membership_registration", stage, rng, now)
-            index += 1
+        applicants = [m for m in members if not m.membership_no]
+        for number, stage in enumerate(MEMBERSHIP_STAGES):
+            _drive(engine, staff, applicants[-1 - number], "membership_registration", stage, rng, now)
             counts["membership_registration"] += 1
     finally:
         engine.clock = real_clock
@@ -136,7 +140,7 @@ def _drive(engine: CaseEngine, staff: dict[str, Actor], member: Member, service:
     """Open a request and complete its tasks until it waits at ``stage``."""
     target, _, lateness = stage.partition(":")
     # Requests that should be near or past their deadline are opened in the past.
-    days_ago = {"at_risk": 13, "late": 17}.get(lateness, rng.randrange(0, 3))
+    days_ago = {"at_risk": 13, "late": 17}.get(lateness, rng.randrange(1, 4))
     opened = now - timedelta(days=days_ago, hours=rng.randrange(8))
     engine.clock = FrozenClock(opened)
     channel = rng.choice(CHANNELS)
@@ -189,7 +193,7 @@ def _steps(service: str) -> list[tuple[str, str, dict[str, Any], Callable[..., N
         ("committee_review", "committee1", {"outcome": "accepted", "reason": "مستوفٍ للشروط",
                                             "committee_members": ["أحمد", "سارة", "خالد"]}, None),
         ("complete_registration", "delivery1", {"registration_note": "سُجّل في البرنامج"}, None),
-        ("deliver_service", "delivery1", {"delivered_on": "2026-11-25", "delivery_note": "قُدّمت الخدمة"}, None),
+        ("deliver_service", "delivery1", {"delivered_on": "{today}", "delivery_note": "قُدّمت الخدمة"}, None),
     ]
 
 
@@ -208,4 +212,6 @@ def _complete(engine: CaseEngine, request: ServiceRequest, element: str, actor: 
     if task_id is None:
         raise RuntimeError(f"demo: {request.reference} has no open {element}")
     engine.clock = FrozenClock(engine.clock.now() + timedelta(minutes=20))
+    today = engine.clock.now().date().isoformat()
+    data = {key: today if value == "{today}" else value for key, value in data.items()}
     engine.run(complete_task_with_form, actor, task_id, data)

@@ -71,6 +71,8 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
         raise FormErrors({"(form)": "the data must be an object of fields"})
     data = dict(data)
     for name, spec in (schema.get("properties") or {}).items():
+        if spec.get("format") == "date" and isinstance(data.get(name), str):
+            data[name] = ascii_digits(data[name]).strip()
         if spec.get("type") in ("integer", "number") and isinstance(data.get(name), str):
             text = ascii_digits(data[name]).strip()
             with contextlib.suppress(ValueError):  # a wrong value is reported by the schema below
@@ -84,7 +86,8 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             errors.setdefault("(form)", error.message)
         else:
             field = ".".join(str(p) for p in error.absolute_path) or "(form)"
-            errors.setdefault(field, error.message)
+            message = "must not be blank" if error.validator == "pattern" else error.message
+            errors.setdefault(field, message)
     if errors:
         raise FormErrors(errors)
     return data

@@ -15,18 +15,25 @@ from engine.errors import InvalidInput
 from engine.services import ServiceCall
 from workflows import requests as request_services
 from workflows.members import get_member, next_number
-from workflows.models import Survey
+from workflows.models import Member, Survey
 from workflows.notifications import notify
 
 #: Statuses after which a request is closed.
-FINAL_STATUSES = ("rejected", "delivered", "answered", "closed", "cancelled")
+FINAL_STATUSES = ("rejected", "delivered", "answered", "registered", "closed", "cancelled")
 
 
 def _request(call: ServiceCall) -> Any:
     request_id = call.data.get("request_id")
     if not isinstance(request_id, int):
         raise InvalidInput("the case has no request_id: it was not opened as a member request")
-    return request_services.get_request(call.session, request_id)
+    request = request_services.get_request(call.session, request_id)
+    if request.instance_id is None:
+        # Only inside open_request, whose transaction is starting this very case.
+        request.instance_id = call.instance_id
+    if request.instance_id != call.instance_id:
+        # the data names a request of another case: never touch it
+        raise InvalidInput(f"request {request.reference} belongs to another case; open requests with open_request")
+    return request
 
 
 def set_status(call: ServiceCall) -> str:
@@ -107,7 +114,11 @@ def register_membership(call: ServiceCall) -> str:
     """Give the member a membership number (once) and make them active."""
     member = get_member(call.session, _request(call).member_id)
     if not member.membership_no:
-        member.membership_no = f"M-{call.now.year}-{next_number(call.session, 'membership'):05d}"
+        while True:  # numbers given by hand or imported may already hold the next value
+            candidate = f"M-{call.now.year}-{next_number(call.session, 'membership'):05d}"
+            if call.session.scalars(select(Member.id).where(Member.membership_no == candidate)).first() is None:
+                break
+        member.membership_no = candidate
     member.status = "active"
     member.joined_on = member.joined_on or call.now.date()
     call.session.flush()
@@ -124,8 +135,9 @@ def schedule_survey(call: ServiceCall) -> str:
         call.session.add(survey)
         call.session.flush()
     member = get_member(call.session, request.member_id)
+    name = member.name_ar if member.language == "ar" else (member.name_en or member.name_ar)
     notify(call.scope.engine, call.session, call.now, "survey_invitation", member,
-           {"reference": request.reference, "name": member.name_ar}, ("sms",), instance_id=call.instance_id,
+           {"reference": request.reference, "name": name}, ("sms", "email"), instance_id=call.instance_id,
            dedupe=f"{request.reference}:survey", send_at=survey.due_at)
     return survey.due_at.isoformat()
 

@@ -30,7 +30,7 @@ def national_id(value: str, field: str = "national_id") -> str:
         InvalidInput: not 10 digits, wrong first digit, or a wrong check digit.
     """
     digits = re.sub(r"[\s-]", "", ascii_digits(value or ""))
-    if not digits.isdigit() or len(digits) != 10:
+    if not re.fullmatch(r"[0-9]{10}", digits):
         raise InvalidInput(f"{field}: a national ID or iqama has 10 digits; got {value!r}")
     if digits[0] not in "12":
         raise InvalidInput(f"{field}: starts with 1 (citizen) or 2 (resident); got {digits[0]}")
@@ -101,7 +101,7 @@ def whole_number(value: object, field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     text = ascii_digits(str(value or "")).strip()
-    if not re.fullmatch(r"-?\d+", text):
+    if not re.fullmatch(r"-?[0-9]+", text):
         raise InvalidInput(f"{field}: {value!r} is not a whole number")
     return int(text)
 
@@ -112,4 +112,5 @@ def search_key(*names: str | None) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _TASHKEEL.sub("", text)
     text = re.sub("[أإآٱ]", "ا", text).replace("ى", "ي").replace("ة", "ه").replace("ؤ", "و").replace("ئ", "ي")
+    text = re.sub(r"\bعبد\s+", "عبد", text)  # عبد الله and عبدالله are one name
     return " ".join(ascii_digits(text).lower().split())

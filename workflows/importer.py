@@ -30,8 +30,8 @@ HEADERS = {
     "national_id": "national_id", "رقم الهوية": "national_id", "الهوية": "national_id", "السجل المدني": "national_id",
     "name_ar": "name_ar", "الاسم": "name_ar", "الاسم بالعربية": "name_ar",
     "name_en": "name_en", "الاسم بالإنجليزية": "name_en",
-    "mobile": "mobile", "الجوال": "mobile", "رقم الجوال": "mobile",
-    "email": "email", "البريد الإلكتروني": "email", "البريد": "email",
+    "mobile": "mobile", "الجوال": "mobile", "رقم الجوال": "mobile", "mobile_no": "mobile", "phone": "mobile",
+    "email": "email", "e-mail": "email", "البريد الإلكتروني": "email", "البريد": "email",
     "membership_no": "membership_no", "رقم العضوية": "membership_no",
     "status": "status", "الحالة": "status",
     "joined_on": "joined_on", "تاريخ الانضمام": "joined_on",
@@ -78,6 +78,11 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         known = ", ".join(sorted({v for v in HEADERS.values()}))
         raise InvalidInput(f"{path.name}: the first line must name the columns, with at least national_id and "
                            f"name_ar (known: {known}, or their Arabic names)")
+    unknown = [str(cell).strip() for cell, name in zip(table[0], header, strict=True)
+               if name is None and str(cell or "").strip()]
+    if unknown:
+        raise InvalidInput(f"{path.name}: unknown columns {unknown}; rename them or remove them so no data is lost "
+                           f"(known: {', '.join(sorted(set(HEADERS.values())))}, or their Arabic names)")
     for number, cells in enumerate(table[1:], start=2):
         if not any(str(c or "").strip() for c in cells):
             continue

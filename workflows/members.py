@@ -44,8 +44,9 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     check("national_id", identity.national_id)
     check("mobile", identity.mobile)
     check("email", identity.email)
-    for name in ("name_ar", "name_en", "membership_no"):
-        check(name, lambda v: " ".join(str(v).split()))
+    limits = {"name_ar": 200, "name_en": 200, "membership_no": 30}
+    for name, limit in limits.items():
+        check(name, lambda v, n=name, lim=limit: _at_most(n, " ".join(str(v).split()), lim))
     if "membership_no" in clean:
         clean["membership_no"] = identity.ascii_digits(clean["membership_no"])
     check("status", lambda v: _one_of("status", str(v).strip(), MEMBER_STATUSES))
@@ -54,6 +55,12 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidInput("; ".join(problems))
     return clean
+
+
+def _at_most(field: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InvalidInput(f"{field}: at most {limit} characters (this one has {len(value)})")
+    return value
 
 
 def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -79,10 +86,14 @@ def register_member(session: Session, actor: Actor, now: datetime, **fields: Any
         InvalidInput: a field is missing or wrong (each one named).
         Conflict: the national ID or membership number is already registered.
     """
-    clean = clean_member_fields(fields)
-    missing = [name for name in ("national_id", "name_ar") if name not in clean]
+    missing = [f"{name} is required" for name in ("national_id", "name_ar")
+               if fields.get(name) is None or not str(fields.get(name)).strip()]
+    try:
+        clean = clean_member_fields(fields)
+    except InvalidInput as exc:
+        raise InvalidInput("; ".join([exc.message, *missing])) from None
     if missing:
-        raise InvalidInput("; ".join(f"{name} is required" for name in missing))
+        raise InvalidInput("; ".join(missing))
     _refuse_duplicates(session, clean)
     member = Member(**{"status": "applicant", "language": "ar", **clean}, created_at=now, created_by=actor.name)
     member.search_name = identity.search_key(member.name_ar, member.name_en)
@@ -133,9 +144,9 @@ def search_members(session: Session, text: str, limit: int = 50) -> list[Member]
     text = (text or "").strip()
     if text:
         digits = identity.ascii_digits(text).replace(" ", "")
-        key = identity.search_key(text)
-        like = f"%{key}%"
-        conditions = [Member.search_name.like(like)]
+        key = identity.search_key(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions = [Member.search_name.like(f"%{key}%", escape="\\"),
+                      Member.membership_no == identity.ascii_digits(text).strip().upper()]
         if digits.lstrip("+").isdigit():
             conditions += [Member.national_id.like(f"{digits}%"), Member.membership_no == digits,
                            Member.mobile.like(f"%{digits[-9:]}")]

@@ -142,10 +142,11 @@ def notify(
         ).all()
         if any(payload.get("dedupe") == dedupe for payload in existing):
             return 0
+    reachable = [c for c in channels if not (c == "sms" and not member.mobile or c == "email" and not member.email)]
+    if not reachable:
+        reachable = ["letter"]  # no mobile, no e-mail: the member is written to
     written = 0
-    for channel in channels:
-        if channel == "sms" and not member.mobile or channel == "email" and not member.email:
-            continue
+    for channel in reachable:
         session.add(OutboxMessage(
             created_at=now, kind=template, recipient=recipient, instance_id=instance_id, status="pending",
             attempts=0, next_attempt_at=send_at or now,

@@ -122,7 +122,7 @@ def test_happy_path_to_delivery_and_survey(desk, engine, clock):
     kinds = [k for k, _ in desk.outbox()]
     assert kinds == ["request_received", "request_received", "sent_to_committee", "sent_to_committee",
                      "decision_accepted", "decision_accepted", "service_delivered", "service_delivered",
-                     "survey_invitation"]
+                     "survey_invitation", "survey_invitation"]
 
 
 def test_incomplete_data_asks_for_what_is_missing_and_comes_back(desk):

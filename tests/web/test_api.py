@@ -37,7 +37,11 @@ def test_start_list_complete(api):
     instance_id = started.get_json()["instance_id"]
     [task] = api.get(f"/api/v1/tasks?instance={instance_id}", headers=AUTH).get_json()
     assert task["element_id"] == "check" and task["sla"] is None
-    done = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"complete": False}}, headers=AUTH)
+    refused = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"complete": "yes"}}, headers=AUTH)
+    assert refused.status_code == 422  # checked against the task's form before the engine sees it
+    assert refused.get_json()["fields"] == {"complete": "'yes' is not of type 'boolean'", "needs_referral": "is required"}
+    done = api.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"complete": False, "needs_referral": False}},
+                    headers=AUTH)
     assert done.get_json()["status"] == "completed"
     assert api.get(f"/api/v1/instances/{instance_id}", headers=AUTH).get_json()["status"] == "completed"
     again = api.post(f"/api/v1/tasks/{task['id']}/complete", json={}, headers=AUTH)
