@@ -131,6 +131,20 @@ def deploy(engine: CaseEngine) -> Callable[[str], str]:
 
 
 @pytest.fixture
+def run_cli(database_url: str, clock: FrozenClock, settings: dict, capsys: pytest.CaptureFixture[str]):
+    """Run the ``tawasul`` command in-process on the test database; returns (exit code, stdout, stderr)."""
+    from web.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv), engine_factory=lambda: install(CaseEngine(settings, database_url=database_url,
+                                                                          clock=clock)))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
 def deploy_with() -> Callable[[CaseEngine, str], str]:
     """Deploy a test diagram into a given engine (for tests that build their own engine)."""
 

@@ -8,21 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.context import CaseEngine
 from tests.conftest import BPMN_DIR, T0
-from web.cli import main
-from workflows import install
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cli(database_url, clock, settings, capsys):
-    """Run the CLI in-process against the test database; returns (exit code, JSON or None, stderr)."""
+def cli(run_cli):
+    """The CLI on the test database; returns (exit code, JSON or None, stderr)."""
 
     def run(*argv):
-        code = main(list(argv), engine_factory=lambda: install(CaseEngine(settings, database_url=database_url, clock=clock)))
-        out, err = capsys.readouterr()
+        code, out, err = run_cli(*argv)
         return code, (json.loads(out) if out.strip() else None), err
 
     return run

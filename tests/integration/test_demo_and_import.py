@@ -11,12 +11,10 @@ import pytest
 from openpyxl import Workbook
 
 from engine.actors import SYSTEM
-from engine.context import CaseEngine
 from engine.definitions import deploy_definition
 from engine.queries import list_tasks
 from tests.conftest import PROJECT_BPMN_DIR
-from web.cli import main
-from workflows import identity, install
+from workflows import identity
 from workflows.accounts import check_password
 from workflows.models import Member, User
 
@@ -24,13 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cli(database_url, clock, settings, capsys):
-    def run(*argv):
-        code = main(list(argv), engine_factory=lambda: install(CaseEngine(settings, database_url=database_url, clock=clock)))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def cli(run_cli):
+    return run_cli
 
 
 def _deploy_all(engine):
