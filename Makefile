@@ -6,15 +6,20 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PORT ?= 5000
 
-.PHONY: install browser run test test-sqlite test-postgres lint bench clean
+.PHONY: install translations browser run test test-sqlite test-postgres lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(BIN)/.installed
+## Arabic and English catalogues of the web app (compiled from the .po files in the repository).
+translations: $(BIN)/.installed
+	$(BIN)/pybabel compile -d web/translations 2>/dev/null
+
+install: $(BIN)/.installed translations
 
 ## Debian's Chromium for the browser tests (the only browser Playwright is pointed at).
 browser:

@@ -1,10 +1,35 @@
-"""The Flask web app. Until the staff app lands it answers /healthz and lists definitions."""
+"""The Flask web app: staff pages (Arabic RTL first, English LTR), health check, integration API."""
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string
+from flask import Flask
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+
+from engine.settings import PROJECT_ROOT
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def _secret_key(web_settings: dict[str, Any]) -> str:
+    """The session-signing key: from the settings, else one kept in instance/secret_key."""
+    configured = str(web_settings.get("secret_key") or "")
+    if configured:
+        return configured
+    path = PROJECT_ROOT / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="ascii")
+        os.chmod(path, 0o600)
+    return path.read_text(encoding="ascii").strip()
 
 
 def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) -> Flask:
@@ -12,16 +37,34 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     from engine.context import CaseEngine
     from workflows import install
 
+    engine = install(engine or CaseEngine())
+    web_settings = engine.settings.get("web") or {}
     app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_secret_key(web_settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(web_settings.get("secure_cookies", False)),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="ar",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+    )
     app.config.update(test_config or {})
-    app.extensions["tawasul.engine"] = install(engine or CaseEngine())
+    app.extensions["tawasul.engine"] = engine
 
+    from web import assets, auth, home, i18n, inbox
     from web.api import bp as api_bp
-    from web.home import bp as home_bp
 
-    app.register_blueprint(home_bp)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    app.context_processor(i18n.template_helpers)
+    app.register_blueprint(home.bp)
     app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # token-authenticated, no browser session
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
     return app
-
-
-__all__ = ["create_app", "jsonify", "render_template_string"]

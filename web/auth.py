@@ -1,0 +1,125 @@
+"""Sign-in and sign-out: argon2 passwords, CSRF on the form, throttled failures, clear messages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from web import login_manager
+from workflows.accounts import actor_for, check_password
+from workflows.models import User
+
+bp = Blueprint("auth", __name__)
+
+#: At most this many failed sign-ins per user name and address in the window.
+MAX_FAILURES = 5
+WINDOW_SECONDS = 300
+
+
+@dataclass
+class SessionUser(UserMixin):
+    """The signed-in user, as the pages need it."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+    language: str
+    member_id: int | None
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.roles)
+
+    def actor(self):
+        user = User(username=self.username, roles=self.roles)
+        return actor_for(user)
+
+
+def _engine():
+    return current_app.extensions["tawasul.engine"]
+
+
+def _session_user(user: User) -> SessionUser:
+    return SessionUser(user.id, user.username, user.display_name, list(user.roles), user.language, user.member_id)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> SessionUser | None:
+    if not str(user_id).isdigit():
+        return None
+    user = _engine().query(lambda e, s: s.get(User, int(user_id)))
+    return _session_user(user) if user is not None and user.is_active else None
+
+
+def remember_language(user_id: int, language: str) -> None:
+    """Keep a user's language choice for their next visit."""
+
+    def store(engine, session):
+        user = session.get(User, user_id)
+        if user is not None:
+            user.language = language
+
+    _engine().run(store)
+
+
+class _Throttle:
+    def __init__(self) -> None:
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            failures = self._failures[key]
+            while failures and failures[0] < time.monotonic() - WINDOW_SECONDS:
+                failures.popleft()
+            return len(failures) >= MAX_FAILURES
+
+    def fail(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures[key].append(time.monotonic())
+
+    def clear(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+throttle = _Throttle()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html", username="")
+    username = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    key = (username.lower(), request.remote_addr or "")
+    if throttle.blocked(key):
+        flash(_("Too many failed sign-ins. Wait a few minutes and try again."), "danger")
+        return render_template("login.html", username=username), 429
+    user = _engine().query(lambda e, s: s.scalars(select(User).where(User.username == username)).first())
+    if user is None or not user.is_active or not check_password(user, password):
+        throttle.fail(key)
+        flash(_("The user name or password is not right."), "danger")
+        return render_template("login.html", username=username), 401
+    throttle.clear(key)
+    login_user(_session_user(user))
+    return redirect(url_for("inbox.inbox") if user.roles else url_for("home.definitions"))
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+__all__ = ["SessionUser", "bp", "current_user", "remember_language"]
