@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
+from engine.settings import PROJECT_ROOT
 from web import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
@@ -21,7 +23,10 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def live_server(engine) -> Iterator[str]:
     """The app on 127.0.0.1 in a thread; yields its base URL."""
-    app = create_app({"TESTING": True}, engine=engine)
+    from web import auth
+
+    auth.throttle._failures.clear()
+    app = create_app({"TESTING": True, "SECRET_KEY": "browser-tests"}, engine=engine)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,0 +1,55 @@
+"""Sign in, see the inbox, claim a task, switch language — in Chromium, Arabic and English."""
+
+import json
+
+from engine.actors import SYSTEM
+from engine.commands import start_instance
+from engine.definitions import deploy_definition
+from tests.browser.conftest import AXE
+from tests.conftest import BPMN_DIR
+from workflows.accounts import create_user
+
+
+def _setup(engine):
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    path = BPMN_DIR / "review.bpmn"
+    engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
+    engine.run(start_instance, SYSTEM, "review", data={"request_no": 1})
+
+
+def _serious_violations(page):
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => JSON.stringify((await axe.run()).violations)")
+    return [v["id"] for v in json.loads(result) if v["impact"] in ("serious", "critical")]
+
+
+def test_sign_in_claim_and_switch_language(page, live_server, engine):
+    _setup(engine)
+    page.goto(live_server + "/login")
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert _serious_violations(page) == []
+    page.get_by_label("اسم المستخدم").fill("rana")
+    page.get_by_label("كلمة المرور").fill("wrong-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    assert page.get_by_role("alert").inner_text().strip() == "اسم المستخدم أو كلمة المرور غير صحيحة."
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+    assert page.get_by_role("heading", name="صندوق المهام").is_visible()
+    row = page.get_by_role("row", name="Check completeness")
+    row.get_by_role("button", name="استلام").click()  # htmx: the table is replaced in place
+    page.get_by_role("button", name="إعادة للمسار").wait_for()
+    assert "rana" in page.get_by_role("row", name="Check completeness").inner_text()
+    assert _serious_violations(page) == []
+
+    page.get_by_role("link", name="English").click()
+    page.wait_for_url("**/inbox?lang=en")
+    assert page.locator("html").get_attribute("dir") == "ltr"
+    assert page.get_by_role("heading", name="Inbox").is_visible()
+    page.get_by_role("button", name="Release").click()
+    page.get_by_role("button", name="Claim").wait_for()
+    assert _serious_violations(page) == []
+    page.goto(live_server + "/inbox")  # the choice is remembered
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
