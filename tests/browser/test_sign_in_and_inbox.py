@@ -53,3 +53,24 @@ def test_sign_in_claim_and_switch_language(page, live_server, engine):
     assert page.locator("html").get_attribute("lang") == "en"
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login")
+
+
+def test_task_form_with_an_error_then_fixed(page, live_server, engine):
+    from tests.integration.test_member_request import Desk
+
+    Desk(engine).open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill("rana")
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+    page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
+    page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
+    assert page.locator("#e-visit_summary").inner_text() == "is required"
+    assert _serious_violations(page) == []
+    page.get_by_label("ملخص المقابلة والاستفسارات").fill("سأل عن شروط الدعم")
+    page.get_by_label("تمت الإجابة على جميع الاستفسارات").check()
+    page.get_by_role("button", name="إنجاز المهمة").click()
+    page.wait_for_url("**/inbox")
+    assert page.get_by_role("alert").inner_text().strip() == "أُنجزت المهمة."

@@ -1,0 +1,126 @@
+"""The task page: the task's form rendered on the server, validated on the server, with the
+member, the request and its checklist beside it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.models import HumanTask, ProcessInstance
+from workflows.forms import FormErrors, complete_task_with_form, load_form
+from workflows.letters import status_label
+from workflows.models import Member, ServiceRequest
+from workflows.requests import documents
+
+bp = Blueprint("tasks", __name__)
+
+
+def _engine():
+    return current_app.extensions["tawasul.engine"]
+
+
+def _context(task_id: str) -> dict[str, Any] | None:
+    def load(engine, session):
+        task = session.get(HumanTask, task_id)
+        if task is None:
+            return None
+        instance = session.get(ProcessInstance, task.instance_id)
+        case = session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == task.instance_id)).first()
+        member = session.get(Member, case.member_id) if case else None
+        checklist = documents(session, case.id) if case else []
+        return {"task": task, "instance": instance, "case": case, "member": member, "checklist": checklist}
+
+    return _engine().query(load)
+
+
+def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+    lang = str(get_locale() or "ar")
+    required = set(form.get("required") or [])
+    fields = []
+    for name, spec in form["properties"].items():
+        kind = "text"
+        if spec.get("type") == "boolean":
+            kind = "checkbox"
+        elif "enum" in spec:
+            kind = "select"
+        elif spec.get("format") == "date":
+            kind = "date"
+        elif spec.get("type") == "array":
+            kind = "list"
+        elif spec.get("x-widget") == "textarea":
+            kind = "textarea"
+        value = values.get(name, "")
+        if kind == "list" and isinstance(value, list):
+            value = "، ".join(value)
+        fields.append({
+            "name": name, "kind": kind, "label": spec["x-label"].get(lang) or spec["x-label"]["ar"],
+            "required": name in required, "value": value,
+            "options": [(v, spec.get("x-enum-labels", {}).get(v, {}).get(lang, v)) for v in spec.get("enum", [])],
+        })
+    return fields
+
+
+def _submitted(form: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, spec in form["properties"].items():
+        if spec.get("type") == "boolean":
+            data[name] = request.form.get(name) == "on"
+        elif spec.get("type") == "array":
+            raw = request.form.get(name, "")
+            data[name] = [p.strip() for p in raw.replace("،", ",").split(",") if p.strip()]
+        elif request.form.get(name, "") != "":
+            data[name] = request.form.get(name, "")
+    return data
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: str):
+    if not current_user.is_staff:
+        abort(403)
+    actor = current_user.actor()
+    ctx = _context(task_id)
+    if ctx is None:
+        # Gone: completed by someone else, or closed by a deadline. The command knows which.
+        try:
+            _engine().run(complete_task_with_form, actor, task_id, {})
+        except (Conflict, Forbidden) as exc:
+            flash(exc.message, "warning")
+            return redirect(url_for("inbox.inbox"))
+        except NotFound:
+            abort(404)
+        abort(404)
+    task_row = ctx["task"]
+    if not (actor.holds(task_row.lane) or task_row.assignee == actor.name or actor.holds(task_row.candidate_group)):
+        abort(403)
+    form = load_form(task_row.form_key) if task_row.form_key else {"properties": {}, "required": []}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = _submitted(form)
+        try:
+            _engine().run(complete_task_with_form, actor, task_id, values)
+        except FormErrors as exc:
+            errors, status = exc.errors, 422
+        except (Conflict, Forbidden) as exc:
+            flash(exc.message, "warning")
+            return redirect(url_for("inbox.inbox"))
+        except EngineError as exc:
+            errors, status = {"(form)": exc.message}, 422
+        else:
+            flash(_("The task is done."), "success")
+            return redirect(url_for("inbox.inbox"))
+    lang = str(get_locale() or "ar")
+    return render_template(
+        "task.html", task=task_row, case=ctx["case"], member=ctx["member"], checklist=ctx["checklist"],
+        fields=_form_fields(form, values), errors=errors,
+        form_title=(form.get("x-label") or {}).get(lang) or task_row.name,
+        case_status=status_label(ctx["case"].status, lang) if ctx["case"] else "",
+    ), status
