@@ -124,6 +124,31 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int) -> d
     return detail
 
 
+def case_view(engine: CaseEngine, session: Session, instance_id: int) -> dict[str, Any]:
+    """What the case page shows: the instance, its diagram XML, element states, history.
+
+    Raises:
+        NotFound: no such instance.
+    """
+    from engine.models import AuditEvent
+
+    detail = instance_detail(engine, session, instance_id)
+    row = session.get(ProcessInstance, instance_id)
+    definition = session.get(ProcessDefinition, row.definition_id)
+    case = engine.runtime.thaw(parsed_process(engine, definition), row.snapshot)
+    history = session.scalars(
+        select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+    ).all()
+    detail["xml"] = definition.xml
+    detail["elements"] = case.element_states()
+    detail["history"] = [
+        {"at": event.at, "actor": event.actor, "action": event.action, "element_id": event.element_id,
+         "summary": event.summary}
+        for event in history
+    ]
+    return detail
+
+
 def list_jobs(engine: CaseEngine, session: Session, limit: int = 500) -> list[dict[str, Any]]:
     """Jobs by due time: kind, instance or definition, element, status, attempts, last error."""
     rows = session.scalars(select(Job).order_by(Job.due_at, Job.id).limit(limit))

@@ -824,6 +824,27 @@ class Case:
         """The waiting timers with their due times (UTC)."""
         return list(self.waits()[1].values())
 
+    def element_states(self) -> dict[str, dict[str, int]]:
+        """Per BPMN element: how many of its tasks are done, active (waiting or ready) or cancelled."""
+        counts: dict[str, dict[str, int]] = {}
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        for workflow in workflows:
+            for task in workflow.tasks.values():
+                element = getattr(task.task_spec, "bpmn_id", None)
+                if not element:
+                    continue
+                state = task.state
+                if state == TaskState.COMPLETED:
+                    kind = "done"
+                elif state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                    kind = "active"
+                elif state == TaskState.CANCELLED:
+                    kind = "cancelled"
+                else:
+                    continue
+                counts.setdefault(element, {"done": 0, "active": 0, "cancelled": 0})[kind] += 1
+        return counts
+
     def timer_fired(self, task_id: str) -> bool:
         """True when the timer task ``task_id`` fired (completed), not cancelled with its scope."""
         try:

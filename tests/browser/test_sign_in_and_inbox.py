@@ -74,3 +74,26 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
     page.get_by_role("button", name="إنجاز المهمة").click()
     page.wait_for_url("**/inbox")
     assert page.get_by_role("alert").inner_text().strip() == "أُنجزت المهمة."
+
+
+def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
+    from engine.actors import Actor
+    from tests.integration.test_member_request import Desk
+
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill("rana")
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+    page.goto(live_server + f"/cases/{request.instance_id}")
+    page.locator('#diagram[data-ready="true"]').wait_for()
+    assert page.locator("#diagram svg").count() >= 1  # bpmn-js drew the canvas
+    assert page.locator('.djs-element.done[data-element-id="intake"]').count() == 1
+    assert page.locator('.djs-element.active[data-element-id="check_data"]').count() == 1
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("#diagram").evaluate("e => getComputedStyle(e).direction") == "ltr"
+    assert _serious_violations(page) == []

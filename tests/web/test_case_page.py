@@ -1,0 +1,54 @@
+"""The case page: diagram version, markers of progress, history, data, open tasks."""
+
+import json
+import re
+
+import pytest
+
+from engine.actors import Actor
+from tests.integration.test_member_request import Desk
+from web import auth, create_app
+from workflows.accounts import create_user
+
+
+@pytest.fixture
+def client_and_case(engine):
+    auth.throttle._failures.clear()
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
+    for username, roles in (("rana", ["reception"]), ("member1", [])):
+        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+    return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client(), request
+
+
+def _login(client, username):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
+
+
+def test_case_page_marks_progress_and_shows_history(client_and_case):
+    client, request = client_and_case
+    _login(client, "rana")
+    page = client.get(f"/cases/{request.instance_id}").get_data(as_text=True)
+    markers = json.loads(re.search(r'data-markers="([^"]+)"', page).group(1).replace("&#34;", '"').replace("&quot;", '"'))
+    assert markers["intake"] == "done" and markers["check_data"] == "active" and markers["notify_received"] == "done"
+    assert request.reference in page and "member_request v1" in page
+    assert "فُتحت مهمة" in page and "التحقق من اكتمال البيانات وصحتها" in page  # history and open task
+    xml = client.get(f"/cases/{request.instance_id}/diagram.bpmn")
+    assert xml.mimetype == "application/xml" and b'id="member_request"' in xml.data
+
+
+def test_case_page_is_for_staff(client_and_case):
+    client, request = client_and_case
+    _login(client, "member1")
+    assert client.get(f"/cases/{request.instance_id}").status_code == 403
+    anonymous = client.application.test_client()
+    assert anonymous.get(f"/cases/{request.instance_id}").status_code == 302  # sign in first
+
+
+def test_unknown_case(client_and_case):
+    client, _ = client_and_case
+    _login(client, "rana")
+    assert client.get("/cases/99999").status_code == 404
