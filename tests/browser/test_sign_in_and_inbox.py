@@ -97,3 +97,27 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("#diagram").evaluate("e => getComputedStyle(e).direction") == "ltr"
     assert _serious_violations(page) == []
+
+
+def test_member_page_in_both_languages(page, live_server, engine):
+    from tests.integration.test_member_request import Desk
+
+    desk = Desk(engine)
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill("rana")
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+    page.get_by_role("link", name="الأعضاء").click()
+    page.get_by_role("searchbox").fill("نوره") if page.get_by_role("searchbox").count() else page.locator("#q").fill("نوره")
+    page.get_by_role("button", name="بحث").click()
+    page.get_by_role("link", name="نورة العتيبي").click()
+    page.get_by_label("الملخص").last.fill("اتصل يسأل عن طلبه")
+    page.get_by_role("button", name="تسجيل التواصل").click()
+    assert "سُجّل التواصل." in page.get_by_role("alert").inner_text()
+    assert _serious_violations(page) == []
+    page.goto(page.url + "?lang=en")
+    assert page.locator("html").get_attribute("dir") == "ltr" and page.get_by_role("heading", name="Contacts").is_visible()
+    assert _serious_violations(page) == []
+    assert desk.member.id
