@@ -40,6 +40,39 @@ def task_as_dict(task: Any, now: datetime | None = None) -> dict[str, Any]:
     return shape
 
 
+def visible_tasks(actor: Actor) -> Any:
+    """A SELECT of the open tasks ``actor`` may see.
+
+    Those are the tasks of their lanes (or candidate groups), tasks with no lane, and tasks
+    assigned to them. Layers above add their own joins and filters.
+    """
+    query = select(HumanTask)
+    if not actor.all_lanes:
+        lanes = sorted(actor.lanes)
+        query = query.where(
+            or_(
+                HumanTask.lane.in_(lanes),
+                HumanTask.candidate_group.in_(lanes),
+                HumanTask.lane.is_(None),
+                HumanTask.assignee == actor.name,
+            )
+        )
+    return query
+
+
+def sla_condition(state: str, now: datetime) -> Any:
+    """The WHERE condition of tasks in SLA ``state`` at ``now``."""
+    late = and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now)
+    risky = and_(HumanTask.warn_at.is_not(None), HumanTask.warn_at <= now)
+    if state == LATE:
+        return late
+    if state == AT_RISK:
+        return and_(risky, not_(late))
+    if state == ON_TRACK:
+        return and_(not_(late), not_(risky))
+    raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {state!r}")
+
+
 def list_tasks(
     engine: CaseEngine,
     session: Session,
@@ -55,17 +88,7 @@ def list_tasks(
     ``sla`` keeps the tasks in one state: ``late`` (due time passed), ``at_risk`` (warning time
     passed, not yet due) or ``on_track`` (neither, or no deadline).
     """
-    query = select(HumanTask)
-    if not actor.all_lanes:
-        lanes = sorted(actor.lanes)
-        query = query.where(
-            or_(
-                HumanTask.lane.in_(lanes),
-                HumanTask.candidate_group.in_(lanes),
-                HumanTask.lane.is_(None),
-                HumanTask.assignee == actor.name,
-            )
-        )
+    query = visible_tasks(actor)
     if instance_id is not None:
         query = query.where(HumanTask.instance_id == instance_id)
     if lane is not None:
@@ -73,17 +96,7 @@ def list_tasks(
     if assignee is not None:
         query = query.where(HumanTask.assignee == assignee)
     if sla is not None:
-        now = engine.clock.now()
-        late = and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now)
-        risky = and_(HumanTask.warn_at.is_not(None), HumanTask.warn_at <= now)
-        if sla == LATE:
-            query = query.where(late)
-        elif sla == AT_RISK:
-            query = query.where(risky, not_(late))
-        elif sla == ON_TRACK:
-            query = query.where(not_(late), not_(risky))
-        else:
-            raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {sla!r}")
+        query = query.where(sla_condition(sla, engine.clock.now()))
     query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
     return list(session.scalars(query.limit(limit)))
 

@@ -1,18 +1,20 @@
-"""The task inbox: the tasks of the user's lanes and their own, with claim and unclaim (htmx)."""
+"""The task inbox: search, filters, counts, sort and paging; claim, release and (supervisors) reassign."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, abort, current_app, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from hijridate import Gregorian
+from sqlalchemy import select
 
 from engine import commands
 from engine.errors import EngineError
-from engine.queries import list_tasks
+from engine.models import ProcessDefinition
 from engine.sla import SLA_STATES, sla_state
+from workflows.accounts import users_with_lane
+from workflows.inbox import SORTS
+from workflows.inbox import inbox as inbox_page
+from workflows.models import User
 
 bp = Blueprint("inbox", __name__)
 
@@ -27,37 +29,56 @@ def _staff():
     return current_user.actor()
 
 
-def _rows(actor, lane: str | None, sla: str | None):
+def _filters() -> dict:
+    args = request.values
+    sla = args.get("sla", "")
+    sort = args.get("sort", "due")
+    page = args.get("page", "1")
+    return {
+        "text": args.get("q", "").strip(),
+        "process": args.get("process", ""),
+        "lane": args.get("lane", ""),
+        "sla": sla if sla in SLA_STATES else "",
+        "high_priority": args.get("priority") == "high",
+        "assignee": args.get("assignee", "") if args.get("assignee") in ("me", "none") else "",
+        "sort": sort if sort in SORTS else "due",
+        "page": int(page) if page.isdigit() else 1,
+    }
+
+
+def _render(actor, filters: dict, template: str, error: str = ""):
     engine = _engine()
     now = engine.clock.now()
     calendar = engine.calendars.get()
+    result = engine.query(inbox_page, actor, **filters)
     rows = []
-    for task in engine.query(list_tasks, actor, lane=lane or None, sla=sla or None):
+    for task, case, member, key in result.rows:
         due = task.due_at.astimezone(calendar.tz) if task.due_at else None
         rows.append({
-            "task": task,
+            "task": task, "case": case, "member": member, "process": key,
             "sla": sla_state(task.due_at, task.warn_at, now),
             "due": due,
             "hijri": Gregorian(due.year, due.month, due.day).to_hijri().isoformat() if due else "",
             "days_left": (calendar.business_days_between(now.astimezone(calendar.tz).date(), due.date())
                           if due else None),
         })
-    return rows
+    assignable = {}
+    if actor.may_assign:
+        assignable = engine.query(lambda e, s: {
+            lane: sorted(u.username for u in users_with_lane(s, lane)) for lane in
+            {r["task"].lane for r in rows if r["task"].lane}})
+    processes = engine.query(lambda e, s: sorted(set(s.scalars(select(ProcessDefinition.key)))))
+    return render_template(template, rows=rows, result=result, filters=filters, error=error,
+                           lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=processes,
+                           sorts=SORTS, assignable=assignable, may_assign=actor.may_assign)
 
 
 @bp.get("/inbox")
 @login_required
 def inbox():
     actor = _staff()
-    lane = request.args.get("lane") or ""
-    sla = request.args.get("sla") or ""
-    if sla and sla not in SLA_STATES:
-        sla = ""
-    rows = _rows(actor, lane, sla)
     template = "_inbox_table.html" if request.headers.get("HX-Request") else "inbox.html"
-    lanes = sorted(actor.lanes)
-    return render_template(template, rows=rows, lane=lane, sla=sla, lanes=lanes, sla_states=SLA_STATES,
-                           now=datetime.now())
+    return _render(actor, _filters(), template)
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -72,17 +93,24 @@ def unclaim(task_id: str):
     return _assignment(commands.unclaim_task, task_id)
 
 
-def _assignment(command, task_id: str):
+@bp.post("/tasks/<task_id>/assign")
+@login_required
+def assign(task_id: str):
+    assignee = request.form.get("assignee", "")
+    known = _engine().query(lambda e, s: s.scalars(select(User.username).where(User.username == assignee)).first())
+    if known is None:
+        return _assignment(None, task_id, f"no user named {assignee!r}")
+    return _assignment(commands.assign_task, task_id, extra=(assignee,))
+
+
+def _assignment(command, task_id: str, error: str = "", extra: tuple = ()):
     actor = _staff()
-    message = None
-    try:
-        _engine().run(command, actor, task_id)
-    except EngineError as exc:
-        message = exc.message
-    rows = _rows(actor, request.args.get("lane"), request.args.get("sla"))
+    message = error or None
+    if command is not None and not error:
+        try:
+            _engine().run(command, actor, task_id, *extra)
+        except EngineError as exc:
+            message = exc.message
     # htmx swaps only 2xx answers: the message is shown inside the table it replaces.
     status = 200 if message is None or request.headers.get("HX-Request") else 409
-    return render_template("_inbox_table.html", rows=rows, error=message or "", lane="", sla=""), status
-
-
-__all__ = ["_"]
+    return _render(actor, _filters(), "_inbox_table.html", message or ""), status

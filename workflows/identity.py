@@ -114,3 +114,13 @@ def search_key(*names: str | None) -> str:
     text = re.sub("[أإآٱ]", "ا", text).replace("ى", "ي").replace("ة", "ه").replace("ؤ", "و").replace("ئ", "ي")
     text = re.sub(r"\bعبد\s+", "عبد", text)  # عبد الله and عبدالله are one name
     return " ".join(ascii_digits(text).lower().split())
+
+
+#: The escape character of `name_pattern`'s LIKE pattern.
+LIKE_ESCAPE = "\\"
+
+
+def name_pattern(text: str) -> str:
+    """A LIKE pattern finding ``text`` inside normalised names (its own % and _ match literally)."""
+    key = search_key(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{key}%"

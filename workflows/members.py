@@ -144,8 +144,7 @@ def search_members(session: Session, text: str, limit: int = 50) -> list[Member]
     text = (text or "").strip()
     if text:
         digits = identity.ascii_digits(text).replace(" ", "")
-        key = identity.search_key(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions = [Member.search_name.like(f"%{key}%", escape="\\"),
+        conditions = [Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
                       Member.membership_no == identity.ascii_digits(text).strip().upper()]
         if digits.lstrip("+").isdigit():
             conditions += [Member.national_id.like(f"{digits}%"), Member.membership_no == digits,
