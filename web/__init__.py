@@ -53,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     app.config.update(test_config or {})
     app.extensions["tawasul.engine"] = engine
 
-    from web import assets, auth, cases, home, i18n, inbox, members, tasks
+    from web import admin, assets, auth, cases, home, i18n, inbox, members, tasks
     from web.api import bp as api_bp
 
     csrf.init_app(app)
@@ -70,4 +70,5 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(admin.bp)
     return app

@@ -77,6 +77,39 @@ def create_user(
     return user
 
 
+def update_user(
+    session: Session,
+    user_id: int,
+    roles: list[str] | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Change a user's roles, whether they may sign in, or their password.
+
+    Raises:
+        NotFound: no such user.
+        InvalidInput: an unknown role or a short password.
+    """
+    from engine.errors import NotFound
+
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if roles is not None:
+        unknown = [role for role in roles if role not in ROLE_LANES]
+        if unknown:
+            raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}")
+        user.roles = list(roles)
+    if is_active is not None:
+        user.is_active = is_active
+    if password:
+        if len(password) < 8:
+            raise InvalidInput("password: at least 8 characters")
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    return user
+
+
 def check_password(user: User, password: str) -> bool:
     """True when ``password`` is the user's (argon2, constant time)."""
     try:

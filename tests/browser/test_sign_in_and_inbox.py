@@ -121,3 +121,17 @@ def test_member_page_in_both_languages(page, live_server, engine):
     assert page.locator("html").get_attribute("dir") == "ltr" and page.get_by_role("heading", name="Contacts").is_visible()
     assert _serious_violations(page) == []
     assert desk.member.id
+
+
+def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "admin1", "secret-pass", "مدير", ["administrator"]))
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill("admin1")
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.goto(live_server + "/admin/users")
+    assert page.get_by_role("heading", name="المستخدمون والأدوار").is_visible()
+    assert _serious_violations(page) == []
+    page.goto(live_server + "/admin/users?lang=en")
+    assert page.get_by_role("heading", name="Users and roles").is_visible()
+    assert _serious_violations(page) == []

@@ -1,0 +1,71 @@
+"""Administrators manage users and roles; nobody else may."""
+
+import re
+
+import pytest
+
+from web import auth, create_app
+from workflows.accounts import check_password, create_user
+from workflows.models import User
+
+
+@pytest.fixture
+def client(engine):
+    auth.throttle._failures.clear()
+    for username, roles in (("admin1", ["administrator"]), ("rana", ["reception"])):
+        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+    return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+
+
+def _login(client, username):
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
+
+
+def _token(client):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/users").get_data(as_text=True)).group(1)
+
+
+def _user(engine, name):
+    return engine.query(lambda e, s: s.query(User).filter_by(username=name).one())
+
+
+def test_add_a_user_and_change_roles(client, engine):
+    _login(client, "admin1")
+    response = client.post("/admin/users", data={"csrf_token": _token(client), "username": "huda", "password": "long-pass-1",
+                                                 "display_name": "هدى", "roles": ["committee"]})
+    assert response.status_code == 302
+    huda = _user(engine, "huda")
+    assert huda.roles == ["committee"] and check_password(huda, "long-pass-1")
+    client.post(f"/admin/users/{huda.id}", data={"csrf_token": _token(client), "roles": ["committee", "supervisor"],
+                                                 "is_active": "on", "password": "another-pass"})
+    huda = _user(engine, "huda")
+    assert huda.roles == ["committee", "supervisor"] and check_password(huda, "another-pass")
+    client.post(f"/admin/users/{huda.id}", data={"csrf_token": _token(client), "roles": ["committee"]})
+    assert _user(engine, "huda").is_active is False  # may no longer sign in
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"username": "x y", "password": "long-pass-1"}, "username: letters, digits"),
+    ({"username": "new", "password": "short"}, "password: at least 8 characters"),
+    ({"username": "rana", "password": "long-pass-1"}, "username &#39;rana&#39; is taken"),
+    ({"username": "new", "password": "long-pass-1", "roles": ["king"]}, "roles: unknown"),
+])
+def test_bad_users_are_explained(client, data, message):
+    _login(client, "admin1")
+    response = client.post("/admin/users", data={"csrf_token": _token(client), **data})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+
+
+def test_an_administrator_keeps_their_own_role(client, engine):
+    _login(client, "admin1")
+    admin = _user(engine, "admin1")
+    response = client.post(f"/admin/users/{admin.id}", data={"csrf_token": _token(client), "roles": ["reception"],
+                                                             "is_active": "on"})
+    assert response.status_code == 422 and _user(engine, "admin1").roles == ["administrator"]
+
+
+def test_only_administrators(client):
+    _login(client, "rana")
+    assert client.get("/admin/users").status_code == 403
