@@ -1,0 +1,76 @@
+"""Take the README's screenshots: demo data in a scratch database, the main pages in Chromium.
+
+    .venv/bin/python docs/screenshots/make.py      # writes docs/screenshots/*.png
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from engine.actors import SYSTEM  # noqa: E402
+from engine.context import CaseEngine  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+from engine.definitions import deploy_definition  # noqa: E402
+from engine.schema import upgrade_schema  # noqa: E402
+from engine.settings import load_settings  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from web import create_app  # noqa: E402
+from workflows import install  # noqa: E402
+from engine.jobs import run_due_jobs  # noqa: E402
+from workflows.demo import load_demo  # noqa: E402
+from workflows.schema import MODEL_MODULES  # noqa: E402
+
+OUT = Path(__file__).parent
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/shots.db"
+        upgrade_schema(make_engine(url), MODEL_MODULES)
+        settings = load_settings(**{"notifications.sms": {"backend": "log", "path": f"{tmp}/sms.log"},
+                                    "notifications.email": {"backend": "log", "path": f"{tmp}/email.log"}})
+        engine = install(CaseEngine(settings, database_url=url))
+        for path in sorted((ROOT / "bpmn").glob("*.bpmn")):
+            engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
+        load_demo(engine)
+        run_due_jobs(engine)  # overdue SLA warnings and escalations, as the worker would
+        server = make_server("127.0.0.1", 0, create_app({"SECRET_KEY": "screenshots"}, engine=engine), threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="ar-SA")
+            page.goto(base + "/login")
+            page.screenshot(path=OUT / "login-ar.png")
+            page.fill("#username", "committee1")
+            page.fill("#password", "demo-pass")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/inbox")
+            page.goto(base + "/inbox?sort=due")
+            page.screenshot(path=OUT / "inbox-ar.png", full_page=True)
+            case_link = page.locator("td a[href^='/cases/']").first
+            case_link.click()
+            page.locator('#diagram[data-ready="true"]').wait_for()
+            page.screenshot(path=OUT / "case-ar.png", full_page=True)
+            page.goto(base + "/members?q=نوره")
+            page.locator("td a").first.click()
+            page.screenshot(path=OUT / "member-ar.png", full_page=True)
+            page.goto(base + "/inbox?lang=en")
+            page.screenshot(path=OUT / "inbox-en.png", full_page=True)
+            browser.close()
+        server.shutdown()
+        engine.dispose()
+    print("written:", ", ".join(sorted(p.name for p in OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    main()
