@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from hijridate import Gregorian
 from sqlalchemy import select
@@ -68,9 +69,15 @@ def _render(actor, filters: dict, template: str, error: str = ""):
             lane: sorted(u.username for u in users_with_lane(s, lane)) for lane in
             {r["task"].lane for r in rows if r["task"].lane}})
     processes = engine.query(lambda e, s: sorted(set(s.scalars(select(ProcessDefinition.key)))))
+    # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
+    words = {key: _(key) for key in (*SLA_STATES, "reception", "social_researcher", "committee", "service_delivery",
+                                     "supervisor", "Claim", "Release", "AH", "High priority", "Assign", "Assign to")}
+    links = {name: url_for(endpoint, task_id="TASKID") for name, endpoint in (
+        ("task", "tasks.task"), ("claim", "inbox.claim"), ("unclaim", "inbox.unclaim"), ("assign", "inbox.assign"))}
+    links["case"] = url_for("cases.case", instance_id=0)[:-1] + "CASEID"
     return render_template(template, rows=rows, result=result, filters=filters, error=error,
                            lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=processes,
-                           sorts=SORTS, assignable=assignable, may_assign=actor.may_assign)
+                           sorts=SORTS, assignable=assignable, may_assign=actor.may_assign, words=words, links=links)
 
 
 @bp.get("/inbox")

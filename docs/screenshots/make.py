@@ -1,6 +1,6 @@
 """Take the README's screenshots: demo data in a scratch database, the main pages in Chromium.
 
-    .venv/bin/python docs/screenshots/make.py      # writes docs/screenshots/*.png
+.venv/bin/python docs/screenshots/make.py      # writes docs/screenshots/*.png
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from engine.actors import SYSTEM  # noqa: E402
 from engine.context import CaseEngine  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 from engine.definitions import deploy_definition  # noqa: E402
+from engine.jobs import run_due_jobs  # noqa: E402
 from engine.schema import upgrade_schema  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from web import create_app  # noqa: E402
 from workflows import install  # noqa: E402
-from engine.jobs import run_due_jobs  # noqa: E402
 from workflows.demo import load_demo  # noqa: E402
 from workflows.schema import MODEL_MODULES  # noqa: E402
 
@@ -33,6 +33,7 @@ OUT = Path(__file__).parent
 
 
 def main() -> None:
+    """Render every page in Arabic and English into PNG files beside this script."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/shots.db"
         upgrade_schema(make_engine(url), MODEL_MODULES)
