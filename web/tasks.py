@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
 from engine.models import HumanTask, ProcessInstance
-from workflows.forms import FormErrors, complete_task_with_form, load_form
+from workflows.forms import FormErrors, complete_task_with_form, load_draft, load_form, save_draft
 from workflows.letters import status_label
 from workflows.models import Member, ServiceRequest
 from workflows.requests import documents
@@ -34,7 +34,8 @@ def _context(task_id: str) -> dict[str, Any] | None:
         case = session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == task.instance_id)).first()
         member = session.get(Member, case.member_id) if case else None
         checklist = documents(session, case.id) if case else []
-        return {"task": task, "instance": instance, "case": case, "member": member, "checklist": checklist}
+        return {"task": task, "instance": instance, "case": case, "member": member, "checklist": checklist,
+                "draft": load_draft(session, task_id)}
 
     return _engine().query(load)
 
@@ -100,9 +101,18 @@ def task(task_id: str):
     if not (actor.holds(task_row.lane) or task_row.assignee == actor.name or actor.holds(task_row.candidate_group)):
         abort(403)
     form = load_form(task_row.form_key) if task_row.form_key else {"properties": {}, "required": []}
-    values: dict[str, Any] = {}
+    draft = ctx["draft"]
+    values: dict[str, Any] = dict(draft.data) if draft else {}
     errors: dict[str, str] = {}
     status = 200
+    if request.method == "POST" and request.form.get("action") == "draft":
+        try:
+            _engine().run(save_draft, actor, task_id, _submitted(form))
+        except NotFound:
+            flash(_("This task is no longer open."), "warning")
+            return redirect(url_for("inbox.inbox"))
+        flash(_("Draft saved. The task stays open."), "success")
+        return redirect(url_for("tasks.task", task_id=task_id))
     if request.method == "POST":
         values = _submitted(form)
         try:
@@ -120,7 +130,9 @@ def task(task_id: str):
     lang = str(get_locale() or "ar")
     return render_template(
         "task.html", task=task_row, case=ctx["case"], member=ctx["member"], checklist=ctx["checklist"],
-        fields=_form_fields(form, values), errors=errors,
+        fields=_form_fields(form, values), errors=errors, draft=draft,
+        draft_when=(draft.saved_at.astimezone(_engine().calendars.get().tz).strftime("%Y-%m-%d %H:%M")
+                    if draft else ""),
         form_title=(form.get("x-label") or {}).get(lang) or task_row.name,
         case_status=status_label(ctx["case"].status, lang) if ctx["case"] else "",
     ), status

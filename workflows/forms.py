@@ -23,6 +23,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.models import HumanTask
 from engine.settings import PROJECT_ROOT
 from workflows.identity import ascii_digits
+from workflows.models import TaskDraft
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -118,4 +119,30 @@ def complete_task_with_form(
     data = data or {}
     if task is not None and task.form_key:
         data = validate(load_form(task.form_key), data)
-    return complete_task(engine, session, actor, task_id, data)
+    state = complete_task(engine, session, actor, task_id, data)
+    draft = session.get(TaskDraft, task_id)
+    if draft is not None:
+        session.delete(draft)
+    return state
+
+
+def save_draft(engine: CaseEngine, session: Session, actor: Actor, task_id: str, data: dict[str, Any]) -> None:
+    """Keep form values for an open task without checking or completing it.
+
+    Raises:
+        NotFound: the task is not open (completed, cancelled or never existed).
+    """
+    if session.get(HumanTask, task_id) is None:
+        raise NotFound(f"Task {task_id} is not open.")
+    draft = session.get(TaskDraft, task_id)
+    if draft is None:
+        draft = TaskDraft(task_id=task_id)
+        session.add(draft)
+    draft.data = data
+    draft.saved_by = actor.name
+    draft.saved_at = engine.now()
+
+
+def load_draft(session: Session, task_id: str) -> TaskDraft | None:
+    """The draft saved for an open task, if any."""
+    return session.get(TaskDraft, task_id)

@@ -166,6 +166,17 @@ class Survey(Base):
     answered_at: Mapped[datetime | None]
 
 
+class TaskDraft(Base):
+    """Form values saved for an open task without completing it; removed when the task ends."""
+
+    __tablename__ = "task_drafts"
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    data: Mapped[dict[str, Any]]
+    saved_by: Mapped[str] = mapped_column(String(100))
+    saved_at: Mapped[datetime]
+
+
 class Counter(Base):
     """A named sequence (request references per year, membership numbers)."""
 

@@ -10,6 +10,7 @@ from engine.queries import list_tasks
 from tests.integration.test_member_request import Desk
 from web import auth, create_app
 from workflows.accounts import create_user
+from workflows.forms import load_draft
 
 
 @pytest.fixture
@@ -76,3 +77,41 @@ def test_a_role_without_the_lane_cannot_open_the_task(setup):
     _login(client, "ali")
     assert client.get(f"/tasks/{task.id}").status_code == 403
     assert client.get("/tasks/not-a-task").status_code == 404
+
+
+def test_a_role_without_the_lane_cannot_complete_or_save_the_task(setup, engine):
+    client, task, _ = setup
+    _login(client, "ali")
+    token = _token(client.get("/inbox").get_data(as_text=True))
+    for action in ("complete", "draft"):
+        response = client.post(f"/tasks/{task.id}", data={"csrf_token": token, "action": action,
+                                                           "visit_summary": "تم", "inquiries_answered": "on"})
+        assert response.status_code == 403
+    assert engine.query(list_tasks, SYSTEM)[0].id == task.id
+    assert engine.query(lambda e, s: load_draft(s, task.id)) is None
+
+
+def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
+    client, task, _ = setup
+    _login(client, "rana")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    # Blank summary would fail the form; a draft is not checked.
+    response = client.post(f"/tasks/{task.id}", data={"csrf_token": _token(page), "action": "draft",
+                                                       "visit_summary": "نصف ملاحظة"}, follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "حُفظت المسودة" in body
+    assert 'value="نصف ملاحظة"' in body or ">نصف ملاحظة<" in body
+    assert 'id="draft-saved"' in body and "rana" in body
+    assert engine.query(list_tasks, SYSTEM)[0].id == task.id  # still open
+    # Another member of the team opening the task sees the draft.
+    client.post("/logout", data={"csrf_token": _token(body)})
+    assert client.get("/inbox").status_code == 302  # signed out
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "omar", "secret-pass", "omar", ["reception"]))
+    _login(client, "omar")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "نصف ملاحظة" in page
+    # Completing removes the draft.
+    client.post(f"/tasks/{task.id}", data={"csrf_token": _token(page), "action": "complete",
+                                           "visit_summary": "تم", "inquiries_answered": "on"})
+    assert [t.element_id for t in engine.query(list_tasks, SYSTEM)] == ["check_data"]
+    assert engine.query(lambda e, s: load_draft(s, task.id)) is None
