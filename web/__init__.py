@@ -49,11 +49,13 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="ar",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        # The document size limit plus room for the rest of the form; larger bodies get a 413 page.
+        MAX_CONTENT_LENGTH=int(float((engine.settings.get("documents") or {}).get("max_mb", 10)) + 1) * 1024 * 1024,
     )
     app.config.update(test_config or {})
     app.extensions["tawasul.engine"] = engine
 
-    from web import admin, assets, auth, cases, home, i18n, inbox, members, tasks
+    from web import admin, assets, auth, cases, errors, home, i18n, inbox, members, tasks
     from web.api import bp as api_bp
 
     csrf.init_app(app)
@@ -71,4 +73,5 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     app.register_blueprint(cases.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(admin.bp)
+    errors.register(app)
     return app

@@ -3,20 +3,24 @@ member, the request and its checklist beside it."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import Conflict, EngineError, Forbidden, NotFound
-from engine.models import HumanTask, ProcessInstance
+from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from workflows.documents import discard_upload, limits, store_upload, upload_path
 from workflows.forms import FormErrors, complete_task_with_form, load_draft, load_form, save_draft
 from workflows.letters import status_label
+from workflows.members import member_contacts
 from workflows.models import Member, ServiceRequest
-from workflows.requests import documents
+from workflows.requests import DOCUMENT_STATES, documents, domain, get_request, mark_document
 
 bp = Blueprint("tasks", __name__)
 
@@ -34,8 +38,12 @@ def _context(task_id: str) -> dict[str, Any] | None:
         case = session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == task.instance_id)).first()
         member = session.get(Member, case.member_id) if case else None
         checklist = documents(session, case.id) if case else []
+        kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
+        history = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == task.instance_id)
+                                  .order_by(AuditEvent.id.desc()).limit(15)).all()
         return {"task": task, "instance": instance, "case": case, "member": member, "checklist": checklist,
-                "draft": load_draft(session, task_id)}
+                "kinds": kinds, "draft": load_draft(session, task_id), "history": history,
+                "contacts": member_contacts(session, member.id)[:10] if member else []}
 
     return _engine().query(load)
 
@@ -80,6 +88,11 @@ def _submitted(form: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _may_work(actor, task_row: HumanTask) -> None:
+    if not (actor.holds(task_row.lane) or task_row.assignee == actor.name or actor.holds(task_row.candidate_group)):
+        abort(403)
+
+
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: str):
@@ -98,8 +111,7 @@ def task(task_id: str):
             abort(404)
         abort(404)
     task_row = ctx["task"]
-    if not (actor.holds(task_row.lane) or task_row.assignee == actor.name or actor.holds(task_row.candidate_group)):
-        abort(403)
+    _may_work(actor, task_row)
     form = load_form(task_row.form_key) if task_row.form_key else {"properties": {}, "required": []}
     draft = ctx["draft"]
     values: dict[str, Any] = dict(draft.data) if draft else {}
@@ -130,9 +142,76 @@ def task(task_id: str):
     lang = str(get_locale() or "ar")
     return render_template(
         "task.html", task=task_row, case=ctx["case"], member=ctx["member"], checklist=ctx["checklist"],
-        fields=_form_fields(form, values), errors=errors, draft=draft,
+        fields=_form_fields(form, values), errors=errors, draft=draft, history=ctx["history"],
+        contacts=ctx["contacts"], kinds=ctx["kinds"], states=DOCUMENT_STATES, marking=bool(form.get("x-checklist")),
+        upload_types=limits(_engine().settings)[2], upload_mb=limits(_engine().settings)[1] // (1024 * 1024),
         draft_when=(draft.saved_at.astimezone(_engine().calendars.get().tz).strftime("%Y-%m-%d %H:%M")
                     if draft else ""),
         form_title=(form.get("x-label") or {}).get(lang) or task_row.name,
         case_status=status_label(ctx["case"].status, lang) if ctx["case"] else "",
     ), status
+
+
+@bp.post("/tasks/<task_id>/documents/<kind>")
+@login_required
+def mark(task_id: str, kind: str):
+    """Mark a checklist item from a verification task, attaching its file where the service keeps it."""
+    if not current_user.is_staff:
+        abort(403)
+    actor = current_user.actor()
+    ctx = _context(task_id)
+    if ctx is None:
+        flash(_("This task is no longer open."), "warning")
+        return redirect(url_for("inbox.inbox"))
+    _may_work(actor, ctx["task"])
+    form = load_form(ctx["task"].form_key) if ctx["task"].form_key else {}
+    if ctx["case"] is None or not form.get("x-checklist"):
+        abort(404)
+    back = redirect(url_for("tasks.task", task_id=task_id) + "#docs-heading")
+    stored = None
+    try:
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            stored = store_upload(_engine(), ctx["case"].id, kind, upload.filename, upload.stream)
+        _engine().run(mark_document, actor, ctx["case"].id, kind, request.form.get("state", ""),
+                      request.form.get("note", ""), stored)
+    except RequestEntityTooLarge:
+        flash(_("The file is larger than %(mb)d MB.", mb=limits(_engine().settings)[1] // (1024 * 1024)), "danger")
+        return back
+    except (InvalidInput, NotFound) as exc:
+        flash(exc.message, "danger")
+        return back
+    finally:
+        with contextlib.suppress(RequestEntityTooLarge):
+            for upload_file in request.files.values():
+                upload_file.close()
+        if stored and not _recorded(ctx["case"].id, kind, stored):
+            discard_upload(_engine(), stored)
+    flash(_("The checklist is updated."), "success")
+    return back
+
+
+def _recorded(request_id: int, kind: str, stored: str) -> bool:
+    return _engine().query(lambda e, s: any(d.kind == kind and d.file_name == stored
+                                            for d in documents(s, request_id)))
+
+
+@bp.get("/requests/<int:request_id>/documents/<kind>")
+@login_required
+def document_file(request_id: int, kind: str):
+    """The stored file of a checklist item, for staff."""
+    if not current_user.is_staff:
+        abort(403)
+
+    def find(engine, session):
+        get_request(session, request_id)
+        return next((d.file_name for d in documents(session, request_id) if d.kind == kind), None)
+
+    try:
+        stored = _engine().query(find)
+        if not stored:
+            abort(404)
+        path = upload_path(_engine(), stored)
+    except NotFound:
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=f"{kind}{path.suffix}")

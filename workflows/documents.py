@@ -1,0 +1,84 @@
+"""Files attached to checklist items: type and size limits, stored outside the database.
+
+Only kinds whose service keeps the file (``store_file``) take one (PDPL); an ID is recorded as
+verified, never stored. A file is written under ``documents.dir/<request id>/`` with a name
+the server chooses; the member's original name is never used as a path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from engine.errors import InvalidInput, NotFound
+from engine.settings import config_path
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+#: The first bytes of each accepted type.
+SIGNATURES = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+}
+
+
+def limits(settings: dict[str, Any]) -> tuple[Path, int, tuple[str, ...]]:
+    """The upload folder, the size limit in bytes and the accepted extensions."""
+    spec = settings.get("documents") or {}
+    folder = Path(str(spec.get("dir") or "instance/uploads"))
+    if not folder.is_absolute():
+        folder = config_path().parent / folder
+    types = tuple(str(t).lower() for t in (spec.get("types") or ("pdf", "jpg", "jpeg", "png")))
+    return folder, int(float(spec.get("max_mb", 10)) * 1024 * 1024), types
+
+
+def store_upload(engine: CaseEngine, request_id: int, kind: str, filename: str, stream: IO[bytes]) -> str:
+    """Check and write an uploaded file; return the stored name (relative to the folder).
+
+    Raises:
+        InvalidInput: no file, a type not accepted, content that is not of its type, too large.
+    """
+    folder, max_bytes, types = limits(engine.settings)
+    name = (filename or "").strip()
+    if not name:
+        raise InvalidInput("file: choose a file to attach")
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in types:
+        raise InvalidInput(f"file: {name!r} is not an accepted type ({', '.join(types)})")
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InvalidInput(f"file: {name!r} is larger than {max_bytes // (1024 * 1024)} MB")
+    if not data:
+        raise InvalidInput(f"file: {name!r} is empty")
+    if not any(data.startswith(sig) for sig in SIGNATURES.get(extension, (b"",))):
+        raise InvalidInput(f"file: {name!r} is not a real {extension.upper()} file")
+    stored = f"{int(request_id)}/{kind}-{uuid.uuid4().hex}.{extension}"
+    target = folder / stored
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(target.suffix + ".part")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return stored
+
+
+def discard_upload(engine: CaseEngine, stored: str) -> None:
+    """Remove a stored file whose record was not written."""
+    folder, _, _ = limits(engine.settings)
+    (folder / stored).unlink(missing_ok=True)
+
+
+def upload_path(engine: CaseEngine, stored: str) -> Path:
+    """The file on disk of a stored name, refusing names that leave the folder.
+
+    Raises:
+        NotFound: the name is outside the folder or the file is gone.
+    """
+    folder, _, _ = limits(engine.settings)
+    path = (folder / stored).resolve()
+    if folder.resolve() not in path.parents or not path.is_file():
+        raise NotFound("the document's file is not available")
+    return path
