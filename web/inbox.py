@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from hijridate import Gregorian
 from sqlalchemy import select
 
 from engine import commands
-from engine.errors import EngineError
+from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from engine.models import ProcessDefinition
 from engine.sla import SLA_STATES, sla_state
 from workflows.accounts import users_with_lane
 from workflows.inbox import SORTS
 from workflows.inbox import inbox as inbox_page
 from workflows.models import User
+from workflows.saved_filters import FILTER_KEYS, delete_filter, visible_filters
+from workflows.saved_filters import save_filter as save_view
 
 bp = Blueprint("inbox", __name__)
 
@@ -75,7 +77,10 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     links = {name: url_for(endpoint, task_id="TASKID") for name, endpoint in (
         ("task", "tasks.task"), ("claim", "inbox.claim"), ("unclaim", "inbox.unclaim"), ("assign", "inbox.assign"))}
     links["case"] = url_for("cases.case", instance_id=0)[:-1] + "CASEID"
+    saved = engine.query(lambda e, s: visible_filters(s, current_user.username, list(current_user.roles)))
+    view_query = {key: request.values[key] for key in FILTER_KEYS if request.values.get(key)}
     return render_template(template, rows=rows, result=result, filters=filters, error=error,
+                           saved=saved, view_query=view_query,
                            lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=processes,
                            sorts=SORTS, assignable=assignable, may_assign=actor.may_assign, words=words, links=links)
 
@@ -86,6 +91,36 @@ def inbox():
     actor = _staff()
     template = "_inbox_table.html" if request.headers.get("HX-Request") else "inbox.html"
     return _render(actor, _filters(), template)
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_filter():
+    """Save the inbox's current filters under a name, private or shared with one of the user's roles."""
+    _staff()
+    query = {key: request.form.get(key, "") for key in FILTER_KEYS}
+    try:
+        _engine().run(lambda e, s: save_view(s, current_user.username, list(current_user.roles), e.clock.now(),
+                                             request.form.get("name", ""), query, request.form.get("role", "")))
+    except InvalidInput as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(_("The view is saved."), "success")
+    return redirect(url_for("inbox.inbox", **{k: v for k, v in query.items() if v}))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_filter_route(filter_id: int):
+    """Delete one of the user's saved views."""
+    _staff()
+    try:
+        _engine().run(lambda e, s: delete_filter(s, current_user.username, filter_id))
+    except (NotFound, Forbidden) as exc:
+        flash(exc.message, "danger")
+    else:
+        flash(_("The view is deleted."), "success")
+    return redirect(url_for("inbox.inbox"))
 
 
 @bp.post("/tasks/<task_id>/claim")

@@ -177,6 +177,21 @@ class TaskDraft(Base):
     saved_at: Mapped[datetime]
 
 
+class SavedFilter(Base):
+    """A named inbox view (its query parameters), private to its owner or shared with a role."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("owner", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+    #: The role it is shared with; None: private.
+    role: Mapped[str | None] = mapped_column(String(40))
+    query: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
 class Counter(Base):
     """A named sequence (request references per year, membership numbers)."""
 

@@ -1,0 +1,92 @@
+"""Saved inbox views: private or shared with a role, opened by link, deleted only by their owner."""
+
+import html
+import re
+
+import pytest
+
+from tests.integration.test_member_request import Desk
+from web import auth, create_app
+from workflows.accounts import create_user
+
+
+@pytest.fixture
+def client(engine):
+    auth.throttle._failures.clear()
+    desk = Desk(engine)
+    desk.open("financial_support")
+    for username, roles in (("rana", ["reception", "supervisor"]), ("omar", ["reception"]),
+                            ("ali", ["committee"])):
+        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+    return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+
+
+def _token(page):
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _login(client, username):
+    page = client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": _token(page)})
+
+
+def _logout(client):
+    client.post("/logout", data={"csrf_token": _token(client.get("/inbox").get_data(as_text=True))})
+
+
+def _views(page):
+    return re.findall(r'<span class="[^"]*saved-view">\s*<a href="([^"]+)">([^<]+)</a>', html.unescape(page))
+
+
+def test_a_view_keeps_the_filters_and_is_shared_only_with_a_role(client):
+    _login(client, "rana")
+    page = client.get("/inbox?sla=late&priority=high&sort=priority").get_data(as_text=True)
+    assert '<input type="hidden" name="sla" value="late">' in page  # the form carries the current filters
+    response = client.post("/inbox/filters", data={"csrf_token": _token(page), "name": "متأخرة عاجلة",
+                                                   "role": "reception", "sla": "late", "priority": "high",
+                                                   "sort": "priority", "page": "3"}, follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert "حُفظ العرض" in body
+    [(link, name)] = _views(body)
+    assert name == "متأخرة عاجلة" and "sla=late" in link and "priority=high" in link and "page" not in link
+    client.post("/inbox/filters", data={"csrf_token": _token(body), "name": "خاص بي", "lane": "supervisor"})
+    assert len(_views(client.get("/inbox").get_data(as_text=True))) == 2
+    _logout(client)
+    _login(client, "omar")  # reception: sees the shared view, not the private one
+    assert [name for _, name in _views(client.get("/inbox").get_data(as_text=True))] == ["متأخرة عاجلة"]
+    _logout(client)
+    _login(client, "ali")  # committee: sees neither
+    assert _views(client.get("/inbox").get_data(as_text=True)) == []
+
+
+def test_bad_views_are_refused_with_a_message(client):
+    _login(client, "omar")
+    token = _token(client.get("/inbox").get_data(as_text=True))
+    body = html.unescape(client.post("/inbox/filters", data={"csrf_token": token, "name": "  "},
+                                     follow_redirects=True).get_data(as_text=True))
+    assert "name: give the view a name" in body
+    body = html.unescape(client.post("/inbox/filters", data={"csrf_token": token, "name": "x", "role": "committee"},
+                                     follow_redirects=True).get_data(as_text=True))
+    assert "role: 'committee' is not one of your roles" in body
+    assert _views(body) == []
+
+
+def test_only_the_owner_deletes_a_view(client):
+    _login(client, "rana")
+    token = _token(client.get("/inbox").get_data(as_text=True))
+    client.post("/inbox/filters", data={"csrf_token": token, "name": "مشترك", "role": "reception"})
+    page = client.get("/inbox").get_data(as_text=True)
+    view_id = re.search(r'/inbox/filters/(\d+)/delete', page).group(1)
+    _logout(client)
+    _login(client, "omar")
+    page = client.get("/inbox").get_data(as_text=True)
+    assert f"/inbox/filters/{view_id}/delete" not in page  # no delete button for someone else's view
+    body = client.post(f"/inbox/filters/{view_id}/delete", data={"csrf_token": _token(page)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "only rana, who saved this view, can delete it" in body and len(_views(body)) == 1
+    _logout(client)
+    _login(client, "rana")
+    page = client.get("/inbox").get_data(as_text=True)
+    body = client.post(f"/inbox/filters/{view_id}/delete", data={"csrf_token": _token(page)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "حُذف العرض" in body and _views(body) == []
