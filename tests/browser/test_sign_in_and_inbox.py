@@ -135,3 +135,45 @@ def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
     page.goto(live_server + "/admin/users?lang=en")
     assert page.get_by_role("heading", name="Users and roles").is_visible()
     assert _serious_violations(page) == []
+
+
+def test_verification_task_checklist_upload_draft_and_saved_view(page, live_server, engine, tmp_path):
+    from tests.integration.test_member_request import RECEPTION, Desk
+
+    engine.settings["documents"] = {"dir": str(tmp_path / "uploads"), "max_mb": 5, "types": ["pdf"]}
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    desk.complete(RECEPTION, request, "intake", {"visit_summary": "حضر", "inquiries_answered": True})
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    income = tmp_path / "income.pdf"
+    income.write_bytes(b"%PDF-1.7\n" + b"0" * 100)
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill("rana")
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+    # Save the current view, then open the verification task.
+    page.locator("#saved-views summary").click()
+    page.get_by_placeholder("اسم العرض").fill("مهامي")
+    page.locator("#saved-views").get_by_role("button", name="حفظ").click()
+    page.get_by_role("link", name="مهامي").wait_for()
+    page.get_by_role("link", name="التحقق من اكتمال البيانات وصحتها").click()
+    item = page.locator('li.doc-item[data-kind="national_id"]')
+    item.get_by_label("الحالة").select_option("verified")
+    item.get_by_role("button", name="حفظ").click()
+    page.wait_for_url("**#docs-heading")
+    assert page.locator('li.doc-item[data-kind="national_id"] .doc-state').inner_text() == "تم التحقق"
+    income_item = page.locator('li.doc-item[data-kind="income_proof"]')
+    income_item.get_by_label("الحالة").select_option("received")
+    income_item.locator('input[type="file"]').set_input_files(str(income))
+    income_item.get_by_role("button", name="حفظ").click()
+    page.get_by_role("link", name="تنزيل الملف").wait_for()
+    assert _serious_violations(page) == []
+    page.get_by_label("ملاحظات التحقق").fill("ينقص شهادة الآيبان")
+    page.get_by_role("button", name="حفظ كمسودة").click()
+    assert page.get_by_label("ملاحظات التحقق").input_value() == "ينقص شهادة الآيبان"
+    assert page.locator("#draft-saved").is_visible()
+    page.get_by_role("link", name="English").click()
+    assert page.locator("html").get_attribute("dir") == "ltr"
+    assert page.get_by_role("button", name="Save as draft").is_visible()
+    assert _serious_violations(page) == []
