@@ -48,3 +48,35 @@ def current_revision(db: Engine) -> str | None:
         if not inspect(connection).has_table("alembic_version"):
             return None
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
+
+
+def require_current_schema(db: Engine) -> None:
+    """Refuse to serve on a database whose schema is older (or newer) than the code.
+
+    A database that cannot be reached is left to ``/healthz`` and the first request to report.
+
+    Raises:
+        ConfigError: the schema is missing or at another revision, with the command that fixes it.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from engine.errors import ConfigError
+
+    try:
+        current = current_revision(db)
+    except OperationalError:
+        return
+    head = head_revision()
+    if current != head:
+        where = db.url.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"the database {where} has schema revision {current or 'none (empty)'} but this version of "
+            f"Tawasul needs {head}: run `tawasul init` (it creates or upgrades the schema), then start again"
+        )

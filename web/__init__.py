@@ -38,6 +38,9 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     from workflows import install
 
     engine = install(engine or CaseEngine())
+    from engine.schema import require_current_schema
+
+    require_current_schema(engine.db)
     web_settings = engine.settings.get("web") or {}
     app = Flask(__name__)
     app.config.update(

@@ -1,4 +1,4 @@
-"""The web app before the staff app lands: health check and deployed definitions."""
+"""The web app: health check, deployed definitions, refusing a database at another schema revision."""
 
 import pytest
 
@@ -42,3 +42,17 @@ def test_lists_deployed_definitions_in_arabic_and_json(client, deploy):
     english = client.get("/?lang=en").get_data(as_text=True)
     assert '<html lang="en" dir="ltr">' in english and "Deployed process definitions" in english
     assert '<html lang="ar" dir="rtl">' in client.get("/?lang=xx").get_data(as_text=True)
+
+
+def test_the_app_refuses_a_database_whose_schema_is_behind(settings, clock, tmp_path):
+    from engine.context import CaseEngine
+    from engine.errors import ConfigError
+    from engine.schema import head_revision, upgrade_schema
+    from workflows.schema import MODEL_MODULES
+
+    engine = CaseEngine(settings, database_url=f"sqlite:///{tmp_path / 'old.db'}", clock=clock)
+    with pytest.raises(ConfigError, match=r"schema revision none \(empty\).*needs .*run `tawasul init`"):
+        create_app({"TESTING": True}, engine=engine)
+    assert upgrade_schema(engine.db, MODEL_MODULES) == head_revision()
+    assert create_app({"TESTING": True}, engine=engine).test_client().get("/healthz").status_code == 200
+    engine.dispose()
