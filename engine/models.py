@@ -78,6 +78,10 @@ class HumanTask(Base):
         Index("ix_human_tasks_lane_due_at", "lane", "due_at"),
         Index("ix_human_tasks_assignee_due_at", "assignee", "due_at"),
         Index("ix_human_tasks_instance_id", "instance_id"),
+        # The inbox's first page in due order: read in index order, stop after one page.
+        Index("ix_human_tasks_due_order", "due_at", "created_at", "id"),
+        # The inbox's counts per deadline state: an index-only scan instead of the table.
+        Index("ix_human_tasks_visibility", "lane", "candidate_group", "assignee", "due_at", "warn_at"),
     )
 
     #: The SpiffWorkflow task id (a UUID string).

@@ -96,9 +96,9 @@ def inbox(
     else:
         total = sum(counts.values())
     order = {
-        "priority": (HumanTask.priority.desc(), HumanTask.due_at.is_(None), HumanTask.due_at),
+        "priority": (HumanTask.priority.desc(), HumanTask.due_at.asc().nulls_last()),
         "newest": (HumanTask.created_at.desc(),),
-    }.get(sort, (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
+    }.get(sort, (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at))
     page = max(1, page)
     ids = [task.id for task in session.scalars(base.order_by(*order, HumanTask.id)
                                                   .limit(per_page).offset((page - 1) * per_page))]

@@ -66,7 +66,8 @@ class ServiceRequest(Base):
     """A member's request (a case), linked to the process instance that runs it."""
 
     __tablename__ = "service_requests"
-    __table_args__ = (Index("ix_service_requests_member_id", "member_id"),)
+    __table_args__ = (Index("ix_service_requests_member_id", "member_id"),
+                      Index("ix_service_requests_instance_id", "instance_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Readable reference, e.g. REQ-2026-000123.
