@@ -29,6 +29,22 @@ def select_locale() -> str:
 
 
 def template_helpers() -> dict[str, Any]:
-    """lang, dir and the other language for every template."""
+    """lang, dir and the other language for every template, and ``local`` for times."""
     lang = str(get_locale() or "ar")
-    return {"lang": lang, "dir": "rtl" if lang == "ar" else "ltr", "other_lang": "en" if lang == "ar" else "ar"}
+    return {"lang": lang, "dir": "rtl" if lang == "ar" else "ltr", "other_lang": "en" if lang == "ar" else "ar",
+            "local": local_time}
+
+
+def local_time(moment: Any, with_time: bool = True) -> str:
+    """A stored (UTC) time shown in the society's time zone, digits left to right."""
+    if not moment:
+        return ""
+    from datetime import datetime
+
+    from flask import current_app
+
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+
+    tz = current_app.extensions["tawasul.engine"].calendars.get().tz
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")

@@ -42,6 +42,8 @@ def test_the_form_is_rendered_in_arabic_with_the_request_beside_it(setup):
     assert "استقبال العضو والإجابة على استفساراته" in page  # the form's Arabic title
     assert 'name="visit_summary"' in page and 'type="checkbox"' in page
     assert request.reference in page and "نورة العتيبي" in page and "تم الاستلام" in page
+    # The history beside the form, in the society's time zone (08:00 UTC is 11:00 in Riyadh).
+    assert '<span dir="ltr">2026-12-01 11:00</span> · reception1' in page
     english = client.get(f"/tasks/{task.id}?lang=en").get_data(as_text=True)
     assert "Receive the member and answer their questions" in english and "Received" in english
 
