@@ -36,6 +36,15 @@ def test_sign_in_claim_and_switch_language(page, live_server, engine):
     page.get_by_role("button", name="تسجيل الدخول").click()
     page.wait_for_url("**/inbox")
     assert page.get_by_role("heading", name="صندوق المهام").is_visible()
+    # Filters refresh the table in place (htmx) and keep the URL in step.
+    page.locator("#sla").select_option("late")
+    page.get_by_text("لا توجد مهام بانتظارك.").wait_for()
+    assert "sla=late" in page.url
+    page.locator("#sla").select_option("")
+    page.locator("#q").fill("لا أحد بهذا الاسم")
+    page.get_by_text("لا توجد مهام بانتظارك.").wait_for()
+    page.locator("#q").fill("")
+    page.get_by_role("row", name="Check completeness").wait_for()
     row = page.get_by_role("row", name="Check completeness")
     row.get_by_role("button", name="استلام").click()  # htmx: the table is replaced in place
     page.get_by_role("button", name="إعادة للمسار").wait_for()
