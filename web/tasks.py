@@ -165,7 +165,7 @@ def mark(task_id: str, kind: str):
         return redirect(url_for("inbox.inbox"))
     _may_work(actor, ctx["task"])
     form = load_form(ctx["task"].form_key) if ctx["task"].form_key else {}
-    if ctx["case"] is None or not form.get("x-checklist"):
+    if ctx["case"] is None or not form.get("x-checklist") or kind not in {d.kind for d in ctx["checklist"]}:
         abort(404)
     back = redirect(url_for("tasks.task", task_id=task_id) + "#docs-heading")
     stored = None

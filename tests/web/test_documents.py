@@ -82,6 +82,9 @@ def test_a_file_is_checked_stored_and_downloaded(setup, engine):
     assert "'fake.pdf' is not a real PDF file" in send("fake.pdf", b"<html>not a pdf</html>")
     assert "is larger than 1 MB" in send("big.pdf", b"%PDF-" + b"0" * (1024 * 1024 + 10))
     assert "this document is verified, not stored" in send("id.pdf", PDF, kind="national_id")
+    assert client.post(f"/tasks/{check.id}/documents/not_a_kind", data={
+        "csrf_token": token, "state": "received", "file": (io.BytesIO(PDF), "a.pdf")},
+        content_type="multipart/form-data").status_code == 404  # not an item of this checklist
     assert _files(folder) == []  # nothing half-written
     assert _items(engine, request)["income_proof"].file_name is None
     assert "حُدّثت قائمة المستندات" in send("دخل.pdf", PDF)
