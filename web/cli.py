@@ -336,8 +336,10 @@ def _run_until_signalled(on_start: Callable[[], None] | None = None) -> None:
 def _worker(engine: Any) -> None:
     import logging
 
+    from engine.schema import require_current_schema
     from engine.worker import Worker
 
+    require_current_schema(engine.db)  # a worker on an older schema would fail job after job
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every run at INFO
     worker = Worker(engine)

@@ -250,3 +250,15 @@ def test_tasks_filter_by_sla(cli):
     assert cli("tasks", "--sla", "late")[1] == []
     code, _, err = cli("tasks", "--sla", "overdue")
     assert code == 2 and "invalid choice" in err
+
+
+def test_a_worker_refuses_a_database_at_another_schema_revision(settings, clock, tmp_path, capsys):
+    from engine.context import CaseEngine
+    from web.cli import main
+    from workflows import install
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    code = main(["worker"], engine_factory=lambda: install(CaseEngine(settings, database_url=url, clock=clock)))
+    err = capsys.readouterr().err
+    assert code != 0 and "schema revision none (empty)" in err and "tawasul init" in err
+    assert "Traceback" not in err
