@@ -17,6 +17,14 @@ def _setup(engine):
     engine.run(start_instance, SYSTEM, "review", data={"request_no": 1})
 
 
+def _sign_in(page, live_server, username):
+    page.goto(live_server + "/login")
+    page.get_by_label("اسم المستخدم").fill(username)
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+
+
 def _serious_violations(page):
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => JSON.stringify((await axe.run()).violations)")
@@ -69,11 +77,7 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
 
     Desk(engine).open("financial_support")
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill("rana")
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
+    _sign_in(page, live_server, "rana")
     page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
     page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
     assert page.locator("#e-visit_summary").inner_text() == "is required"
@@ -93,11 +97,7 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     request = desk.open("financial_support")
     desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill("rana")
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
+    _sign_in(page, live_server, "rana")
     page.goto(live_server + f"/cases/{request.instance_id}")
     page.locator('#diagram[data-ready="true"]').wait_for()
     assert page.locator("#diagram svg").count() >= 1  # bpmn-js drew the canvas
@@ -113,11 +113,7 @@ def test_member_page_in_both_languages(page, live_server, engine):
 
     desk = Desk(engine)
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill("rana")
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
+    _sign_in(page, live_server, "rana")
     page.get_by_role("link", name="الأعضاء").click()
     page.get_by_role("searchbox").fill("نوره") if page.get_by_role("searchbox").count() else page.locator("#q").fill("نوره")
     page.get_by_role("button", name="بحث").click()
@@ -134,10 +130,7 @@ def test_member_page_in_both_languages(page, live_server, engine):
 
 def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
     engine.run(lambda e, s: create_user(s, e.clock.now(), "admin1", "secret-pass", "مدير", ["administrator"]))
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill("admin1")
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
+    _sign_in(page, live_server, "admin1")
     page.goto(live_server + "/admin/users")
     assert page.get_by_role("heading", name="المستخدمون والأدوار").is_visible()
     assert _serious_violations(page) == []
@@ -156,11 +149,7 @@ def test_verification_task_checklist_upload_draft_and_saved_view(page, live_serv
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
     income = tmp_path / "income.pdf"
     income.write_bytes(b"%PDF-1.7\n" + b"0" * 100)
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill("rana")
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
+    _sign_in(page, live_server, "rana")
     # Save the current view, then open the verification task.
     page.locator("#saved-views summary").click()
     page.get_by_placeholder("اسم العرض").fill("مهامي")

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from tests.web.helpers import sign_in as _login
 from web import auth, create_app
 from workflows.accounts import check_password, create_user
 from workflows.models import User
@@ -15,12 +16,6 @@ def client(engine):
     for username, roles in (("admin1", ["administrator"]), ("rana", ["reception"])):
         engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
 
 
 def _token(client):

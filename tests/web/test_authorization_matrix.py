@@ -1,10 +1,10 @@
 """Each role on each page: who may open what (anonymous → sign-in, a member's account → 403)."""
 
-import re
 
 from engine.actors import SYSTEM
 from engine.queries import list_tasks
 from tests.integration.test_member_request import Desk
+from tests.web.helpers import csrf_token as _token
 from web import auth, create_app
 from workflows.accounts import ROLE_LANES, create_user
 
@@ -19,10 +19,6 @@ def _allowed(role: str | None, page: str) -> bool:
     if page == "admin":
         return role == "administrator"
     return True
-
-
-def _token(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def test_each_role_on_each_page(engine):

@@ -7,6 +7,7 @@ import pytest
 
 from engine.actors import Actor
 from tests.integration.test_member_request import Desk
+from tests.web.helpers import sign_in as _login
 from web import auth, create_app
 from workflows.accounts import create_user
 
@@ -20,12 +21,6 @@ def client_and_case(engine):
     for username, roles in (("rana", ["reception"]), ("member1", [])):
         engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client(), request
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
 
 
 def test_case_page_marks_progress_and_shows_history(client_and_case):

@@ -3,11 +3,12 @@ size limits, downloading them; and the error pages."""
 
 import html
 import io
-import re
 
 import pytest
 
 from tests.integration.test_member_request import RECEPTION, Desk
+from tests.web.helpers import csrf_token as _token
+from tests.web.helpers import sign_in as _login
 from web import auth, create_app
 from workflows.accounts import create_user
 from workflows.requests import documents
@@ -27,15 +28,6 @@ def setup(engine, tmp_path):
         engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     return client, check, request, tmp_path / "uploads"
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": _token(page)})
-
-
-def _token(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def _items(engine, request):

@@ -7,6 +7,7 @@ import pytest
 from engine.actors import SYSTEM, Actor
 from engine.queries import list_tasks
 from tests.integration.test_member_request import Desk
+from tests.web.helpers import sign_in as _login
 from web import auth, create_app
 from workflows import identity
 from workflows.accounts import create_user
@@ -52,13 +53,6 @@ def test_counts_paging_and_sort(desk, engine, clock):
     assert engine.query(inbox, RECEPTION, process="inquiry").total == 0
     assert engine.query(inbox, RECEPTION, process="member_request").total == 3
     assert engine.query(inbox, Actor.user("x", ["committee"])).total == 0
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
-    return token
 
 
 def test_supervisor_reassigns_from_the_inbox(desk, engine):

@@ -6,6 +6,9 @@ import re
 import pytest
 
 from tests.integration.test_member_request import Desk
+from tests.web.helpers import csrf_token as _token
+from tests.web.helpers import sign_in as _login
+from tests.web.helpers import sign_out as _logout
 from web import auth, create_app
 from workflows.accounts import create_user
 
@@ -19,19 +22,6 @@ def client(engine):
                             ("ali", ["committee"])):
         engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-
-
-def _token(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": _token(page)})
-
-
-def _logout(client):
-    client.post("/logout", data={"csrf_token": _token(client.get("/inbox").get_data(as_text=True))})
 
 
 def _views(page):

@@ -1,6 +1,5 @@
 """The task page: the form rendered and checked on the server, values kept, conflicts explained."""
 
-import re
 
 import pytest
 
@@ -8,6 +7,8 @@ from engine.actors import SYSTEM, Actor
 from engine.commands import complete_task
 from engine.queries import list_tasks
 from tests.integration.test_member_request import Desk
+from tests.web.helpers import csrf_token as _token
+from tests.web.helpers import sign_in as _login
 from web import auth, create_app
 from workflows.accounts import create_user
 from workflows.forms import load_draft
@@ -23,16 +24,6 @@ def setup(engine):
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     [task] = engine.query(list_tasks, SYSTEM)
     return client, task, request
-
-
-def _login(client, username):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    client.post("/login", data={"username": username, "password": "secret-pass", "csrf_token": token})
-
-
-def _token(page):
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def test_the_form_is_rendered_in_arabic_with_the_request_beside_it(setup):
