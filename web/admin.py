@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from engine.errors import EngineError
+from web.common import current_engine as _engine
 from workflows.accounts import ROLE_LANES, create_user, update_user
 from workflows.models import User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
 
 
 def _admin() -> None:

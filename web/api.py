@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
 from engine import commands, queries
 from engine.actors import SYSTEM
 from engine.errors import EngineError, InvalidInput
+from web.common import current_engine as _engine
 from workflows.forms import FormErrors, complete_task_with_form
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 _STATUS = {"invalid": 422, "invalid_definition": 422, "script": 422, "not_found": 404, "conflict": 409,
            "forbidden": 403, "config": 500}
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
 
 
 @bp.before_request

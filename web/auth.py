@@ -7,12 +7,13 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from web import login_manager
+from web.common import current_engine as _engine
 from workflows.accounts import actor_for, check_password
 from workflows.models import User
 
@@ -41,10 +42,6 @@ class SessionUser(UserMixin):
     def actor(self):
         user = User(username=self.username, roles=self.roles)
         return actor_for(user)
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
 
 
 def _session_user(user: User) -> SessionUser:

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, render_template
-from flask_login import current_user, login_required
+from flask import Blueprint, Response, abort, render_template
+from flask_login import login_required
 
 from engine.errors import NotFound
 from engine.queries import case_view
+from web.common import current_engine as _engine
+from web.common import staff_actor
 
 bp = Blueprint("cases", __name__)
 
 
-def _engine():
-    return current_app.extensions["tawasul.engine"]
-
-
 def _view(instance_id: int):
-    if not current_user.is_staff:
-        abort(403)
+    staff_actor()
     try:
         return _engine().query(case_view, instance_id)
     except NotFound:

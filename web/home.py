@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template_string, request
+from flask import Blueprint, jsonify, render_template_string, request
 from sqlalchemy import text
 
 from engine.definitions import list_definitions
+from web.common import current_engine as _engine
 
 bp = Blueprint("home", __name__)
 
@@ -45,10 +46,6 @@ _PAGE = """<!doctype html>
 {% else %}<p>{{ w.empty }}</p>{% endif %}
 </main>
 </body></html>"""
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
 
 
 @bp.get("/healthz")

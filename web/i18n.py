@@ -41,10 +41,10 @@ def local_time(moment: Any, with_time: bool = True) -> str:
         return ""
     from datetime import datetime
 
-    from flask import current_app
+    from web.common import current_engine
 
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
 
-    tz = current_app.extensions["tawasul.engine"].calendars.get().tz
+    tz = current_engine().calendars.get().tz
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from hijridate import Gregorian
@@ -12,6 +12,8 @@ from engine import commands
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from engine.models import ProcessDefinition
 from engine.sla import SLA_STATES, sla_state
+from web.common import current_engine as _engine
+from web.common import staff_actor as _staff
 from workflows.accounts import users_with_lane
 from workflows.inbox import SORTS
 from workflows.inbox import inbox as inbox_page
@@ -20,16 +22,6 @@ from workflows.saved_filters import FILTER_KEYS, delete_filter, visible_filters
 from workflows.saved_filters import save_filter as save_view
 
 bp = Blueprint("inbox", __name__)
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
-
-
-def _staff():
-    if not current_user.is_staff:
-        abort(403)
-    return current_user.actor()
 
 
 def _filters() -> dict:

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 
 from engine.errors import EngineError, NotFound
+from web.common import current_engine as _engine
+from web.common import staff_actor as _staff
 from workflows.letters import status_label
 from workflows.members import get_member, log_contact, member_contacts, search_members
 from workflows.models import CHANNELS, ServiceRequest
 from workflows.requests import open_request
 
 bp = Blueprint("members", __name__)
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
-
-
-def _staff():
-    if not current_user.is_staff:
-        abort(403)
-    return current_user.actor()
 
 
 @bp.get("/members")

@@ -6,15 +6,17 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
 from engine.models import AuditEvent, HumanTask, ProcessInstance
+from web.common import current_engine as _engine
+from web.common import staff_actor
 from workflows.documents import discard_upload, limits, store_upload, upload_path
 from workflows.forms import FormErrors, complete_task_with_form, load_draft, load_form, save_draft
 from workflows.letters import status_label
@@ -23,10 +25,6 @@ from workflows.models import Member, ServiceRequest
 from workflows.requests import DOCUMENT_STATES, documents, domain, get_request, mark_document
 
 bp = Blueprint("tasks", __name__)
-
-
-def _engine():
-    return current_app.extensions["tawasul.engine"]
 
 
 def _context(task_id: str) -> dict[str, Any] | None:
@@ -96,9 +94,7 @@ def _may_work(actor, task_row: HumanTask) -> None:
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: str):
-    if not current_user.is_staff:
-        abort(403)
-    actor = current_user.actor()
+    actor = staff_actor()
     ctx = _context(task_id)
     if ctx is None:
         # Gone: completed by someone else, or closed by a deadline. The command knows which.
@@ -156,9 +152,7 @@ def task(task_id: str):
 @login_required
 def mark(task_id: str, kind: str):
     """Mark a checklist item from a verification task, attaching its file where the service keeps it."""
-    if not current_user.is_staff:
-        abort(403)
-    actor = current_user.actor()
+    actor = staff_actor()
     ctx = _context(task_id)
     if ctx is None:
         flash(_("This task is no longer open."), "warning")
@@ -200,8 +194,7 @@ def _recorded(request_id: int, kind: str, stored: str) -> bool:
 @login_required
 def document_file(request_id: int, kind: str):
     """The stored file of a checklist item, for staff."""
-    if not current_user.is_staff:
-        abort(403)
+    staff_actor()
 
     def find(engine, session):
         get_request(session, request_id)
