@@ -10,40 +10,23 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.models import HumanTask
 from web.common import current_engine as _engine
 from web.common import staff_actor
 from workflows.documents import discard_upload, limits, store_upload, upload_path
-from workflows.forms import FormErrors, complete_task_with_form, load_draft, load_form, save_draft
+from workflows.forms import FormErrors, complete_task_with_form, load_form, save_draft
 from workflows.letters import status_label
-from workflows.members import member_contacts
-from workflows.models import Member, ServiceRequest
-from workflows.requests import DOCUMENT_STATES, documents, domain, get_request, mark_document
+from workflows.requests import DOCUMENT_STATES, mark_document
+from workflows.tasks import stored_file, task_context
 
 bp = Blueprint("tasks", __name__)
 
 
 def _context(task_id: str) -> dict[str, Any] | None:
-    def load(engine, session):
-        task = session.get(HumanTask, task_id)
-        if task is None:
-            return None
-        instance = session.get(ProcessInstance, task.instance_id)
-        case = session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == task.instance_id)).first()
-        member = session.get(Member, case.member_id) if case else None
-        checklist = documents(session, case.id) if case else []
-        kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
-        history = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == task.instance_id)
-                                  .order_by(AuditEvent.id.desc()).limit(15)).all()
-        return {"task": task, "instance": instance, "case": case, "member": member, "checklist": checklist,
-                "kinds": kinds, "draft": load_draft(session, task_id), "history": history,
-                "contacts": member_contacts(session, member.id)[:10] if member else []}
-
-    return _engine().query(load)
+    return _engine().query(task_context, task_id)
 
 
 def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -186,8 +169,7 @@ def mark(task_id: str, kind: str):
 
 
 def _recorded(request_id: int, kind: str, stored: str) -> bool:
-    return _engine().query(lambda e, s: any(d.kind == kind and d.file_name == stored
-                                            for d in documents(s, request_id)))
+    return _engine().query(lambda e, s: stored_file(s, request_id, kind)) == stored
 
 
 @bp.get("/requests/<int:request_id>/documents/<kind>")
@@ -195,13 +177,8 @@ def _recorded(request_id: int, kind: str, stored: str) -> bool:
 def document_file(request_id: int, kind: str):
     """The stored file of a checklist item, for staff."""
     staff_actor()
-
-    def find(engine, session):
-        get_request(session, request_id)
-        return next((d.file_name for d in documents(session, request_id) if d.kind == kind), None)
-
     try:
-        stored = _engine().query(find)
+        stored = _engine().query(lambda e, s: stored_file(s, request_id, kind))
         if not stored:
             abort(404)
         path = upload_path(_engine(), stored)
