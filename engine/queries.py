@@ -60,10 +60,16 @@ def visible_tasks(actor: Actor) -> Any:
     return query
 
 
-def sla_condition(state: str, now: datetime) -> Any:
-    """The WHERE condition of tasks in SLA ``state`` at ``now``."""
-    late = and_(HumanTask.due_at.is_not(None), HumanTask.due_at <= now)
-    risky = and_(HumanTask.warn_at.is_not(None), HumanTask.warn_at <= now)
+def sla_condition(state: str, now: datetime, columns: Any = None) -> Any:
+    """The WHERE condition of tasks in SLA ``state`` at ``now``.
+
+    ``columns`` is a selectable with ``due_at`` and ``warn_at`` columns (a subquery of tasks);
+    by default the task table itself.
+    """
+    due = columns.c.due_at if columns is not None else HumanTask.due_at
+    warn = columns.c.warn_at if columns is not None else HumanTask.warn_at
+    late = and_(due.is_not(None), due <= now)
+    risky = and_(warn.is_not(None), warn <= now)
     if state == LATE:
         return late
     if state == AT_RISK:

@@ -7,7 +7,7 @@ name, national ID or request reference, filter, sort, count and page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -86,7 +86,7 @@ def inbox(
         base = base.where(HumanTask.assignee.is_(None))
     # One pass for the counts of every SLA state and the total under the chosen one.
     filtered = base.subquery()
-    columns = [func.count().filter(_on(filtered, state, now)).label(state)
+    columns = [func.count().filter(sla_condition(state, now, filtered)).label(state)
                for state in SLA_STATES]
     row = session.execute(select(*columns)).one()
     counts = {state: int(getattr(row, state) or 0) for state in SLA_STATES}
@@ -115,12 +115,3 @@ def inbox(
     rows = [by_id[task_id] for task_id in ids if task_id in by_id]
     return InboxPage(rows, total, counts, page, per_page)
 
-
-def _on(filtered: Any, state: str, now: Any) -> Any:
-    """The SLA condition of ``state`` on the columns of the filtered subquery."""
-    from sqlalchemy import and_, not_
-
-    due, warn = filtered.c.due_at, filtered.c.warn_at
-    late = and_(due.is_not(None), due <= now)
-    risky = and_(warn.is_not(None), warn <= now)
-    return {"late": late, "at_risk": and_(risky, not_(late)), "on_track": and_(not_(late), not_(risky))}[state]
