@@ -126,6 +126,9 @@ class CaseEngine:
         }
         #: Called after a commit that wrote a job, with its due time (re-arms this process's worker).
         self.job_listeners: list[Callable[[datetime], None]] = []
+        #: How many commands this process has committed; caches of derived reads key on it, so a
+        #: change made here is seen at once.
+        self.commits = 0
         #: Run at the end of every job drain, as hook(engine, now); the domain sends its outbox here.
         self.drain_hooks: list[Callable[..., int]] = []
         #: What layers built on the engine keep on it (the domain's catalogue, providers, ...).
@@ -209,6 +212,7 @@ class CaseEngine:
             session.connection().execute(notify_statement(), {"due": earliest.isoformat()})
 
     def _after_commit(self, session_info: dict[str, Any]) -> None:
+        self.commits += 1
         earliest = session_info.pop("earliest_job", None)
         if earliest is not None:
             for listener in list(self.job_listeners):

@@ -40,23 +40,38 @@ def task_as_dict(task: Any, now: datetime | None = None) -> dict[str, Any]:
     return shape
 
 
+def team_visibility(actor: Actor) -> Any:
+    """The WHERE condition of the tasks ``actor`` sees through their teams; None when they see all.
+
+    Those are the tasks of their lanes (or candidate groups) and tasks with no lane. The same
+    for everyone with the same lanes, so what is derived from it can be shared between them.
+    """
+    if actor.all_lanes:
+        return None
+    lanes = sorted(actor.lanes)
+    return or_(HumanTask.lane.in_(lanes), HumanTask.candidate_group.in_(lanes), HumanTask.lane.is_(None))
+
+
+def assigned_beyond_teams(actor: Actor) -> Any:
+    """The WHERE condition of tasks assigned to ``actor`` that their teams do not see; None if none can be."""
+    if actor.all_lanes:
+        return None
+    lanes = sorted(actor.lanes)
+    # Spelled out rather than NOT(team): a NULL candidate group must not make the row vanish.
+    return and_(HumanTask.assignee == actor.name, HumanTask.lane.is_not(None), HumanTask.lane.not_in(lanes),
+                or_(HumanTask.candidate_group.is_(None), HumanTask.candidate_group.not_in(lanes)))
+
+
 def visible_tasks(actor: Actor) -> Any:
     """A SELECT of the open tasks ``actor`` may see.
 
-    Those are the tasks of their lanes (or candidate groups), tasks with no lane, and tasks
-    assigned to them. Layers above add their own joins and filters.
+    Those are the tasks of their teams (`team_visibility`) and tasks assigned to them. Layers
+    above add their own joins and filters.
     """
     query = select(HumanTask)
-    if not actor.all_lanes:
-        lanes = sorted(actor.lanes)
-        query = query.where(
-            or_(
-                HumanTask.lane.in_(lanes),
-                HumanTask.candidate_group.in_(lanes),
-                HumanTask.lane.is_(None),
-                HumanTask.assignee == actor.name,
-            )
-        )
+    team = team_visibility(actor)
+    if team is not None:
+        query = query.where(or_(team, HumanTask.assignee == actor.name))
     return query
 
 

@@ -41,6 +41,17 @@ def _filters() -> dict:
     }
 
 
+def page_numbers(current: int, pages: int) -> list[int | None]:
+    """The page links to show: the first and last pages and those around ``current``; None marks a gap."""
+    shown = sorted({p for p in (1, 2, 3, pages - 1, pages, *range(current - 2, current + 3)) if 1 <= p <= pages})
+    numbers: list[int | None] = []
+    for p in shown:
+        if numbers and p - numbers[-1] > 1:
+            numbers.append(None)
+        numbers.append(p)
+    return numbers
+
+
 def _render(actor, filters: dict, template: str, error: str = ""):
     engine = _engine()
     now = engine.clock.now()
@@ -73,6 +84,8 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     view_query = {key: request.values[key] for key in FILTER_KEYS if request.values.get(key)}
     return render_template(template, rows=rows, result=result, filters=filters, error=error,
                            saved=saved, view_query=view_query,
+                           page_numbers=page_numbers(result.page, result.pages),
+                           page_link=url_for("inbox.inbox", page=0)[:-1],
                            lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=processes,
                            sorts=SORTS, assignable=assignable, may_assign=actor.may_assign, words=words, links=links)
 

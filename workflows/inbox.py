@@ -6,15 +6,20 @@ name, national ID or request reference, filter, sort, count and page.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
+from engine.errors import ConfigError
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
-from engine.queries import sla_condition, visible_tasks
+from engine.queries import assigned_beyond_teams, sla_condition, team_visibility, visible_tasks
 from engine.sla import SLA_STATES
 from workflows import identity
 from workflows.models import Member, ServiceRequest
@@ -41,6 +46,76 @@ class InboxPage:
         return max(1, -(-self.total // self.per_page))
 
 
+class CountCache:
+    """Counts per SLA state of what a team sees, kept for a few seconds.
+
+    Staff with the same lanes and filters see the same team tasks, so one count serves all of
+    them. An entry is used only while it is younger than ``seconds`` by ``clock`` (the engine's
+    clock, which also moves the SLA states) and no command has been
+    committed in this process since (``engine.commits``); changes made by other processes show
+    within ``seconds``. Zero seconds turns it off.
+    """
+
+    def __init__(self, seconds: float, clock: Callable[[], float], size: int = 1024) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._entries: OrderedDict[Hashable, tuple[float, int, dict[str, int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, commits: int) -> dict[str, int] | None:
+        """The counts stored under ``key`` if still fresh, else None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            stored_at, stored_commits, counts = entry
+            # A clock set back (or a test's clock moved) counts as stale too.
+            if stored_commits != commits or not 0 <= self.clock() - stored_at < self.seconds:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return dict(counts)
+
+    def put(self, key: Hashable, commits: int, counts: dict[str, int]) -> None:
+        """Keep ``counts`` under ``key``, dropping the least recently used entry when full."""
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (self.clock(), commits, dict(counts))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def count_cache(engine: CaseEngine) -> CountCache:
+    """The engine's `CountCache`, made on first use from ``inbox.counts_seconds`` (default 5).
+
+    Raises:
+        ConfigError: ``inbox.counts_seconds`` is not a number of seconds from 0 to 300.
+    """
+    cache = engine.extensions.get("inbox_counts")
+    if cache is None:
+        value = (engine.settings.get("inbox") or {}).get("counts_seconds", 5)
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not 0 <= seconds <= 300:
+            raise ConfigError(f"inbox.counts_seconds must be a number of seconds from 0 to 300, not {value!r}")
+        cache = engine.extensions.setdefault(
+            "inbox_counts", CountCache(seconds, clock=lambda: engine.clock.now().timestamp()))
+    return cache
+
+
+def _sla_counts(session: Session, query: Any, now: datetime) -> dict[str, int]:
+    """One pass over ``query``'s tasks counting each SLA state."""
+    filtered = query.subquery()
+    columns = [func.count().filter(sla_condition(state, now, filtered)).label(state) for state in SLA_STATES]
+    row = session.execute(select(*columns)).one()
+    return {state: int(getattr(row, state) or 0) for state in SLA_STATES}
+
+
 def inbox(
     engine: CaseEngine,
     session: Session,
@@ -55,46 +130,58 @@ def inbox(
     page: int = 1,
     per_page: int = 25,
 ) -> InboxPage:
-    """The tasks ``actor`` may see, filtered, counted per SLA state, sorted and paged."""
+    """The tasks ``actor`` may see, filtered, counted per SLA state, sorted and paged.
+
+    The counts of the team's tasks come from `count_cache` when fresh; those of tasks assigned
+    to the actor beyond their teams are always counted (a few rows, by the assignee index).
+    """
     now = engine.clock.now()
     searching = bool(text.strip())
-    base = visible_tasks(actor)
-    if process or searching:
-        base = base.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-    if process:
-        base = base.join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-    if searching:
-        base = (base.outerjoin(ServiceRequest, ServiceRequest.instance_id == HumanTask.instance_id)
-                .outerjoin(Member, Member.id == ServiceRequest.member_id))
-    if searching:
-        words = identity.ascii_digits(text).strip()
-        base = base.where(or_(
-            Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
-            Member.national_id == words,
-            ServiceRequest.reference == words.upper(),
-            ProcessInstance.business_key == words.upper(),
-        ))
-    if process:
-        base = base.where(ProcessDefinition.key == process)
-    if lane:
-        base = base.where(HumanTask.lane == lane)
-    if high_priority:
-        base = base.where(HumanTask.priority >= 70)
-    if assignee == "me":
-        base = base.where(HumanTask.assignee == actor.name)
-    elif assignee == "none":
-        base = base.where(HumanTask.assignee.is_(None))
-    # One pass for the counts of every SLA state and the total under the chosen one.
-    filtered = base.subquery()
-    columns = [func.count().filter(sla_condition(state, now, filtered)).label(state)
-               for state in SLA_STATES]
-    row = session.execute(select(*columns)).one()
-    counts = {state: int(getattr(row, state) or 0) for state in SLA_STATES}
+
+    def filtered(visibility: Any) -> Any:
+        query = select(HumanTask)
+        if visibility is not None:
+            query = query.where(visibility)
+        if process or searching:
+            query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        if process:
+            query = query.join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            query = query.where(ProcessDefinition.key == process)
+        if searching:
+            words = identity.ascii_digits(text).strip()
+            query = (query.outerjoin(ServiceRequest, ServiceRequest.instance_id == HumanTask.instance_id)
+                     .outerjoin(Member, Member.id == ServiceRequest.member_id)
+                     .where(or_(
+                         Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
+                         Member.national_id == words,
+                         ServiceRequest.reference == words.upper(),
+                         ProcessInstance.business_key == words.upper(),
+                     )))
+        if lane:
+            query = query.where(HumanTask.lane == lane)
+        if high_priority:
+            query = query.where(HumanTask.priority >= 70)
+        if assignee == "me":
+            query = query.where(HumanTask.assignee == actor.name)
+        elif assignee == "none":
+            query = query.where(HumanTask.assignee.is_(None))
+        return query
+
+    cache = count_cache(engine)
+    key = ("*" if actor.all_lanes else tuple(sorted(actor.lanes)), actor.name if assignee == "me" else "",
+           text.strip(), process, lane, high_priority, assignee)
+    counts = cache.get(key, engine.commits)
+    if counts is None:
+        counts = _sla_counts(session, filtered(team_visibility(actor)), now)
+        cache.put(key, engine.commits, counts)
+    beyond = assigned_beyond_teams(actor)
+    if beyond is not None and assignee != "none":
+        for state, count in _sla_counts(session, filtered(beyond), now).items():
+            counts[state] += count
+    total = counts[sla] if sla in SLA_STATES else sum(counts.values())
+    base = filtered(visible_tasks(actor).whereclause)
     if sla in SLA_STATES:
         base = base.where(sla_condition(sla, now))
-        total = counts[sla]
-    else:
-        total = sum(counts.values())
     order = {
         "priority": (HumanTask.priority.desc(), HumanTask.due_at.asc().nulls_last()),
         "newest": (HumanTask.created_at.desc(),),

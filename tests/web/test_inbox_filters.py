@@ -1,17 +1,21 @@
 """Inbox search, filters, counts, sort, paging and supervisor reassignment."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import text as sql
 
 from engine.actors import SYSTEM, Actor
+from engine.context import CaseEngine
+from engine.errors import ConfigError
 from engine.queries import list_tasks
 from tests.integration.test_member_request import Desk
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows import identity
+from workflows import identity, install
 from workflows.accounts import create_user
-from workflows.inbox import inbox
+from workflows.inbox import count_cache, inbox
 from workflows.members import register_member
 
 RECEPTION = Actor.user("reception1", ["reception"])
@@ -55,6 +59,74 @@ def test_counts_paging_and_sort(desk, engine, clock):
     assert engine.query(inbox, Actor.user("x", ["committee"])).total == 0
 
 
+def _behind_the_engine(engine, statement, **params):
+    """Change rows the way another process would: this engine's commit counter does not move."""
+    with engine.db.begin() as connection:
+        connection.execute(sql(statement), params)
+
+
+def test_team_counts_are_shared_for_a_few_seconds_then_counted_again(desk, engine, clock):
+    assert count_cache(engine).seconds == 5  # config.yaml
+    first, second, third = (desk.open("financial_support") for _ in range(3))
+    assert engine.query(inbox, RECEPTION).counts["on_track"] == 3
+    # Another process moves a task to the committee: the shared count lags until it is stale...
+    _behind_the_engine(engine, "UPDATE human_tasks SET lane = 'committee', candidate_group = 'committee' "
+                               "WHERE instance_id = :i", i=first.instance_id)
+    page = engine.query(inbox, Actor.user("reception2", ["reception"]))
+    assert page.counts["on_track"] == 3 and len(page.rows) == 2  # the rows are always read afresh
+    clock.advance(seconds=5)
+    assert engine.query(inbox, RECEPTION).counts["on_track"] == 2
+    # ...while a command committed through this engine is seen at once.
+    _behind_the_engine(engine, "UPDATE human_tasks SET lane = 'committee', candidate_group = 'committee' "
+                               "WHERE instance_id = :i", i=second.instance_id)
+    engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), name_ar="سعد القحطاني",
+                                            national_id=identity.with_check_digit("107777777")))
+    assert engine.query(inbox, RECEPTION).counts["on_track"] == 1
+    # The clock moving the SLA states on counts again too.
+    _behind_the_engine(engine, "UPDATE human_tasks SET due_at = :due WHERE instance_id = :i",
+                       due=clock.now() + timedelta(hours=1), i=third.instance_id)
+    clock.advance(hours=2)
+    assert engine.query(inbox, RECEPTION).counts == {"on_track": 0, "at_risk": 0, "late": 1}
+
+
+def test_tasks_assigned_beyond_the_team_are_counted_on_every_page(desk, engine, clock):
+    request = desk.open("financial_support")
+    desk.open("financial_support")
+    assert engine.query(inbox, RECEPTION).total == 2
+    # A committee task assigned to reception1 (and one with no candidate group at all): neither
+    # is in the cached team count, both are theirs at once.
+    _behind_the_engine(engine, "UPDATE human_tasks SET lane = 'committee', candidate_group = NULL, "
+                               "assignee = 'reception1' WHERE instance_id = :i", i=request.instance_id)
+    page = engine.query(inbox, RECEPTION)
+    assert page.total == 3 and len(page.rows) == 2  # team count still cached at 2, plus 1 of their own
+    mine = engine.query(inbox, RECEPTION, assignee="me")
+    assert mine.total == 1 and mine.rows[0][0].lane == "committee"
+    assert engine.query(inbox, RECEPTION, assignee="none").total == 1
+    clock.advance(seconds=5)
+    assert engine.query(inbox, RECEPTION).total == 2
+    assert engine.query(inbox, Actor.user("reception2", ["reception"])).total == 1
+
+
+def test_counts_on_every_page_when_the_setting_is_zero(desk, engine, clock, settings, database_url):
+    settings["inbox"] = {"counts_seconds": 0}
+    fresh = install(CaseEngine(settings, database_url=database_url, clock=clock))
+    try:
+        request = desk.open("financial_support")
+        assert fresh.query(inbox, RECEPTION).total == 1
+        _behind_the_engine(fresh, "UPDATE human_tasks SET lane = 'committee', candidate_group = 'committee' "
+                                  "WHERE instance_id = :i", i=request.instance_id)
+        assert fresh.query(inbox, RECEPTION).total == 0
+    finally:
+        fresh.dispose()
+
+
+@pytest.mark.parametrize("value", ["soon", -1, 301, None])
+def test_a_bad_counts_setting_stops_the_start_with_its_name(settings, database_url, clock, value):
+    settings["inbox"] = {"counts_seconds": value}
+    with pytest.raises(ConfigError, match="inbox.counts_seconds"):
+        install(CaseEngine(settings, database_url=database_url, clock=clock))
+
+
 def test_supervisor_reassigns_from_the_inbox(desk, engine):
     desk.open("financial_support")
     for username, roles in (("sara", ["supervisor", "reception"]), ("rana", ["reception"]), ("omar", ["reception"])):
@@ -85,3 +157,27 @@ def test_inbox_page_filters_in_the_browser_url(desk, engine):
     page = client.get("/inbox?q=REQ-2026-000001&sla=on_track&sort=priority").get_data(as_text=True)
     assert "REQ-2026-000001" in page and "1 مهمة" in page
     assert "0 مهمة" in client.get("/inbox?q=zzz").get_data(as_text=True)
+
+
+def test_page_links_show_the_ends_and_the_neighbourhood_with_gaps():
+    from web.inbox import page_numbers
+
+    assert page_numbers(1, 1) == [1]
+    assert page_numbers(2, 4) == [1, 2, 3, 4]
+    assert page_numbers(1, 1000) == [1, 2, 3, None, 999, 1000]
+    assert page_numbers(500, 1000) == [1, 2, 3, None, 498, 499, 500, 501, 502, None, 999, 1000]
+    assert page_numbers(6, 10) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_inbox_pages_link_to_each_other(desk, engine):
+    for _ in range(27):
+        desk.open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    _login(client, "rana")
+    first = client.get("/inbox").get_data(as_text=True)
+    assert first.count("<tr data-task=") == 25
+    assert re.search(r'hx-get="/inbox\?page=1"[^>]*aria-current="page">1<', first)
+    assert 'hx-get="/inbox?page=2"' in first and 'page=3"' not in first
+    second = client.get("/inbox?page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert second.count("<tr data-task=") == 2 and "<html" not in second
