@@ -36,6 +36,7 @@ _PAGE = """<!doctype html>
 <h1>{{ w.app }}</h1>
 <h2>{{ w.heading }}</h2>
 {% if definitions %}
+<div style="overflow-x: auto" tabindex="0" role="region" aria-label="{{ w.heading }}">
 <table>
 <thead><tr><th scope="col">{{ w.key }}</th><th scope="col">{{ w.name }}</th><th scope="col">{{ w.version }}</th>
 <th scope="col">{{ w.deployed_at }}</th><th scope="col">{{ w.deployed_by }}</th></tr></thead>
@@ -43,6 +44,7 @@ _PAGE = """<!doctype html>
 {% for d in definitions %}<tr><td dir="ltr">{{ d.key }}</td><td>{{ d.name }}</td><td>{{ d.version }}</td>
 <td dir="ltr">{{ d.deployed_at.isoformat(timespec='seconds') }}</td><td>{{ d.deployed_by }}</td></tr>{% endfor %}
 </tbody></table>
+</div>
 {% else %}<p>{{ w.empty }}</p>{% endif %}
 </main>
 </body></html>"""

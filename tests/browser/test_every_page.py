@@ -1,0 +1,121 @@
+"""Every staff page in Chromium, in Arabic and English, on a desktop and a phone-sized screen.
+
+For each page: the language and direction of the document, no script error, no asset or
+request that failed, no serious or critical axe-core violation, nothing wider than the screen,
+and no English chrome left on an Arabic page.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine.actors import Actor
+from tests.browser.conftest import AXE
+from tests.integration.test_member_request import Desk
+from workflows.accounts import create_user
+
+# Words of the English interface that must never show on an Arabic page (data may be English).
+ENGLISH_CHROME = ("Inbox", "Members", "Sign out", "Save", "Search", "Claim", "Release", "Users and roles",
+                  "History", "Contacts", "Page not found", "Not allowed", "Task", "Due")
+
+
+@pytest.fixture
+def pages(engine):
+    """A society with a request waiting at data checking and one past intake; the URL of each page."""
+    desk = Desk(engine)
+    waiting = desk.open("financial_support")
+    moved = desk.open("financial_support")
+    desk.complete(Actor.user("r", ["reception"]), moved, "intake", {"visit_summary": "تم", "inquiries_answered": True})
+    for username, roles in (("sara", ["supervisor", "reception"]), ("rana", ["reception"]),
+                            ("admin1", ["administrator"])):
+        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+    task = desk.task(moved, "check_data")
+    return {
+        "inbox": "/inbox",
+        "task": f"/tasks/{task.id}",
+        "case": f"/cases/{moved.instance_id}",
+        "members": "/members?q=نورة",
+        "member": f"/members/{desk.member.id}",
+        "users": "/admin/users",
+        "definitions": "/",
+        "not found": "/cases/999999",
+        "waiting": f"/cases/{waiting.instance_id}",
+    }
+
+
+def _sign_in(page, live_server, username):
+    page.goto(live_server + "/login?lang=ar")
+    page.get_by_label("اسم المستخدم").fill(username)
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+
+
+def _check(page, url, lang, problems, width):
+    """Open ``url`` in ``lang`` and add what is wrong with it to ``problems``."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
+    # A failed resource is reported by the response listener (a 403 or 404 page itself is expected).
+    page.on("console", lambda message: errors.append(f"console: {message.text}")
+            if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+    page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    page.on("response", lambda response: errors.append(f"{response.status}: {response.url}")
+            if response.status >= 400 and response.request.resource_type != "document" else None)
+    separator = "&" if "?" in url else "?"
+    page.goto(f"{url}{separator}lang={lang}")
+    page.wait_for_load_state("networkidle")
+    if page.locator("#diagram").count():
+        page.locator('#diagram[data-ready="true"]').wait_for()
+    where = f"{url} [{lang}, {width}px]"
+    html = page.locator("html")
+    if (html.get_attribute("lang"), html.get_attribute("dir")) != (lang, "rtl" if lang == "ar" else "ltr"):
+        problems.append(f"{where}: lang={html.get_attribute('lang')} dir={html.get_attribute('dir')}")
+    problems.extend(f"{where}: {error}" for error in errors)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    if overflow > 1:
+        # Name the outermost element that sticks out, so the message says what to fix.
+        culprit = page.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            const out = [...document.body.querySelectorAll('*')].filter(e => {
+                const box = e.getBoundingClientRect();
+                return box.width > 0 && (box.right > width + 1 || box.left < -1)
+                    && !(e.closest('.table-responsive') && e.closest('.table-responsive') !== e);
+            });
+            const top = out.find(e => !out.includes(e.parentElement)) || out[0];
+            return top ? `${top.tagName.toLowerCase()}.${[...top.classList].join('.')}#${top.id}` : '?';
+        }""")
+        problems.append(f"{where}: the page is {overflow}px wider than the screen ({culprit})")
+    page.add_script_tag(path=str(AXE))
+    violations = json.loads(page.evaluate("async () => JSON.stringify((await axe.run()).violations)"))
+    problems.extend(f"{where}: axe {v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
+                    for v in violations if v["impact"] in ("serious", "critical"))
+    if lang == "ar":
+        chrome = page.evaluate("""() => [...document.querySelectorAll('nav, h1, h2, h3, th, button, label, .btn')]
+                                    .map(e => e.innerText.trim())""")
+        problems.extend(f"{where}: English text {text!r} on the Arabic page" for text in chrome
+                        if text in ENGLISH_CHROME)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_in_both_languages(browser, live_server, pages, width):
+    problems: list[str] = []
+    for username, names in (("sara", ["inbox", "task", "case", "members", "member", "definitions", "not found",
+                                      "waiting"]),
+                            ("admin1", ["users"]), ("rana", ["users"])):
+        context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
+        page = context.new_page()
+        _sign_in(page, live_server, username)
+        for name in names:
+            for lang in ("ar", "en"):
+                page = context.new_page()  # fresh listeners per page
+                _check(page, live_server + pages[name], lang, problems, width)
+                page.close()
+        context.close()
+    # The sign-in page itself, signed out.
+    context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
+    for lang in ("ar", "en"):
+        _check(context.new_page(), live_server + "/login", lang, problems, width)
+    context.close()
+    assert problems == [], "\n".join(problems)
