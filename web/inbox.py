@@ -10,15 +10,12 @@ from sqlalchemy import select
 
 from engine import commands
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
-from engine.models import ProcessDefinition
 from engine.sla import SLA_STATES, sla_state
 from web.common import current_engine as _engine
 from web.common import staff_actor as _staff
-from workflows.accounts import users_with_lane
-from workflows.inbox import SORTS
-from workflows.inbox import inbox as inbox_page
+from workflows.inbox import SORTS, inbox_view
 from workflows.models import User
-from workflows.saved_filters import FILTER_KEYS, delete_filter, visible_filters
+from workflows.saved_filters import FILTER_KEYS, delete_filter
 from workflows.saved_filters import save_filter as save_view
 
 bp = Blueprint("inbox", __name__)
@@ -56,7 +53,8 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     engine = _engine()
     now = engine.clock.now()
     calendar = engine.calendars.get()
-    result = engine.query(inbox_page, actor, **filters)
+    view = engine.query(inbox_view, actor, list(current_user.roles), **filters)
+    result = view.page
     rows = []
     for task, case, member, key in result.rows:
         due = task.due_at.astimezone(calendar.tz) if task.due_at else None
@@ -68,26 +66,20 @@ def _render(actor, filters: dict, template: str, error: str = ""):
             "days_left": (calendar.business_days_between(now.astimezone(calendar.tz).date(), due.date())
                           if due else None),
         })
-    assignable = {}
-    if actor.may_assign:
-        assignable = engine.query(lambda e, s: {
-            lane: sorted(u.username for u in users_with_lane(s, lane)) for lane in
-            {r["task"].lane for r in rows if r["task"].lane}})
-    processes = engine.query(lambda e, s: sorted(set(s.scalars(select(ProcessDefinition.key)))))
     # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
     words = {key: _(key) for key in (*SLA_STATES, "reception", "social_researcher", "committee", "service_delivery",
                                      "supervisor", "Claim", "Release", "AH", "High priority", "Assign", "Assign to")}
     links = {name: url_for(endpoint, task_id="TASKID") for name, endpoint in (
         ("task", "tasks.task"), ("claim", "inbox.claim"), ("unclaim", "inbox.unclaim"), ("assign", "inbox.assign"))}
     links["case"] = url_for("cases.case", instance_id=0)[:-1] + "CASEID"
-    saved = engine.query(lambda e, s: visible_filters(s, current_user.username, list(current_user.roles)))
     view_query = {key: request.values[key] for key in FILTER_KEYS if request.values.get(key)}
     return render_template(template, rows=rows, result=result, filters=filters, error=error,
-                           saved=saved, view_query=view_query,
+                           saved=view.saved, view_query=view_query,
                            page_numbers=page_numbers(result.page, result.pages),
                            page_link=url_for("inbox.inbox", page=0)[:-1],
-                           lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=processes,
-                           sorts=SORTS, assignable=assignable, may_assign=actor.may_assign, words=words, links=links)
+                           lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=view.processes,
+                           sorts=SORTS, assignable=view.assignable, may_assign=actor.may_assign,
+                           words=words, links=links)
 
 
 @bp.get("/inbox")

@@ -22,7 +22,9 @@ from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.queries import assigned_beyond_teams, sla_condition, team_visibility, visible_tasks
 from engine.sla import SLA_STATES
 from workflows import identity
-from workflows.models import Member, ServiceRequest
+from workflows.accounts import users_with_lane
+from workflows.models import Member, SavedFilter, ServiceRequest
+from workflows.saved_filters import visible_filters
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -202,3 +204,29 @@ def inbox(
     rows = [by_id[task_id] for task_id in ids if task_id in by_id]
     return InboxPage(rows, total, counts, page, per_page)
 
+
+
+@dataclass
+class InboxView:
+    """Everything the inbox page shows, read in one transaction."""
+
+    page: InboxPage
+    processes: list[str]
+    saved: list[SavedFilter]
+    #: For staff who may reassign: the users each lane on the page can go to.
+    assignable: dict[str, list[str]]
+
+
+def inbox_view(engine: CaseEngine, session: Session, actor: Actor, roles: list[str], **filters: Any) -> InboxView:
+    """The inbox page of ``actor``, who holds ``roles``.
+
+    That is `inbox` with ``filters``, the process keys to filter by, the saved views they may use
+    and, for supervisors, who can take each task.
+    """
+    page = inbox(engine, session, actor, **filters)
+    assignable: dict[str, list[str]] = {}
+    if actor.may_assign:
+        lanes = {task.lane for task, *_ in page.rows if task.lane}
+        assignable = {lane: sorted(u.username for u in users_with_lane(session, lane)) for lane in lanes}
+    processes = sorted(set(session.scalars(select(ProcessDefinition.key))))
+    return InboxView(page, processes, visible_filters(session, actor.name, roles), assignable)
