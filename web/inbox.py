@@ -13,12 +13,21 @@ from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from engine.sla import SLA_STATES, sla_state
 from web.common import current_engine as _engine
 from web.common import staff_actor as _staff
+from workflows.identity import ascii_digits
 from workflows.inbox import SORTS, inbox_view
 from workflows.models import User
 from workflows.saved_filters import FILTER_KEYS, delete_filter
 from workflows.saved_filters import save_filter as save_view
 
 bp = Blueprint("inbox", __name__)
+
+
+def _page_number(text: str) -> int:
+    """The page asked for (Eastern Arabic digits too); 1 for anything that is not a page number."""
+    digits = ascii_digits(text).strip()
+    if digits.isascii() and digits.isdecimal() and len(digits) <= 6:
+        return max(1, int(digits))
+    return 1
 
 
 def _filters() -> dict:
@@ -34,7 +43,7 @@ def _filters() -> dict:
         "high_priority": args.get("priority") == "high",
         "assignee": args.get("assignee", "") if args.get("assignee") in ("me", "none") else "",
         "sort": sort if sort in SORTS else "due",
-        "page": int(page) if page.isdigit() else 1,
+        "page": _page_number(page),
     }
 
 

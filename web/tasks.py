@@ -45,6 +45,9 @@ def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str,
             kind = "list"
         elif spec.get("x-widget") == "textarea":
             kind = "textarea"
+        elif spec.get("type") in ("integer", "number"):
+            # A text box, not type=number: the browser would refuse Eastern Arabic digits.
+            kind = spec["type"]
         value = values.get(name, "")
         if kind == "list" and isinstance(value, list):
             value = "، ".join(value)

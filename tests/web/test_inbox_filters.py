@@ -181,3 +181,19 @@ def test_inbox_pages_link_to_each_other(desk, engine):
     assert 'hx-get="/inbox?page=2"' in first and 'page=3"' not in first
     second = client.get("/inbox?page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert second.count("<tr data-task=") == 2 and "<html" not in second
+
+
+def test_page_numbers_in_arabic_digits_and_nonsense_pages(desk, engine):
+    for _ in range(27):
+        desk.open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    _login(client, "rana")
+    second = client.get("/inbox?page=٢", headers={"HX-Request": "true"})
+    assert second.status_code == 200 and second.get_data(as_text=True).count("<tr data-task=") == 2
+    for nonsense in ("²", "-3", "0", "9" * 5000, "abc", ""):
+        response = client.get("/inbox", query_string={"page": nonsense}, headers={"HX-Request": "true"})
+        assert response.status_code == 200, nonsense
+        assert response.get_data(as_text=True).count("<tr data-task=") == 25, nonsense
+    far = client.get("/inbox?page=999999", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<tr data-task=" not in far and 'hx-get="/inbox?page=2"' in far

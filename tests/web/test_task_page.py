@@ -108,3 +108,15 @@ def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
                                            "visit_summary": "تم", "inquiries_answered": "on"})
     assert [t.element_id for t in engine.query(list_tasks, SYSTEM)] == ["check_data"]
     assert engine.query(lambda e, s: load_draft(s, task.id)) is None
+
+
+def test_number_fields_are_text_boxes_that_take_arabic_digits(engine):
+    from tests.unit.test_forms import SCHEMA
+    from web.tasks import _form_fields
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
+    with app.test_request_context("/?lang=ar"):
+        fields = {f["name"]: f for f in _form_fields(SCHEMA, {"children": "٣"})}
+    assert {name: f["kind"] for name, f in fields.items()} == {"children": "integer", "income": "number",
+                                                              "visit": "date"}
+    assert fields["children"]["value"] == "٣" and fields["income"]["label"] == "الدخل"
