@@ -41,10 +41,10 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     "sent_to_committee": {
         "ar": {"subject": "طلبك {reference} لدى لجنة البحث",
                "body": "عزيزنا {name}، رُفع طلبك رقم {reference} إلى لجنة البحث لدراسته، "
-                       "وسيتم الرد عليك بالقبول أو الرفض خلال {days} يوم عمل."},
+                       "وسيتم الرد عليك بالقبول أو الرفض خلال {working_days}."},
         "en": {"subject": "Your request {reference} is with the research committee",
                "body": "Dear {name}, your request {reference} has gone to the research committee, which will "
-                       "answer with acceptance or rejection within {days} working days."},
+                       "answer with acceptance or rejection within {working_days}."},
     },
     "decision_accepted": {
         "ar": {"subject": "قبول طلبك {reference}",
@@ -106,13 +106,33 @@ class _Values(dict[str, Any]):
         return ""
 
 
+def working_days(count: int, language: str) -> str:
+    """``count`` working days in words, with Arabic's dual and plural forms (3–10 take أيام)."""
+    if language != "ar":
+        return "1 working day" if count == 1 else f"{count} working days"
+    if count == 1:
+        return "يوم عمل واحد"
+    if count == 2:
+        return "يومَي عمل"
+    return f"{count} أيام عمل" if 3 <= count % 100 <= 10 else f"{count} يوم عمل"
+
+
 def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str, str]:
-    """(subject, body) of ``template`` in ``language`` (Arabic when the language is missing)."""
+    """(subject, body) of ``template`` in ``language`` (Arabic when the language is missing).
+
+    A whole number of ``days`` (or its digits) is also offered as ``working_days``, in words of that
+    language.
+    """
     texts = TEMPLATES.get(template)
     if texts is None:
         raise KeyError(f"no notification template {template!r}")
     text = texts.get(language) or texts["ar"]
     safe = _Values({k: v for k, v in values.items() if isinstance(v, str | int | float)})
+    days = values.get("days")
+    if isinstance(days, str) and days.strip().isdecimal() and days.strip().isascii():
+        days = int(days)
+    if isinstance(days, int):
+        safe["working_days"] = working_days(days, "ar" if language not in texts else language)
     return text["subject"].format_map(safe), text["body"].format_map(safe)
 
 

@@ -123,6 +123,12 @@ def test_happy_path_to_delivery_and_survey(desk, engine, clock):
     assert kinds == ["request_received", "request_received", "sent_to_committee", "sent_to_committee",
                      "decision_accepted", "decision_accepted", "service_delivered", "service_delivered",
                      "survey_invitation", "survey_invitation"]
+    from workflows.notifications import render
+
+    bodies = engine.query(lambda e, s: [render(m.kind, m.payload.get("language", "ar"), m.payload["values"])[1]
+                                        for m in s.scalars(select(OutboxMessage)
+                                                           .where(OutboxMessage.kind == "sent_to_committee"))])
+    assert bodies and all("خلال 10 أيام عمل." in body for body in bodies)
 
 
 def test_incomplete_data_asks_for_what_is_missing_and_comes_back(desk):

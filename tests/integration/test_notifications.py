@@ -32,12 +32,22 @@ def _messages(engine):
                                       for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))])
 
 
+def test_working_days_in_arabic_take_the_dual_and_plural():
+    from workflows.notifications import working_days
+
+    assert [working_days(n, "ar") for n in (1, 2, 3, 10, 11, 100, 103)] == [
+        "يوم عمل واحد", "يومَي عمل", "3 أيام عمل", "10 أيام عمل", "11 يوم عمل", "100 يوم عمل", "103 أيام عمل"]
+    assert working_days(5, "en") == "5 working days"
+
+
 def test_render_in_both_languages():
     values = {"reference": "REQ-2026-000007", "name": "Sara", "days": 10}
     subject, body = render("sent_to_committee", "en", values)
     assert subject == "Your request REQ-2026-000007 is with the research committee" and "10 working days" in body
     subject, body = render("sent_to_committee", "ar", dict(values, name="سارة"))
-    assert "لجنة البحث" in body and "10 يوم عمل" in body
+    assert "لجنة البحث" in body and "خلال 10 أيام عمل." in body
+    assert "خلال 11 يوم عمل." in render("sent_to_committee", "ar", dict(values, days=11))[1]
+    assert "within 1 working day." in render("sent_to_committee", "en", dict(values, days=1))[1]
     assert render("decision_rejected", "ar", {})[1].endswith("السبب: ")  # a missing value shows as empty
 
 
