@@ -173,11 +173,12 @@ def case_view(engine: CaseEngine, session: Session, instance_id: int) -> dict[st
     history = session.scalars(
         select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
     ).all()
+    names = parsed_process(engine, definition).element_names()
     detail["xml"] = definition.xml
     detail["elements"] = case.element_states()
     detail["history"] = [
         {"at": event.at, "actor": event.actor, "action": event.action, "element_id": event.element_id,
-         "summary": event.summary}
+         "element_name": names.get(event.element_id or "", event.element_id), "summary": event.summary}
         for event in history
     ]
     return detail

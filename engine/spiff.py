@@ -106,6 +106,16 @@ class ParsedProcess:
     subprocess_specs: dict[str, Any]
     lanes: list[str] = field(default_factory=list)
 
+    def element_names(self) -> dict[str, str]:
+        """The name drawn on each BPMN element that has one, by element id (subprocesses too)."""
+        names: dict[str, str] = {}
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                element, name = getattr(task_spec, "bpmn_id", None), getattr(task_spec, "bpmn_name", None)
+                if element and name:
+                    names.setdefault(str(element), " ".join(str(name).split()))
+        return names
+
 
 class ParseFailed(Exception):
     """Parsing or linting found problems; ``problems`` names each."""

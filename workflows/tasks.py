@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.definitions import parsed_process
+from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
 from workflows.forms import load_draft
 from workflows.members import member_contacts
 from workflows.models import Member, ServiceRequest
@@ -30,9 +31,12 @@ def task_context(engine: CaseEngine, session: Session, task_id: str, history: in
     case = session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == task.instance_id)).first()
     member = session.get(Member, case.member_id) if case else None
     kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
+    instance = session.get(ProcessInstance, task.instance_id)
+    definition = session.get(ProcessDefinition, instance.definition_id) if instance else None
     return {
         "task": task,
-        "instance": session.get(ProcessInstance, task.instance_id),
+        "instance": instance,
+        "element_names": parsed_process(engine, definition).element_names() if definition else {},
         "case": case,
         "member": member,
         "checklist": documents(session, case.id) if case else [],

@@ -31,6 +31,8 @@ def test_case_page_marks_progress_and_shows_history(client_and_case):
     assert markers["intake"] == "done" and markers["check_data"] == "active" and markers["notify_received"] == "done"
     assert request.reference in page and "member_request v1" in page
     assert "فُتحت مهمة" in page and "التحقق من اكتمال البيانات وصحتها" in page  # history and open task
+    # The history names each element as drawn, the id kept as a hint.
+    assert '<span title="intake">استقبال العضو والإجابة على استفساراته</span>' in page
     xml = client.get(f"/cases/{request.instance_id}/diagram.bpmn")
     assert xml.mimetype == "application/xml" and b'id="member_request"' in xml.data
 
