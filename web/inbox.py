@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from hijridate import Gregorian
 from sqlalchemy import select
 
 from engine import commands
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
-from engine.sla import SLA_STATES, sla_state
+from engine.sla import SLA_STATES
 from web.common import current_engine as _engine
+from web.common import deadline
 from web.common import staff_actor as _staff
 from workflows.identity import ascii_digits
 from workflows.inbox import SORTS, inbox_view
@@ -66,15 +66,8 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     result = view.page
     rows = []
     for task, case, member, key in result.rows:
-        due = task.due_at.astimezone(calendar.tz) if task.due_at else None
-        rows.append({
-            "task": task, "case": case, "member": member, "process": key,
-            "sla": sla_state(task.due_at, task.warn_at, now),
-            "due": due,
-            "hijri": Gregorian(due.year, due.month, due.day).to_hijri().isoformat() if due else "",
-            "days_left": (calendar.business_days_between(now.astimezone(calendar.tz).date(), due.date())
-                          if due else None),
-        })
+        rows.append({"task": task, "case": case, "member": member, "process": key,
+                     **deadline(task.due_at, task.warn_at, now, calendar)})
     # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
     words = {key: _(key) for key in (*SLA_STATES, "reception", "social_researcher", "committee", "service_delivery",
                                      "supervisor", "Claim", "Release", "AH", "High priority", "Assign", "Assign to")}
@@ -159,6 +152,11 @@ def _assignment(command, task_id: str, error: str = "", extra: tuple = ()):
             _engine().run(command, actor, task_id, *extra)
         except EngineError as exc:
             message = exc.message
+    if request.form.get("next") == "task" and not request.headers.get("HX-Request"):
+        # Claimed or released from the task page: back to it, with what went wrong if anything.
+        if message:
+            flash(message, "warning")
+        return redirect(url_for("tasks.task", task_id=task_id))
     # htmx swaps only 2xx answers: the message is shown inside the table it replaces.
     status = 200 if message is None or request.headers.get("HX-Request") else 409
     return _render(actor, _filters(), "_inbox_table.html", message or ""), status

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
 from engine.models import HumanTask
 from web.common import current_engine as _engine
-from web.common import staff_actor
+from web.common import deadline, staff_actor
 from workflows.documents import discard_upload, limits, store_upload, upload_path
 from workflows.forms import FormErrors, complete_task_with_form, load_form, save_draft
 from workflows.letters import status_label
@@ -122,9 +122,13 @@ def task(task_id: str):
             flash(_("The task is done."), "success")
             return redirect(url_for("inbox.inbox"))
     lang = str(get_locale() or "ar")
+    engine = _engine()
     return render_template(
-        "task.html", task=task_row, case=ctx["case"], member=ctx["member"], checklist=ctx["checklist"],
+        "task.html", task=task_row,
+        when=deadline(task_row.due_at, task_row.warn_at, engine.clock.now(), engine.calendars.get()),
+        case=ctx["case"], member=ctx["member"], checklist=ctx["checklist"],
         fields=_form_fields(form, values), errors=errors, draft=draft, history=ctx["history"],
+        element_names=ctx["element_names"],
         contacts=ctx["contacts"], kinds=ctx["kinds"], states=DOCUMENT_STATES, marking=bool(form.get("x-checklist")),
         upload_types=limits(_engine().settings)[2], upload_mb=limits(_engine().settings)[1] // (1024 * 1024),
         draft_when=(draft.saved_at.astimezone(_engine().calendars.get().tz).strftime("%Y-%m-%d %H:%M")

@@ -197,3 +197,16 @@ def test_page_numbers_in_arabic_digits_and_nonsense_pages(desk, engine):
         assert response.get_data(as_text=True).count("<tr data-task=") == 25, nonsense
     far = client.get("/inbox?page=999999", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<tr data-task=" not in far and 'hx-get="/inbox?page=2"' in far
+
+
+def test_time_left_in_words_with_arabic_plural_forms(engine):
+    from web.common import time_left
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
+    with app.test_request_context("/?lang=ar"):
+        assert [time_left(n) for n in (1, 2, 3, 11, 0, -1, -2, -5, -12)] == [
+            "بقي يوم عمل واحد", "بقي يوما عمل", "بقيت 3 أيام عمل", "بقي 11 يوم عمل", "مستحقة اليوم",
+            "متأخرة يوم عمل واحد", "متأخرة يومَي عمل", "متأخرة 5 أيام عمل", "متأخرة 12 يوم عمل"]
+    with app.test_request_context("/?lang=en"):
+        assert [time_left(n) for n in (1, 4, 0, -1, -3)] == [
+            "1 working day left", "4 working days left", "Due today", "1 working day late", "3 working days late"]

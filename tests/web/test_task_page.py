@@ -120,3 +120,33 @@ def test_number_fields_are_text_boxes_that_take_arabic_digits(engine):
     assert {name: f["kind"] for name, f in fields.items()} == {"children": "integer", "income": "number",
                                                               "visit": "date"}
     assert fields["children"]["value"] == "٣" and fields["income"]["label"] == "الدخل"
+
+
+def test_the_deadline_and_assignee_are_shown_and_the_task_claimed_from_its_page(setup, engine, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    client, task, request = setup
+    _login(client, "rana")
+    with engine.db.begin() as connection:
+        connection.execute(text("UPDATE human_tasks SET due_at = :due, warn_at = :warn WHERE id = :id"),
+                           {"due": clock.now() + timedelta(days=7), "warn": clock.now() + timedelta(days=5),
+                            "id": task.id})
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    meta = page[page.index('id="task-meta"'):page.index("</form>", page.index('id="task-meta"'))]
+    assert "في الموعد" in meta and "هـ" in meta and "أيام عمل" in meta and "غير مستلمة" in meta
+    response = client.post(f"/tasks/{task.id}/claim", data={"csrf_token": _token(page), "next": "task"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/tasks/{task.id}")
+    assert engine.query(list_tasks, SYSTEM)[0].assignee == "rana"
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "إعادة للمسار" in page  # release, now that it is hers
+    # Someone else's task: no button, and a claim attempt comes back with the reason.
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "omar", "secret-pass", "omar", ["reception"]))
+    other = client.application.test_client()
+    _login(other, "omar")
+    page = other.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert "rana" in page and "استلام</button>" not in page
+    back = other.post(f"/tasks/{task.id}/claim", data={"csrf_token": _token(page), "next": "task"},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "rana" in back and 'role="alert"' in back
