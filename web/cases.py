@@ -4,6 +4,7 @@ the history from the audit log, the current data and the open tasks."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, render_template
 from flask_login import login_required
@@ -11,9 +12,13 @@ from flask_login import login_required
 from engine.errors import NotFound
 from engine.queries import case_view
 from web.common import current_engine as _engine
-from web.common import staff_actor
+from web.common import deadline, staff_actor
 
 bp = Blueprint("cases", __name__)
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 def _view(instance_id: int):
@@ -30,7 +35,11 @@ def case(instance_id: int):
     view = _view(instance_id)
     markers = {element: next(k for k in ("active", "done", "cancelled") if counts[k])
                for element, counts in view["elements"].items()}
-    return render_template("case.html", view=view, markers_json=json.dumps(markers),
+    engine = _engine()
+    now, calendar = engine.clock.now(), engine.calendars.get()
+    deadlines = {t["id"]: deadline(_instant(t["due_at"]), _instant(t["warn_at"]), now, calendar)
+                 for t in view["open_tasks"]}
+    return render_template("case.html", view=view, markers_json=json.dumps(markers), deadlines=deadlines,
                            counts=view["elements"], data_json=json.dumps(view["data"], ensure_ascii=False, indent=2,
                                                                           default=str))
 

@@ -49,3 +49,21 @@ def test_unknown_case(client_and_case):
     client, _ = client_and_case
     _login(client, "rana")
     assert client.get("/cases/99999").status_code == 404
+
+
+def test_open_tasks_show_their_deadline_state_and_working_days(client_and_case, engine, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    client, request = client_and_case
+    with engine.db.begin() as connection:
+        connection.execute(text("UPDATE human_tasks SET due_at = :due, warn_at = :warn, assignee = 'rana' "
+                                "WHERE instance_id = :i"),
+                           {"due": clock.now() - timedelta(days=1), "warn": clock.now() - timedelta(days=3),
+                            "i": request.instance_id})
+    _login(client, "rana")
+    page = client.get(f"/cases/{request.instance_id}").get_data(as_text=True)
+    tasks = page[page.index("التحقق من اكتمال البيانات وصحتها</a>"):]
+    tasks = tasks[:tasks.index("</li>")]
+    assert "rana" in tasks and "text-bg-danger" in tasks and "متأخرة" in tasks and "هـ" in tasks
