@@ -14,7 +14,7 @@ from web.common import current_engine as _engine
 from web.common import deadline
 from web.common import staff_actor as _staff
 from workflows.identity import ascii_digits
-from workflows.inbox import SORTS, inbox_view
+from workflows.inbox import SORTS, inbox_view, refresh_seconds
 from workflows.models import User
 from workflows.saved_filters import FILTER_KEYS, delete_filter
 from workflows.saved_filters import save_filter as save_view
@@ -81,7 +81,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
                            page_link=url_for("inbox.inbox", page=0)[:-1],
                            lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=view.processes,
                            sorts=SORTS, assignable=view.assignable, may_assign=actor.may_assign,
-                           words=words, links=links)
+                           words=words, links=links, refresh_seconds=refresh_seconds(engine))
 
 
 @bp.get("/inbox")

@@ -35,7 +35,8 @@ def install(engine: CaseEngine) -> CaseEngine:
     from workflows.forms import lint_form_key
 
     engine.property_lints.append(lint_form_key)
-    from workflows.inbox import count_cache
+    from workflows.inbox import count_cache, refresh_seconds
 
     count_cache(engine)  # a bad inbox setting stops the start, not the first inbox page
+    refresh_seconds(engine)
     return engine

@@ -110,6 +110,18 @@ def count_cache(engine: CaseEngine) -> CountCache:
     return cache
 
 
+def refresh_seconds(engine: CaseEngine) -> int:
+    """How often an open inbox fetches its table again (``inbox.refresh_seconds``, default 60).
+
+    Raises:
+        ConfigError: not a whole number of seconds from 1 to 3600.
+    """
+    value = (engine.settings.get("inbox") or {}).get("refresh_seconds", 60)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3600:
+        raise ConfigError(f"inbox.refresh_seconds must be a whole number of seconds from 1 to 3600, not {value!r}")
+    return value
+
+
 def _sla_counts(session: Session, query: Any, now: datetime) -> dict[str, int]:
     """One pass over ``query``'s tasks counting each SLA state."""
     filtered = query.subquery()

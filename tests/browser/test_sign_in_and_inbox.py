@@ -175,3 +175,20 @@ def test_verification_task_checklist_upload_draft_and_saved_view(page, live_serv
     assert page.locator("html").get_attribute("dir") == "ltr"
     assert page.get_by_role("button", name="Save as draft").is_visible()
     assert _serious_violations(page) == []
+
+
+def test_new_work_appears_in_the_open_inbox_without_a_reload(page, live_server, engine):
+    from tests.integration.test_member_request import Desk
+
+    desk = Desk(engine)
+    desk.open("financial_support")
+    engine.settings.setdefault("inbox", {})["refresh_seconds"] = 1
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    _sign_in(page, live_server, "rana")
+    rows = page.locator("#inbox-table tr[data-task]")
+    assert rows.count() == 1
+    page.evaluate("window.notReloaded = true")
+    second = desk.open("in_kind_support")
+    page.locator(f"#inbox-table a:text('{second.reference}')").wait_for(timeout=10_000)
+    assert rows.count() == 2 and page.evaluate("window.notReloaded") is True
+    assert "2 مهمة" in page.locator("#inbox-table").inner_text()

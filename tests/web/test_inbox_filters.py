@@ -120,10 +120,13 @@ def test_counts_on_every_page_when_the_setting_is_zero(desk, engine, clock, sett
         fresh.dispose()
 
 
-@pytest.mark.parametrize("value", ["soon", -1, 301, None])
-def test_a_bad_counts_setting_stops_the_start_with_its_name(settings, database_url, clock, value):
-    settings["inbox"] = {"counts_seconds": value}
-    with pytest.raises(ConfigError, match="inbox.counts_seconds"):
+@pytest.mark.parametrize(("key", "value"), [("counts_seconds", "soon"), ("counts_seconds", -1),
+                                            ("counts_seconds", 301), ("counts_seconds", None),
+                                            ("refresh_seconds", 0), ("refresh_seconds", "1m"),
+                                            ("refresh_seconds", 1.5), ("refresh_seconds", True)])
+def test_a_bad_inbox_setting_stops_the_start_with_its_name(settings, database_url, clock, key, value):
+    settings["inbox"] = {"counts_seconds": 5, "refresh_seconds": 60, key: value}
+    with pytest.raises(ConfigError, match=f"inbox.{key}"):
         install(CaseEngine(settings, database_url=database_url, clock=clock))
 
 
@@ -210,3 +213,14 @@ def test_time_left_in_words_with_arabic_plural_forms(engine):
     with app.test_request_context("/?lang=en"):
         assert [time_left(n) for n in (1, 4, 0, -1, -3)] == [
             "1 working day left", "4 working days left", "Due today", "1 working day late", "3 working days late"]
+
+
+def test_the_open_inbox_fetches_its_table_again_with_the_same_filters_and_page(desk, engine):
+    desk.open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    _login(client, "rana")
+    page = client.get("/inbox").get_data(as_text=True)
+    table = re.search(r'<div id="inbox-table"[^>]*>', page).group(0)
+    assert 'hx-trigger="every 60s [' in table and 'hx-include="#filters, #current-page"' in table
+    assert '<input type="hidden" id="current-page" name="page" value="1">' in page
