@@ -129,6 +129,7 @@ class CaseEngine:
         #: How many commands this process has committed; caches of derived reads key on it, so a
         #: change made here is seen at once.
         self.commits = 0
+        self._commits_lock = threading.Lock()
         #: Run at the end of every job drain, as hook(engine, now); the domain sends its outbox here.
         self.drain_hooks: list[Callable[..., int]] = []
         #: What layers built on the engine keep on it (the domain's catalogue, providers, ...).
@@ -212,7 +213,8 @@ class CaseEngine:
             session.connection().execute(notify_statement(), {"due": earliest.isoformat()})
 
     def _after_commit(self, session_info: dict[str, Any]) -> None:
-        self.commits += 1
+        with self._commits_lock:  # request threads commit side by side; no increment may be lost
+            self.commits += 1
         earliest = session_info.pop("earliest_job", None)
         if earliest is not None:
             for listener in list(self.job_listeners):

@@ -137,7 +137,8 @@ def unclaim(task_id: str):
 @bp.post("/tasks/<task_id>/assign")
 @login_required
 def assign(task_id: str):
-    assignee = request.form.get("assignee", "")
+    # Not "assignee": that is the inbox filter, sent along with the assignment (hx-include).
+    assignee = request.form.get("assign_to", "")
     known = _engine().query(lambda e, s: s.scalars(select(User.username).where(User.username == assignee)).first())
     if known is None:
         return _assignment(None, task_id, f"no user named {assignee!r}")
@@ -153,9 +154,13 @@ def _assignment(command, task_id: str, error: str = "", extra: tuple = ()):
         except EngineError as exc:
             message = exc.message
     if request.form.get("next") == "task" and not request.headers.get("HX-Request"):
-        # Claimed or released from the task page: back to it, with what went wrong if anything.
+        # From the task page: after a claim (or a failed release) back to the task; after a release
+        # to the inbox, as the task may be one the user saw only because it was theirs.
         if message:
             flash(message, "warning")
+        elif command is commands.unclaim_task:
+            flash(_("Task released."), "success")
+            return redirect(url_for("inbox.inbox"))
         return redirect(url_for("tasks.task", task_id=task_id))
     # htmx swaps only 2xx answers: the message is shown inside the table it replaces.
     status = 200 if message is None or request.headers.get("HX-Request") else 409

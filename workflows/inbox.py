@@ -184,10 +184,12 @@ def inbox(
     cache = count_cache(engine)
     key = ("*" if actor.all_lanes else tuple(sorted(actor.lanes)), actor.name if assignee == "me" else "",
            text.strip(), process, lane, high_priority, assignee)
-    counts = cache.get(key, engine.commits)
+    # Read once, before counting: a commit landing while the count runs must make it stale.
+    commits = engine.commits
+    counts = cache.get(key, commits)
     if counts is None:
         counts = _sla_counts(session, filtered(team_visibility(actor)), now)
-        cache.put(key, engine.commits, counts)
+        cache.put(key, commits, counts)
     beyond = assigned_beyond_teams(actor)
     if beyond is not None and assignee != "none":
         for state, count in _sla_counts(session, filtered(beyond), now).items():
@@ -200,7 +202,8 @@ def inbox(
         "priority": (HumanTask.priority.desc(), HumanTask.due_at.asc().nulls_last()),
         "newest": (HumanTask.created_at.desc(),),
     }.get(sort, (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at))
-    page = max(1, page)
+    # Never past the last page: after a claim or a refresh the page may have emptied.
+    page = min(max(1, page), max(1, -(-total // per_page)))
     ids = [task.id for task in session.scalars(base.order_by(*order, HumanTask.id)
                                                   .limit(per_page).offset((page - 1) * per_page))]
     # The page's own rows with their request, member and process: 25 rows, whatever the filters.

@@ -140,10 +140,14 @@ def test_supervisor_reassigns_from_the_inbox(desk, engine):
     assert "إسناد" in page and "<option>omar</option>" in page
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     [task] = engine.query(list_tasks, SYSTEM)
-    fragment = client.post(f"/tasks/{task.id}/assign", data={"assignee": "omar"},
+    fragment = client.post(f"/tasks/{task.id}/assign", data={"assign_to": "omar", "assignee": "none"},
                            headers={"HX-Request": "true", "X-CSRFToken": token}).get_data(as_text=True)
-    assert engine.query(list_tasks, SYSTEM)[0].assignee == "omar" and "omar" in fragment
-    bad = client.post(f"/tasks/{task.id}/assign", data={"assignee": "nobody"},
+    # Assigned, and the "Unclaimed" filter sent along still applies to the table that comes back.
+    assert engine.query(list_tasks, SYSTEM)[0].assignee == "omar" and "<tr data-task=" not in fragment
+    fragment = client.post(f"/tasks/{task.id}/assign", data={"assign_to": "rana"},
+                           headers={"HX-Request": "true", "X-CSRFToken": token}).get_data(as_text=True)
+    assert engine.query(list_tasks, SYSTEM)[0].assignee == "rana" and "<td>rana</td>" in fragment
+    bad = client.post(f"/tasks/{task.id}/assign", data={"assign_to": "nobody"},
                       headers={"HX-Request": "true", "X-CSRFToken": token}).get_data(as_text=True)
     assert "no user named &#39;nobody&#39;" in bad
     # a reception user sees no assignment control
@@ -199,7 +203,7 @@ def test_page_numbers_in_arabic_digits_and_nonsense_pages(desk, engine):
         assert response.status_code == 200, nonsense
         assert response.get_data(as_text=True).count("<tr data-task=") == 25, nonsense
     far = client.get("/inbox?page=999999", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "<tr data-task=" not in far and 'hx-get="/inbox?page=2"' in far
+    assert far.count("<tr data-task=") == 2 and 'aria-current="page">2<' in far  # the last page
 
 
 def test_time_left_in_words_with_arabic_plural_forms(engine):
@@ -224,3 +228,64 @@ def test_the_open_inbox_fetches_its_table_again_with_the_same_filters_and_page(d
     table = re.search(r'<div id="inbox-table"[^>]*>', page).group(0)
     assert 'hx-trigger="every 60s [' in table and 'hx-include="#filters, #current-page"' in table
     assert '<input type="hidden" id="current-page" name="page" value="1">' in page
+
+
+def test_deadline_words_know_the_time_of_day_and_the_weekend(engine):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from web.common import deadline
+
+    riyadh = ZoneInfo("Asia/Riyadh")
+
+    def at(day, hour):  # November 2026: the 26th is a Thursday, the 27th and 28th the weekend
+        return datetime(2026, 11, day, hour, tzinfo=riyadh)
+
+    calendar = engine.calendars.get()
+    app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
+    with app.test_request_context("/?lang=ar"):
+        def words(due, now):
+            return deadline(due, None, now, calendar)["time_left"]
+
+        assert words(at(26, 15), at(26, 9)) == "مستحقة اليوم"
+        assert words(at(26, 15), at(26, 17)) == "انقضى موعدها"  # late the same day
+        assert words(at(26, 15), at(28, 10)) == "انقضى موعدها"  # and over the weekend
+        assert words(at(26, 15), at(29, 9)) == "متأخرة يوم عمل واحد"
+        assert words(at(28, 12), at(27, 10)) == "مستحقة قبل يوم العمل التالي"
+        assert words(at(29, 10), at(26, 17)) == "بقي يوم عمل واحد"
+        far = deadline(datetime(2080, 1, 1, tzinfo=riyadh), None, at(26, 9), calendar)
+        assert far["hijri"] == "" and far["sla"] == "on_track"  # beyond the Umm al-Qura tables: no error
+
+
+def test_claiming_the_last_row_of_the_last_page_shows_the_page_before(desk, engine):
+    for _ in range(26):
+        desk.open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    token = _login(client, "rana")
+    last = client.get("/inbox?assignee=none&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
+    [task_id] = re.findall(r'<tr data-task="([^"]+)"', last)
+    after = client.post(f"/tasks/{task_id}/claim", data={"assignee": "none", "page": "2"},
+                        headers={"HX-Request": "true", "X-CSRFToken": token}).get_data(as_text=True)
+    assert after.count("<tr data-task=") == 25 and 'value="1"' in after  # page 1 of the 25 still unclaimed
+
+
+def test_a_commit_while_the_team_is_being_counted_is_not_hidden_by_the_cache(desk, engine, monkeypatch):
+    import workflows.inbox as inbox_module
+    from engine.commands import claim_task
+
+    desk.open("financial_support")
+    desk.open("financial_support")
+    [first, _] = engine.query(list_tasks, SYSTEM)
+    original, claimed = inbox_module._sla_counts, []
+
+    def counting_while_someone_claims(session, query, now):
+        counts = original(session, query, now)
+        if not claimed:  # another request thread commits while this count is in flight
+            claimed.append(engine.run(claim_task, RECEPTION, first.id))
+        return counts
+
+    monkeypatch.setattr(inbox_module, "_sla_counts", counting_while_someone_claims)
+    assert engine.query(inbox, RECEPTION, assignee="none").total == 2  # counted before the claim
+    page = engine.query(inbox, RECEPTION, assignee="none")
+    assert page.total == 1 and len(page.rows) == 1  # counted again, not served stale
