@@ -40,14 +40,27 @@ def time_left(days: int) -> str:
     return ngettext("%(num)s working day late", "%(num)s working days late", -days)
 
 
+def _hijri(day: Any) -> str:
+    try:
+        return Gregorian(day.year, day.month, day.day).to_hijri().isoformat()
+    except (OverflowError, ValueError):  # Umm al-Qura tables end in 2077
+        return ""
+
+
 def deadline(due_at: datetime | None, warn_at: datetime | None, now: datetime, calendar: Any) -> dict[str, Any]:
-    """A task's deadline as pages show it: local time, Hijri (Umm al-Qura) date, working days and SLA state."""
+    """A task's deadline as pages show it: local time, Hijri (Umm al-Qura) date, working days and SLA state.
+
+    Past the due time it says how many working days late (or only that the time has passed, on the
+    day itself or over a weekend); before it, how many working days are left.
+    """
     if due_at is None:
         return {"due": None, "hijri": "", "time_left": "", "sla": sla_state(None, warn_at, now)}
     due = due_at.astimezone(calendar.tz)
-    return {
-        "due": due,
-        "hijri": Gregorian(due.year, due.month, due.day).to_hijri().isoformat(),
-        "time_left": time_left(calendar.business_days_between(now.astimezone(calendar.tz).date(), due.date())),
-        "sla": sla_state(due_at, warn_at, now),
-    }
+    today = now.astimezone(calendar.tz).date()
+    if due_at <= now:
+        late = calendar.business_days_between(due.date(), today)
+        words = time_left(-late) if late > 0 else _("Past its due time")
+    else:
+        left = calendar.business_days_between(today, due.date())
+        words = time_left(left) if left > 0 or due.date() == today else _("Due before the next working day")
+    return {"due": due, "hijri": _hijri(due), "time_left": words, "sla": sla_state(due_at, warn_at, now)}
