@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.unauthorized_handler(auth.unauthorized)
     babel.init_app(app, locale_selector=i18n.select_locale)
     app.context_processor(i18n.template_helpers)
     app.register_blueprint(home.bp)

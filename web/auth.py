@@ -7,7 +7,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -46,6 +46,29 @@ class SessionUser(UserMixin):
 
 def _session_user(user: User) -> SessionUser:
     return SessionUser(user.id, user.username, user.display_name, list(user.roles), user.language, user.member_id)
+
+
+def unauthorized() -> Response:
+    """Not signed in (or the session ended): the sign-in page, for htmx the whole window.
+
+    An htmx request (the inbox refreshing itself) would otherwise put the sign-in page inside
+    the table it replaces.
+    """
+    if request.headers.get("HX-Request"):
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    flash(_("Sign in to continue."), "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+
+
+def _local_page(target: str | None) -> str | None:
+    """``target`` if it is a page of this site (a path), else None: never a redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 33 or ord(c) == 127 for c in target):  # browsers drop tabs and newlines: "/\t/x" is "//x"
+        return None
+    return target
 
 
 @login_manager.user_loader
@@ -93,22 +116,23 @@ throttle = _Throttle()
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    next_page = _local_page(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", username="")
+        return render_template("login.html", username="", next_page=next_page)
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     key = (username.lower(), request.remote_addr or "")
     if throttle.blocked(key):
         flash(_("Too many failed sign-ins. Wait a few minutes and try again."), "danger")
-        return render_template("login.html", username=username), 429
+        return render_template("login.html", username=username, next_page=next_page), 429
     user = _engine().query(lambda e, s: s.scalars(select(User).where(User.username == username)).first())
     if user is None or not user.is_active or not check_password(user, password):
         throttle.fail(key)
         flash(_("The user name or password is not right."), "danger")
-        return render_template("login.html", username=username), 401
+        return render_template("login.html", username=username, next_page=next_page), 401
     throttle.clear(key)
     login_user(_session_user(user))
-    return redirect(url_for("inbox.inbox") if user.roles else url_for("home.definitions"))
+    return redirect(next_page or (url_for("inbox.inbox") if user.roles else url_for("home.definitions")))
 
 
 @bp.post("/logout")

@@ -112,3 +112,28 @@ def test_vendor_assets_come_from_node_modules_and_nothing_else(client):
         assert response.status_code == 200
     assert client.get("/vendor/../package.json").status_code == 404
     assert client.get("/vendor/bootstrap/package.json").status_code == 404
+
+
+def test_a_page_asked_for_signed_out_is_shown_after_signing_in(client):
+    response = client.get("/members?q=x")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "سجّل الدخول للمتابعة." in page and 'name="next" value="/members?q=x"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/login", data={"username": "rana", "password": "secret-pass", "csrf_token": token,
+                                            "next": "/members?q=x"})
+    assert signed_in.headers["Location"] == "/members?q=x"
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.example/", "//evil.example/", "/\\evil.example",
+                                       "/\t/evil.example", "inbox", ""])
+def test_sign_in_never_sends_anyone_to_another_site(client, elsewhere):
+    response = client.post("/login", data={"username": "rana", "password": "secret-pass",
+                                           "csrf_token": _csrf(client), "next": elsewhere})
+    assert response.status_code == 302 and response.headers["Location"] == "/inbox"
+
+
+def test_an_htmx_request_after_the_session_ended_reloads_the_whole_window_at_sign_in(client):
+    response = client.get("/inbox?page=1", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login"
+    assert b"<form" not in response.data  # nothing to put inside the table
