@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import OutboxMessage
 from engine.settings import config_path
+from workflows.identity import ascii_digits
 from workflows.models import Member, User
 
 if TYPE_CHECKING:
@@ -129,10 +130,15 @@ def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str
     text = texts.get(language) or texts["ar"]
     safe = _Values({k: v for k, v in values.items() if isinstance(v, str | int | float)})
     days = values.get("days")
-    if isinstance(days, str) and days.strip().isdecimal() and days.strip().isascii():
+    if isinstance(days, float) and days.is_integer():
         days = int(days)
-    if isinstance(days, int):
-        safe["working_days"] = working_days(days, "ar" if language not in texts else language)
+    if isinstance(days, str) and ascii_digits(days).strip().isdecimal() and ascii_digits(days).strip().isascii():
+        days = int(ascii_digits(days).strip())
+    shown = language if language in texts else "ar"
+    if isinstance(days, int) and not isinstance(days, bool):
+        safe["working_days"] = working_days(days, shown)
+    else:  # no number of days given: the sentence still reads
+        safe["working_days"] = "المدة المحددة" if shown == "ar" else "the set time"
     return text["subject"].format_map(safe), text["body"].format_map(safe)
 
 

@@ -48,6 +48,8 @@ def test_render_in_both_languages():
     assert "لجنة البحث" in body and "خلال 10 أيام عمل." in body
     assert "خلال 11 يوم عمل." in render("sent_to_committee", "ar", dict(values, days=11))[1]
     assert "within 1 working day." in render("sent_to_committee", "en", dict(values, days=1))[1]
+    assert "خلال 5 أيام عمل." in render("sent_to_committee", "ar", dict(values, days="٥"))[1]
+    assert "خلال المدة المحددة." in render("sent_to_committee", "ar", {"reference": "R"})[1]
     assert render("decision_rejected", "ar", {})[1].endswith("السبب: ")  # a missing value shows as empty
 
 
