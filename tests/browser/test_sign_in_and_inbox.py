@@ -105,6 +105,8 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     assert page.locator('.djs-element.active[data-element-id="check_data"]').count() == 1
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.locator("#diagram").evaluate("e => getComputedStyle(e).direction") == "ltr"
+    lanes = page.locator('#diagram .djs-element[data-element-id^="Lane_"] text').all_text_contents()
+    assert "الاستقبال" in " ".join(lanes) and "reception" not in " ".join(lanes)
     assert _serious_violations(page) == []
 
 
