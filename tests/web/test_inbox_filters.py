@@ -227,6 +227,9 @@ def test_the_open_inbox_fetches_its_table_again_with_the_same_filters_and_page(d
     page = client.get("/inbox").get_data(as_text=True)
     table = re.search(r'<div id="inbox-table"[^>]*>', page).group(0)
     assert 'hx-trigger="every 60s [' in table and 'hx-include="#filters, #current-page"' in table
+    # One request at a time on the table: a refresh never lands after (and over) a claim's answer.
+    assert 'hx-sync="this:replace"' in table and ".htmx-request" in table
+    assert 'hx-sync="#inbox-table:replace"' in re.search(r'<form id="filters"[^>]*>', page).group(0)
     assert '<input type="hidden" id="current-page" name="page" value="1">' in page
 
 
