@@ -56,6 +56,9 @@ def test_open_a_request_from_the_member_page(client_and_member, engine):
     assert response.status_code == 302 and "/cases/" in response.headers["Location"]
     page = client.get(f"/members/{member.id}").get_data(as_text=True)
     assert "REQ-2026-000001" in page and "تم الاستلام" in page
+    entry = page[page.index("REQ-2026-000001"):]
+    entry = entry[:entry.index("</li>")]
+    assert "استفسار" in entry and "2026-" in entry  # the service in words and the day it was opened
     bad = client.post(f"/members/{member.id}/requests", data={
         "csrf_token": _token(client, f"/members/{member.id}"), "service_type": "loan", "channel": "website"})
     assert bad.status_code == 422 and "service_type &#39;loan&#39; is not offered" in bad.get_data(as_text=True)
@@ -69,3 +72,11 @@ def test_member_pages_are_for_staff(client_and_member):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     other.post("/login", data={"username": "member1", "password": "secret-pass", "csrf_token": token})
     assert other.get(f"/members/{member.id}").status_code == 403
+
+
+def test_the_member_facts_are_labelled_and_missing_ones_left_out(client_and_member):
+    client, member = client_and_member
+    facts = client.get(f"/members/{member.id}").get_data(as_text=True)
+    facts = facts[facts.index('id="member-facts"'):facts.index("</dl>")]
+    assert "رقم الهوية" in facts and member.national_id in facts and "noura@example.org" in facts
+    assert "رقم العضوية" not in facts  # not a member yet: no empty field, no stray separator
