@@ -12,6 +12,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from hijridate import Gregorian
 
+from engine.errors import EngineError
 from engine.sla import sla_state
 
 if TYPE_CHECKING:
@@ -64,3 +65,15 @@ def deadline(due_at: datetime | None, warn_at: datetime | None, now: datetime, c
         left = calendar.business_days_between(today, due.date())
         words = time_left(left) if left > 0 or due.date() == today else _("Due before the next working day")
     return {"due": due, "hijri": _hijri(due), "time_left": words, "sla": sla_state(due_at, warn_at, now)}
+
+
+def task_title(name: str, form_key: str | None, lang: str) -> str:
+    """A task's name in ``lang``: the diagram's name in Arabic, else its form's label in ``lang``."""
+    if lang == "ar" or not form_key:
+        return name
+    from workflows.forms import load_form
+
+    try:
+        return (load_form(form_key).get("x-label") or {}).get(lang) or name
+    except EngineError:  # a form removed since: the name from the diagram still reads
+        return name

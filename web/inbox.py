@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from engine import commands
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from engine.sla import SLA_STATES
 from web.common import current_engine as _engine
-from web.common import deadline
+from web.common import deadline, task_title
 from web.common import staff_actor as _staff
 from workflows.identity import ascii_digits
 from workflows.inbox import SORTS, inbox_view, refresh_seconds
@@ -64,9 +65,11 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     calendar = engine.calendars.get()
     view = engine.query(inbox_view, actor, list(current_user.roles), **filters)
     result = view.page
+    lang = str(get_locale() or "ar")
     rows = []
     for task, case, member, key in result.rows:
         rows.append({"task": task, "case": case, "member": member, "process": key,
+                     "title": task_title(task.name, task.form_key, lang),
                      **deadline(task.due_at, task.warn_at, now, calendar)})
     # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
     words = {key: _(key) for key in (*SLA_STATES, "reception", "social_researcher", "committee", "service_delivery",

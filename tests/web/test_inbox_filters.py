@@ -292,3 +292,14 @@ def test_a_commit_while_the_team_is_being_counted_is_not_hidden_by_the_cache(des
     assert engine.query(inbox, RECEPTION, assignee="none").total == 2  # counted before the claim
     page = engine.query(inbox, RECEPTION, assignee="none")
     assert page.total == 1 and len(page.rows) == 1  # counted again, not served stale
+
+
+def test_task_names_in_english_come_from_their_forms(desk, engine):
+    desk.open("financial_support")
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    _login(client, "rana")
+    english = client.get("/inbox?lang=en").get_data(as_text=True)
+    arabic = client.get("/inbox?lang=ar").get_data(as_text=True)
+    assert ">Receive the member and answer their questions</a>" in english
+    assert ">استقبال العضو والإجابة على استفساراته</a>" in arabic
