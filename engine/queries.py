@@ -34,6 +34,7 @@ def task_as_dict(task: Any, now: datetime | None = None) -> dict[str, Any]:
         "assignee": task.assignee,
         "due_at": _iso(task.due_at),
         "warn_at": _iso(getattr(task, "warn_at", None)),
+        "form_key": getattr(task, "form_key", None),
     }
     if now is not None:
         shape["sla"] = sla_state(task.due_at, getattr(task, "warn_at", None), now)

@@ -7,13 +7,14 @@ import json
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.errors import NotFound
 from engine.queries import case_view
 from web.common import current_engine as _engine
-from web.common import deadline, staff_actor
+from web.common import deadline, staff_actor, task_title
 from workflows.accounts import ROLE_LANES
 
 bp = Blueprint("cases", __name__)
@@ -41,10 +42,12 @@ def case(instance_id: int):
     now, calendar = engine.clock.now(), engine.calendars.get()
     deadlines = {t["id"]: deadline(_instant(t["due_at"]), _instant(t["warn_at"]), now, calendar)
                  for t in view["open_tasks"]}
+    lang = str(get_locale() or "ar")
+    titles = {t["id"]: task_title(t["name"], t["form_key"], lang) for t in view["open_tasks"]}
     # Lanes are named by role id in the diagrams (the engine keys on them); draw them in words.
     lanes = {lane: _(lane) for lanes in ROLE_LANES.values() for lane in lanes}
     return render_template("case.html", view=view, markers_json=json.dumps(markers), deadlines=deadlines,
-                           lanes_json=json.dumps(lanes, ensure_ascii=False),
+                           lanes_json=json.dumps(lanes, ensure_ascii=False), titles=titles,
                            counts=view["elements"], data_json=json.dumps(view["data"], ensure_ascii=False, indent=2,
                                                                           default=str))
 

@@ -38,7 +38,7 @@ def test_whole_flow_through_the_cli(cli):
     assert code == 0 and out == {"instance_id": 1, "status": "running"}
     code, tasks, _ = cli("tasks")
     assert [set(t) for t in tasks] == [{"id", "instance_id", "element_id", "name", "lane", "assignee", "due_at",
-                                        "candidate_group", "warn_at", "sla"}]
+                                        "candidate_group", "warn_at", "form_key", "sla"}]
     task_id = tasks[0]["id"]
     assert cli("tasks", "--lane", "committee")[1] == []
     assert cli("tasks", "--instance", "1")[1] == tasks

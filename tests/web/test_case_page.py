@@ -68,3 +68,10 @@ def test_open_tasks_show_their_deadline_state_and_working_days(client_and_case, 
     tasks = tasks[:tasks.index("</li>")]
     assert "rana" in tasks and "text-bg-danger" in tasks and "هـ" in tasks
     assert "متأخرة يوم عمل واحد" in tasks or "انقضى موعدها" in tasks  # the working days, not only the badge
+
+
+def test_open_tasks_are_named_in_english_from_their_forms(client_and_case):
+    client, request = client_and_case
+    _login(client, "rana")
+    page = client.get(f"/cases/{request.instance_id}?lang=en").get_data(as_text=True)
+    assert ">Check the data is complete and valid</a>" in page
