@@ -194,3 +194,13 @@ def test_new_work_appears_in_the_open_inbox_without_a_reload(page, live_server, 
     page.locator(f"#inbox-table a:text('{second.reference}')").wait_for(timeout=10_000)
     assert rows.count() == 2 and page.evaluate("window.notReloaded") is True
     assert "2 مهمة" in page.locator("#inbox-table").inner_text()
+
+
+def test_the_first_tab_offers_to_skip_to_the_content(page, live_server, engine):
+    _setup(engine)
+    _sign_in(page, live_server, "rana")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="تخطَّ إلى المحتوى")
+    assert skip.evaluate("e => e === document.activeElement") and skip.is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
