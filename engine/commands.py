@@ -542,8 +542,11 @@ def start_instance(
 
     Raises:
         NotFound: no such definition or version.
-        InvalidInput: ``data`` is not an object of valid variable names.
+        InvalidInput: ``data`` is not an object of valid variable names, or ``business_key`` is
+            not text of at most 200 characters.
     """
+    if business_key is not None and (not isinstance(business_key, str) or not 0 < len(business_key) <= 200):
+        raise InvalidInput("business_key must be text of 1 to 200 characters")
     data = _check_data(dict(data) if isinstance(data, Mapping) else data, engine.sandbox.reserved_names())
     definition = find_definition(session, key, version)
     process = process_for_definition_id(engine, session, definition.id)

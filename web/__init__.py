@@ -11,6 +11,7 @@ from flask import Flask
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from engine.settings import PROJECT_ROOT
 
@@ -32,6 +33,12 @@ def _secret_key(web_settings: dict[str, Any]) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+class _Int32Converter(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) -> Flask:
     """Build the Flask app around a `CaseEngine` (one is made from the settings if not given)."""
     from engine.context import CaseEngine
@@ -43,6 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Any = None) ->
     require_current_schema(engine.db)
     web_settings = engine.settings.get("web") or {}
     app = Flask(__name__)
+    # Ids in paths fit the database's 32-bit integers: a larger one is a 404, not a database error.
+    app.url_map.converters["int"] = _Int32Converter
     app.config.update(
         SECRET_KEY=_secret_key(web_settings),
         SESSION_COOKIE_HTTPONLY=True,

@@ -34,8 +34,30 @@ def _page(code: int, message: str):
     return render_template("error.html", code=code, message=message), code
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def register(app: Flask) -> None:
     """Install the handlers on ``app``."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        # PostgreSQL cannot store or compare text holding a NUL; say so rather than fail later.
+        values: list[object] = [v for _, v in request.args.items(multi=True)]
+        values += [v for _, v in request.form.items(multi=True)]
+        values += [f.filename or "" for _, f in request.files.items(multi=True)]
+        if request.is_json:
+            values.append(request.get_json(silent=True))
+        if any(_has_nul(value) for value in values):
+            return _page(400, _("The request holds a NUL character (\\0), which no field may contain."))
+        return None
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -63,3 +63,21 @@ def test_bad_requests_are_named(api, body, status, message):
     response = api.post("/api/v1/instances", headers=AUTH, **kwargs)
     assert response.status_code == status
     assert message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("body", [None, "text", [], {"key": 5}, {"key": "review", "version": "1"},
+                                  {"key": "review", "version": True}, {"key": "review", "data": []},
+                                  {"key": "review", "data": "x"}, {"key": "review", "business_key": {"a": 1}},
+                                  {"key": "review", "business_key": "x" * 5000}, {"key": "nope"},
+                                  {"key": "review", "data": {"n": 1e308 * 10}}, {"key": "rev\x00iew"},
+                                  {"key": "review", "data": {"note": "a\x00"}}])
+def test_nonsense_bodies_get_a_json_error_never_a_500(api, body):
+    started = api.post("/api/v1/instances", json=body, headers=AUTH)
+    assert started.status_code < 500 and started.is_json, started.get_data(as_text=True)
+    if started.status_code >= 400:
+        assert started.get_json()["error"]
+    completed = api.post("/api/v1/tasks/nope/complete", json=body, headers=AUTH)
+    assert 400 <= completed.status_code < 500 and completed.get_json()["error"]
+    for path in ("/api/v1/tasks?instance=abc&lane=%00", "/api/v1/instances/0", "/api/v1/instances/99999999999"):
+        response = api.get(path, headers=AUTH)
+        assert response.status_code < 500 and response.is_json, path

@@ -17,7 +17,7 @@ from web import auth, create_app
 from workflows.accounts import create_user
 
 NONSENSE = ["", " ", "0", "-1", "²", "٣", "9" * 400, "x" * 5000, "'; DROP TABLE users; --", "<script>", "%00",
-            "\u202e", "null", "[]", "{}", "1e309", "NaN", "../../etc/passwd"]
+            "\u202e", "a\x00b", "null", "[]", "{}", "1e309", "NaN", "../../etc/passwd"]
 
 
 @pytest.fixture
@@ -77,8 +77,23 @@ def test_nonsense_in_forms_never_gives_a_500(boss, engine):
         doubled = MultiDict([("csrf_token", token)] + [(field, v) for field in fields for v in ("a", "b")])
         assert client.post(path, data=doubled).status_code < 500, (path, "doubled")
     # Unknown ids in the path.
+    huge = "9" * 12  # past a 32-bit id
     for path in ("/tasks/nope", "/cases/0", "/members/0", "/tasks/nope/claim", "/requests/0/documents/x",
-                 f"/tasks/{task.id}/documents/../../x"):
+                 f"/tasks/{task.id}/documents/../../x", f"/cases/{huge}", f"/members/{huge}",
+                 f"/cases/{huge}/diagram.bpmn", f"/requests/{huge}/documents/x", f"/inbox/filters/{huge}/delete",
+                 f"/admin/users/{huge}", f"/members/{huge}/contacts", f"/members/{huge}/requests"):
         token = csrf_token(client.get("/inbox").get_data(as_text=True))
         assert client.get(path).status_code < 500, path
         assert client.post(path, data={"csrf_token": token}).status_code < 500, path
+
+
+def test_a_nul_character_is_refused_with_a_message_in_both_languages(boss):
+    client, task, request, member = boss
+    page = client.get("/inbox", query_string={"q": "a\x00b"})
+    assert page.status_code == 400 and "محرف NUL" in page.get_data(as_text=True)
+    page = client.get("/inbox", query_string={"q": "a\x00b", "lang": "en"})
+    assert page.status_code == 400 and "NUL character" in page.get_data(as_text=True)
+    token = csrf_token(client.get("/inbox").get_data(as_text=True))
+    posted = client.post(f"/members/{member.id}/contacts", data={"csrf_token": token, "channel": "phone",
+                                                                 "direction": "in", "summary": "x\x00"})
+    assert posted.status_code == 400
