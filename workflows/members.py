@@ -58,6 +58,8 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _at_most(field: str, value: str, limit: int) -> str:
+    if "\x00" in value:  # PostgreSQL cannot hold it: refuse it by name, as any other mistake
+        raise InvalidInput(f"{field}: contains a NUL character (\\0)")
     if len(value) > limit:
         raise InvalidInput(f"{field}: at most {limit} characters (this one has {len(value)})")
     return value

@@ -115,6 +115,10 @@ def test_a_bad_row_imports_nothing_and_every_bad_row_is_reported(engine, cli, tm
     assert code == 0 and json.loads(out)["imported"] == 1
     code, out, _ = cli("members", "import", str(path), "--skip-bad")  # again: already members
     assert "already a member" in json.loads(out)["rejected"][0]["reason"]
+    # A NUL inside a name (PostgreSQL cannot store it) is a reason like any other.
+    nul = _csv(tmp_path, ["national_id,name_ar", f"{OTHER_ID},سا\x00رة"])
+    code, out, err = cli("members", "import", str(nul))
+    assert code == 2 and "contains a NUL character" in json.loads(out)["rejected"][0]["reason"]
 
 
 def test_import_an_excel_workbook(engine, cli, tmp_path):
