@@ -145,6 +145,33 @@ def run_load(base: str, users: int, seconds: float, think: float = 0.0) -> list[
     return latencies
 
 
+def search_timings(base: str, tasks: int) -> None:
+    """One signed-in user searching the inbox by member name, national ID and request reference."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login", timeout=30).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"username": "staff0", "password": "bench-pass-1", "csrf_token": token})
+    opener.open(base + "/login", data=body.encode(), timeout=30).read()
+    rng = random.Random(5)
+    members = max(1000, tasks // 10)
+    kinds = {
+        "member name": lambda: f"عضو رقم {rng.randrange(members)}",
+        "national ID": lambda: identity.with_check_digit(f"1{rng.randrange(members):08d}"),
+        "reference": lambda: f"REQ-2026-{rng.randrange(tasks) + 1:06d}",
+    }
+    for kind, make in kinds.items():
+        timings = []
+        for _ in range(40):
+            query = urllib.parse.urlencode({"q": make()})
+            started = time.perf_counter()
+            opener.open(f"{base}/inbox?{query}", timeout=30).read()
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        print(f"inbox search by {kind}, one user, {tasks} open tasks: p50 {statistics.median(timings):.0f} ms, "
+              f"p95 {timings[int(len(timings) * 0.95)]:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -186,6 +213,7 @@ def main() -> None:
             except OSError:
                 time.sleep(0.2)
         run_load(base, users, 2.0)  # warm up
+        search_timings(base, tasks)
         for think in (0.0, args.think):
             latencies = sorted(run_load(base, users, seconds, think))
             p95 = latencies[int(len(latencies) * 0.95)]

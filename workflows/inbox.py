@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -156,21 +156,23 @@ def inbox(
         query = select(HumanTask)
         if visibility is not None:
             query = query.where(visibility)
-        if process or searching:
-            query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         if process:
-            query = query.join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            query = query.where(ProcessDefinition.key == process)
+            query = (query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                     .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+                     .where(ProcessDefinition.key == process))
         if searching:
+            # The matching cases first (by reference, member name or ID, business key), then their
+            # tasks by instance: never every visible task joined with its request and member.
             words = identity.ascii_digits(text).strip()
-            query = (query.outerjoin(ServiceRequest, ServiceRequest.instance_id == HumanTask.instance_id)
-                     .outerjoin(Member, Member.id == ServiceRequest.member_id)
-                     .where(or_(
-                         Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
-                         Member.national_id == words,
-                         ServiceRequest.reference == words.upper(),
-                         ProcessInstance.business_key == words.upper(),
-                     )))
+            cases = union(
+                select(ServiceRequest.instance_id.label("instance_id"))
+                .where(ServiceRequest.reference == words.upper()),
+                select(ServiceRequest.instance_id).join(Member, Member.id == ServiceRequest.member_id).where(or_(
+                    Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
+                    Member.national_id == words)),
+                select(ProcessInstance.id).where(ProcessInstance.business_key == words.upper()),
+            ).subquery()
+            query = query.join(cases, cases.c.instance_id == HumanTask.instance_id)
         if lane:
             query = query.where(HumanTask.lane == lane)
         if high_priority:
