@@ -164,15 +164,15 @@ def inbox(
             # The matching cases first (by reference, member name or ID, business key), then their
             # tasks by instance: never every visible task joined with its request and member.
             words = identity.ascii_digits(text).strip()
+            members = select(Member.id).where(or_(
+                Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
+                Member.national_id == words))
             cases = union(
-                select(ServiceRequest.instance_id.label("instance_id"))
-                .where(ServiceRequest.reference == words.upper()),
-                select(ServiceRequest.instance_id).join(Member, Member.id == ServiceRequest.member_id).where(or_(
-                    Member.search_name.like(identity.name_pattern(text), escape=identity.LIKE_ESCAPE),
-                    Member.national_id == words)),
+                select(ServiceRequest.instance_id).where(ServiceRequest.reference == words.upper()),
+                select(ServiceRequest.instance_id).where(ServiceRequest.member_id.in_(members)),
                 select(ProcessInstance.id).where(ProcessInstance.business_key == words.upper()),
-            ).subquery()
-            query = query.join(cases, cases.c.instance_id == HumanTask.instance_id)
+            )
+            query = query.where(HumanTask.instance_id.in_(cases))
         if lane:
             query = query.where(HumanTask.lane == lane)
         if high_priority:
