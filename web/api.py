@@ -29,7 +29,8 @@ def _authenticate():
     if not token:
         abort(404)
     given = request.headers.get("Authorization", "")
-    if not given.startswith("Bearer ") or not hmac.compare_digest(given[len("Bearer "):], token):
+    # Compared as bytes: compare_digest refuses str with characters beyond ASCII.
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[len("Bearer "):].encode(), token.encode()):
         return jsonify(error="a valid 'Authorization: Bearer <token>' header is required"), 401
     return None
 
@@ -55,8 +56,9 @@ def start_instance():
     if not isinstance(key, str) or not key:
         raise InvalidInput("'key' (the process key) is required")
     version = body.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
-        raise InvalidInput("'version' must be a whole number")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)
+                                or not 0 < version < 2**31):
+        raise InvalidInput("'version' must be a whole number from 1")
     row = _engine().run(commands.start_instance, SYSTEM, key, version, body.get("data") or {},
                         body.get("business_key"))
     return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks), 201
@@ -70,6 +72,8 @@ def instance(instance_id: int):
 @bp.get("/tasks")
 def tasks():
     instance_id = request.args.get("instance", type=int)
+    if instance_id is not None and not 0 < instance_id < 2**31:
+        raise InvalidInput("'instance' must be an instance id (a whole number from 1)")
     engine = _engine()
     rows = engine.query(queries.list_tasks, SYSTEM, instance_id=instance_id, lane=request.args.get("lane"))
     now = engine.clock.now()

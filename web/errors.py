@@ -35,12 +35,18 @@ def _page(code: int, message: str):
 
 
 def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+    """True when a NUL is in ``value`` or in any string inside it (walked without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
@@ -50,12 +56,15 @@ def register(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters():
         # PostgreSQL cannot store or compare text holding a NUL; say so rather than fail later.
-        values: list[object] = [v for _, v in request.args.items(multi=True)]
+        values: list[object] = [request.path, *(v for _, v in request.args.items(multi=True))]
         values += [v for _, v in request.form.items(multi=True)]
         values += [f.filename or "" for _, f in request.files.items(multi=True)]
         if request.is_json:
-            values.append(request.get_json(silent=True))
-        if any(_has_nul(value) for value in values):
+            try:
+                values.append(request.get_json(silent=True))
+            except RecursionError:  # nested deeper than Python's parser goes
+                return _page(400, _("The request could not be understood. Go back and try again."))
+        if _has_nul(values):
             return _page(400, _("The request holds a NUL character (\\0), which no field may contain."))
         return None
 

@@ -30,11 +30,14 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """
     unknown = set(fields) - set(_FIELDS)
     problems: list[str] = [f"unknown field {name!r}" for name in sorted(unknown)]
+    # PostgreSQL cannot hold a NUL in text: name the field rather than fail at the database.
+    problems += [f"{name}: contains a NUL character (\\0)" for name in sorted(set(fields) & set(_FIELDS))
+                 if isinstance(fields[name], str) and "\x00" in fields[name]]
     clean: dict[str, Any] = {}
 
     def check(name: str, convert: Any) -> None:
         value = fields.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or (isinstance(value, str) and (not value.strip() or "\x00" in value)):
             return
         try:
             clean[name] = convert(value)
@@ -58,8 +61,6 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _at_most(field: str, value: str, limit: int) -> str:
-    if "\x00" in value:  # PostgreSQL cannot hold it: refuse it by name, as any other mistake
-        raise InvalidInput(f"{field}: contains a NUL character (\\0)")
     if len(value) > limit:
         raise InvalidInput(f"{field}: at most {limit} characters (this one has {len(value)})")
     return value

@@ -116,9 +116,10 @@ def test_a_bad_row_imports_nothing_and_every_bad_row_is_reported(engine, cli, tm
     code, out, _ = cli("members", "import", str(path), "--skip-bad")  # again: already members
     assert "already a member" in json.loads(out)["rejected"][0]["reason"]
     # A NUL inside a name (PostgreSQL cannot store it) is a reason like any other.
-    nul = _csv(tmp_path, ["national_id,name_ar", f"{OTHER_ID},سا\x00رة"])
+    nul = _csv(tmp_path, ["national_id,name_ar,email", f"{OTHER_ID},سا\x00رة,a\x00b@example.org"])
     code, out, err = cli("members", "import", str(nul))
-    assert code == 2 and "contains a NUL character" in json.loads(out)["rejected"][0]["reason"]
+    reason = json.loads(out)["rejected"][0]["reason"]
+    assert code == 2 and "name_ar: contains a NUL character" in reason and "email: contains a NUL" in reason
 
 
 def test_import_an_excel_workbook(engine, cli, tmp_path):

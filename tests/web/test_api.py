@@ -81,3 +81,10 @@ def test_nonsense_bodies_get_a_json_error_never_a_500(api, body):
     for path in ("/api/v1/tasks?instance=abc&lane=%00", "/api/v1/instances/0", "/api/v1/instances/99999999999"):
         response = api.get(path, headers=AUTH)
         assert response.status_code < 500 and response.is_json, path
+
+
+def test_out_of_range_numbers_and_odd_tokens_are_clear_errors(api):
+    assert api.get("/api/v1/tasks?instance=2147483648", headers=AUTH).status_code == 422
+    assert api.post("/api/v1/instances", json={"key": "review", "version": 2**40}, headers=AUTH).status_code == 422
+    assert api.get("/api/v1/tasks", headers={"Authorization": "Bearer é"}).status_code == 401
+    assert api.post("/api/v1/tasks/%00/complete", json={}, headers=AUTH).status_code == 400

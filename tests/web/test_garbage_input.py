@@ -97,3 +97,17 @@ def test_a_nul_character_is_refused_with_a_message_in_both_languages(boss):
     posted = client.post(f"/members/{member.id}/contacts", data={"csrf_token": token, "channel": "phone",
                                                                  "direction": "in", "summary": "x\x00"})
     assert posted.status_code == 400
+
+
+def test_a_nul_in_the_path_and_json_nested_too_deep_are_clear_400s(boss, engine):
+    client, task, request, member = boss
+    for path in ("/tasks/%00", "/tasks/a%00b", "/members/1/x%00"):
+        assert client.get(path).status_code in (400, 404), path
+    token = csrf_token(client.get("/inbox").get_data(as_text=True))
+    for path in ("/tasks/%00/claim", "/tasks/%00/documents/national_id"):
+        assert client.post(path, data={"csrf_token": token}).status_code == 400, path
+    anonymous = client.application.test_client()
+    deep = "[" * 5000 + "]" * 5000
+    for path in ("/inbox", "/healthz", "/login", "/api/v1/instances"):
+        response = anonymous.post(path, data=deep, content_type="application/json")
+        assert response.status_code < 500, path
