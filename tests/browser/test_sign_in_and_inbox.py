@@ -204,3 +204,15 @@ def test_the_first_tab_offers_to_skip_to_the_content(page, live_server, engine):
     assert skip.evaluate("e => e === document.activeElement") and skip.is_visible()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_a_count_badge_filters_by_its_deadline_state(page, live_server, engine):
+    _setup(engine)
+    _sign_in(page, live_server, "rana")
+    page.get_by_role("button", name="متأخرة: 0").click()
+    page.get_by_text("لا توجد مهام بانتظارك.").wait_for()
+    assert "sla=late" in page.url and page.locator("#sla").input_value() == "late"
+    assert page.get_by_role("button", name="متأخرة: 0").get_attribute("aria-pressed") == "true"
+    page.get_by_role("button", name="متأخرة: 0").click()  # again: every state
+    page.get_by_role("row", name="Check completeness").wait_for()
+    assert page.locator("#sla").input_value() == ""
