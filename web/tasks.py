@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -72,6 +72,34 @@ def _submitted(form: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def field_errors(exc: FormErrors) -> dict[str, str]:
+    """Each field's problem in the page's language (the technical text only when there is no word)."""
+    words = {
+        "required": _("This field is required."),
+        "blank": _("This field must not be blank."),
+        "choice": _("Choose one of the options."),
+        "integer": _("Enter a whole number."),
+        "number": _("Enter a number."),
+        "date": _("Enter a date."),
+    }
+    shown = {}
+    for field, problem in exc.errors.items():
+        kind, limit = exc.reasons.get(field, ("other", None))
+        if kind in words:
+            shown[field] = words[kind]
+        elif kind == "minimum":
+            shown[field] = _("Enter %(n)s or more.", n=limit)
+        elif kind == "maximum":
+            shown[field] = _("Enter %(n)s or less.", n=limit)
+        elif kind == "min_length" and isinstance(limit, int):
+            shown[field] = ngettext("Write at least %(num)s character.", "Write at least %(num)s characters.", limit)
+        elif kind == "max_length" and isinstance(limit, int):
+            shown[field] = ngettext("Write at most %(num)s character.", "Write at most %(num)s characters.", limit)
+        else:
+            shown[field] = _("This value is not accepted (%(detail)s).", detail=problem)
+    return shown
+
+
 def _may_work(actor, task_row: HumanTask) -> None:
     if not (actor.holds(task_row.lane) or task_row.assignee == actor.name or actor.holds(task_row.candidate_group)):
         abort(403)
@@ -112,7 +140,7 @@ def task(task_id: str):
         try:
             _engine().run(complete_task_with_form, actor, task_id, values)
         except FormErrors as exc:
-            errors, status = exc.errors, 422
+            errors, status = field_errors(exc), 422
         except (Conflict, Forbidden) as exc:
             flash(exc.message, "warning")
             return redirect(url_for("inbox.inbox"))

@@ -34,11 +34,30 @@ FORMS_DIR = PROJECT_ROOT / "bpmn" / "forms"
 
 
 class FormErrors(InvalidInput):
-    """Submitted data does not fit the task's form; ``errors`` maps each field to its problem."""
+    """Submitted data does not fit the task's form; ``errors`` maps each field to its problem.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    ``reasons`` gives each field's problem as a kind and its limit, for pages to put in their
+    own language: ``required``, ``blank``, ``choice``, ``integer``, ``number``, ``minimum``,
+    ``maximum``, ``min_length``, ``max_length``, ``date`` or ``other``.
+    """
+
+    def __init__(self, errors: dict[str, str], reasons: dict[str, tuple[str, Any]] | None = None) -> None:
         self.errors = errors
+        self.reasons = reasons or {field: ("other", None) for field in errors}
         super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
+
+
+def _reason(error: Any) -> tuple[str, Any]:
+    """The kind of a jsonschema error and its limit (see `FormErrors`)."""
+    kind = error.validator
+    if kind == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, str) else ""
+        return (wanted if wanted in ("integer", "number") else "other"), None
+    names = {"pattern": "blank", "enum": "choice", "minimum": "minimum", "maximum": "maximum",
+             "minLength": "min_length", "maxLength": "max_length", "minItems": "required"}
+    if kind == "format" and error.validator_value == "date":
+        return "date", None
+    return names.get(kind, "other"), error.validator_value
 
 
 @lru_cache(maxsize=128)
@@ -79,18 +98,22 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             with contextlib.suppress(ValueError):  # a wrong value is reported by the schema below
                 data[name] = int(text) if spec["type"] == "integer" else float(text)
     errors: dict[str, str] = {}
+    reasons: dict[str, tuple[str, Any]] = {}
     for error in Draft202012Validator(schema, format_checker=FormatChecker()).iter_errors(data):
         if error.validator == "required":
             field = error.message.split("'")[1]
             errors.setdefault(field, "is required")
+            reasons.setdefault(field, ("required", None))
         elif error.validator == "additionalProperties":
             errors.setdefault("(form)", error.message)
+            reasons.setdefault("(form)", ("other", None))
         else:
             field = ".".join(str(p) for p in error.absolute_path) or "(form)"
             message = "must not be blank" if error.validator == "pattern" else error.message
             errors.setdefault(field, message)
+            reasons.setdefault(field, _reason(error))
     if errors:
-        raise FormErrors(errors)
+        raise FormErrors(errors, reasons)
     return data
 
 

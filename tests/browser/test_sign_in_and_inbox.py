@@ -80,7 +80,7 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
     _sign_in(page, live_server, "rana")
     page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
     page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
-    assert page.locator("#e-visit_summary").inner_text() == "is required"
+    assert page.locator("#e-visit_summary").inner_text() == "هذا الحقل مطلوب."
     assert _serious_violations(page) == []
     page.get_by_label("ملخص المقابلة والاستفسارات").fill("سأل عن شروط الدعم")
     page.get_by_label("تمت الإجابة على جميع الاستفسارات").check()

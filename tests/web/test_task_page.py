@@ -47,7 +47,7 @@ def test_errors_are_shown_next_to_each_field_and_values_kept(setup, engine):
     response = client.post(f"/tasks/{task.id}", data={"csrf_token": _token(page), "visit_summary": "   "})
     body = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'id="e-visit_summary">must not be blank' in body
+    assert 'id="e-visit_summary">لا يجوز ترك هذا الحقل فارغًا.' in body  # in the page's language
     assert engine.query(list_tasks, SYSTEM)[0].id == task.id  # nothing changed
     response = client.post(f"/tasks/{task.id}", data={"csrf_token": _token(body), "visit_summary": "حضر وسأل",
                                                        "inquiries_answered": "on"})
@@ -156,3 +156,24 @@ def test_the_deadline_and_assignee_are_shown_and_the_task_claimed_from_its_page(
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     released = client.post(f"/tasks/{task.id}/unclaim", data={"csrf_token": _token(page), "next": "task"})
     assert released.headers["Location"] == "/inbox" and engine.query(list_tasks, SYSTEM)[0].assignee is None
+
+
+def test_form_problems_are_worded_in_the_page_language(engine):
+    from tests.unit.test_forms import SCHEMA
+    from web.tasks import field_errors
+    from workflows.forms import FormErrors, validate
+
+    schema = dict(SCHEMA, properties=dict(SCHEMA["properties"], note={
+        "type": "string", "maxLength": 3, "x-label": {"ar": "ملاحظة", "en": "Note"}}))
+    app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
+    with pytest.raises(FormErrors) as caught:
+        validate(schema, {"children": "ثلاثة", "income": "-5", "visit": "2026-13-40", "note": "طويلة"})
+    with app.test_request_context("/?lang=ar"):
+        assert field_errors(caught.value) == {"children": "أدخل عددًا صحيحًا.", "income": "أدخل 0 أو أكثر.",
+                                              "visit": "أدخل تاريخًا صحيحًا.", "note": "اكتب 3 أحرف على الأكثر."}
+    with app.test_request_context("/?lang=en"):
+        assert field_errors(caught.value)["note"] == "Write at most 3 characters."
+    with pytest.raises(FormErrors) as caught:
+        validate(schema, {})
+    with app.test_request_context("/?lang=ar"):
+        assert field_errors(caught.value) == {"children": "هذا الحقل مطلوب.", "income": "هذا الحقل مطلوب."}
