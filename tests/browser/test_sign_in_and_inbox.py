@@ -81,6 +81,10 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
     page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
     page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
     assert page.locator("#e-visit_summary").inner_text() == "هذا الحقل مطلوب."
+    # The summary at the top has the focus and leads to the field.
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    page.locator("#error-summary").get_by_role("link", name="ملخص المقابلة والاستفسارات").click()
+    assert page.evaluate("document.activeElement.id") == "f-visit_summary"
     assert _serious_violations(page) == []
     page.get_by_label("ملخص المقابلة والاستفسارات").fill("سأل عن شروط الدعم")
     page.get_by_label("تمت الإجابة على جميع الاستفسارات").check()
