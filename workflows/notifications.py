@@ -132,8 +132,9 @@ def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str
     days = values.get("days")
     if isinstance(days, float) and days.is_integer():
         days = int(days)
-    if isinstance(days, str) and ascii_digits(days).strip().isdecimal() and ascii_digits(days).strip().isascii():
-        days = int(ascii_digits(days).strip())
+    if isinstance(days, str):
+        digits = ascii_digits(days).strip()
+        days = int(digits) if digits.isascii() and digits.isdecimal() else days
     shown = language if language in texts else "ar"
     if isinstance(days, int) and not isinstance(days, bool):
         safe["working_days"] = working_days(days, shown)

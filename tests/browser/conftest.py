@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -50,3 +51,19 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in(page, live_server: str, username: str) -> None:
+    """Sign ``username`` (password ``secret-pass``) in through the Arabic sign-in page."""
+    page.goto(live_server + "/login?lang=ar")
+    page.get_by_label("اسم المستخدم").fill(username)
+    page.get_by_label("كلمة المرور").fill("secret-pass")
+    page.get_by_role("button", name="تسجيل الدخول").click()
+    page.wait_for_url("**/inbox")
+
+
+def serious_violations(page) -> list[dict]:
+    """The serious and critical axe-core violations of the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    violations = json.loads(page.evaluate("async () => JSON.stringify((await axe.run()).violations)"))
+    return [v for v in violations if v["impact"] in ("serious", "critical")]

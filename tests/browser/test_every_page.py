@@ -7,12 +7,10 @@ and no English chrome left on an Arabic page.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from engine.actors import Actor
-from tests.browser.conftest import AXE
+from tests.browser.conftest import serious_violations, sign_in
 from tests.integration.test_member_request import Desk
 from workflows.accounts import create_user
 
@@ -43,14 +41,6 @@ def pages(engine):
         "not found": "/cases/999999",
         "waiting": f"/cases/{waiting.instance_id}",
     }
-
-
-def _sign_in(page, live_server, username):
-    page.goto(live_server + "/login?lang=ar")
-    page.get_by_label("اسم المستخدم").fill(username)
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
 
 
 def _check(page, url, lang, problems, width):
@@ -87,10 +77,8 @@ def _check(page, url, lang, problems, width):
             return top ? `${top.tagName.toLowerCase()}.${[...top.classList].join('.')}#${top.id}` : '?';
         }""")
         problems.append(f"{where}: the page is {overflow}px wider than the screen ({culprit})")
-    page.add_script_tag(path=str(AXE))
-    violations = json.loads(page.evaluate("async () => JSON.stringify((await axe.run()).violations)"))
     problems.extend(f"{where}: axe {v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
-                    for v in violations if v["impact"] in ("serious", "critical"))
+                    for v in serious_violations(page))
     if lang == "ar":
         chrome = page.evaluate("""() => [...document.querySelectorAll('nav, h1, h2, h3, th, button, label, .btn')]
                                     .map(e => e.innerText.trim())""")
@@ -106,7 +94,7 @@ def test_every_page_in_both_languages(browser, live_server, pages, width):
                             ("admin1", ["users"]), ("rana", ["users"])):
         context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
         page = context.new_page()
-        _sign_in(page, live_server, username)
+        sign_in(page, live_server, username)
         for name in names:
             for lang in ("ar", "en"):
                 page = context.new_page()  # fresh listeners per page

@@ -1,11 +1,9 @@
 """Sign in, see the inbox, claim a task, switch language — in Chromium, Arabic and English."""
 
-import json
-
 from engine.actors import SYSTEM
 from engine.commands import start_instance
 from engine.definitions import deploy_definition
-from tests.browser.conftest import AXE
+from tests.browser.conftest import serious_violations, sign_in
 from tests.conftest import BPMN_DIR
 from workflows.accounts import create_user
 
@@ -17,18 +15,8 @@ def _setup(engine):
     engine.run(start_instance, SYSTEM, "review", data={"request_no": 1})
 
 
-def _sign_in(page, live_server, username):
-    page.goto(live_server + "/login")
-    page.get_by_label("اسم المستخدم").fill(username)
-    page.get_by_label("كلمة المرور").fill("secret-pass")
-    page.get_by_role("button", name="تسجيل الدخول").click()
-    page.wait_for_url("**/inbox")
-
-
 def _serious_violations(page):
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => JSON.stringify((await axe.run()).violations)")
-    return [v["id"] for v in json.loads(result) if v["impact"] in ("serious", "critical")]
+    return [v["id"] for v in serious_violations(page)]
 
 
 def test_sign_in_claim_and_switch_language(page, live_server, engine):
@@ -77,7 +65,7 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
 
     Desk(engine).open("financial_support")
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
     page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
     assert page.locator("#e-visit_summary").inner_text() == "هذا الحقل مطلوب."
@@ -101,7 +89,7 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     request = desk.open("financial_support")
     desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     page.goto(live_server + f"/cases/{request.instance_id}")
     page.locator('#diagram[data-ready="true"]').wait_for()
     assert page.locator("#diagram svg").count() >= 1  # bpmn-js drew the canvas
@@ -119,7 +107,7 @@ def test_member_page_in_both_languages(page, live_server, engine):
 
     desk = Desk(engine)
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     page.get_by_role("link", name="الأعضاء").click()
     page.get_by_role("searchbox").fill("نوره") if page.get_by_role("searchbox").count() else page.locator("#q").fill("نوره")
     page.get_by_role("button", name="بحث").click()
@@ -136,7 +124,7 @@ def test_member_page_in_both_languages(page, live_server, engine):
 
 def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
     engine.run(lambda e, s: create_user(s, e.clock.now(), "admin1", "secret-pass", "مدير", ["administrator"]))
-    _sign_in(page, live_server, "admin1")
+    sign_in(page, live_server, "admin1")
     page.goto(live_server + "/admin/users")
     assert page.get_by_role("heading", name="المستخدمون والأدوار").is_visible()
     assert _serious_violations(page) == []
@@ -155,7 +143,7 @@ def test_verification_task_checklist_upload_draft_and_saved_view(page, live_serv
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
     income = tmp_path / "income.pdf"
     income.write_bytes(b"%PDF-1.7\n" + b"0" * 100)
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     # Save the current view, then open the verification task.
     page.locator("#saved-views summary").click()
     page.get_by_placeholder("اسم العرض").fill("مهامي")
@@ -190,7 +178,7 @@ def test_new_work_appears_in_the_open_inbox_without_a_reload(page, live_server, 
     desk.open("financial_support")
     engine.settings.setdefault("inbox", {})["refresh_seconds"] = 1
     engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     rows = page.locator("#inbox-table tr[data-task]")
     assert rows.count() == 1
     page.evaluate("window.notReloaded = true")
@@ -202,7 +190,7 @@ def test_new_work_appears_in_the_open_inbox_without_a_reload(page, live_server, 
 
 def test_the_first_tab_offers_to_skip_to_the_content(page, live_server, engine):
     _setup(engine)
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="تخطَّ إلى المحتوى")
     assert skip.evaluate("e => e === document.activeElement") and skip.is_visible()
@@ -212,7 +200,7 @@ def test_the_first_tab_offers_to_skip_to_the_content(page, live_server, engine):
 
 def test_a_count_badge_filters_by_its_deadline_state(page, live_server, engine):
     _setup(engine)
-    _sign_in(page, live_server, "rana")
+    sign_in(page, live_server, "rana")
     page.get_by_role("button", name="متأخرة: 0").click()
     page.get_by_text("لا توجد مهام بانتظارك.").wait_for()
     assert "sla=late" in page.url and page.locator("#sla").input_value() == "late"

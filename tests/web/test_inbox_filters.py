@@ -59,6 +59,13 @@ def test_counts_paging_and_sort(desk, engine, clock):
     assert engine.query(inbox, Actor.user("x", ["committee"])).total == 0
 
 
+def _rana(engine):
+    """A client signed in as rana (reception) and the CSRF token of her session."""
+    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
+    return client, _login(client, "rana")
+
+
 def _behind_the_engine(engine, statement, **params):
     """Change rows the way another process would: this engine's commit counter does not move."""
     with engine.db.begin() as connection:
@@ -158,9 +165,7 @@ def test_supervisor_reassigns_from_the_inbox(desk, engine):
 
 def test_inbox_page_filters_in_the_browser_url(desk, engine):
     desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    _login(client, "rana")
+    client, _ = _rana(engine)
     page = client.get("/inbox?q=REQ-2026-000001&sla=on_track&sort=priority").get_data(as_text=True)
     assert "REQ-2026-000001" in page and "1 مهمة" in page
     assert "0 مهمة" in client.get("/inbox?q=zzz").get_data(as_text=True)
@@ -179,9 +184,7 @@ def test_page_links_show_the_ends_and_the_neighbourhood_with_gaps():
 def test_inbox_pages_link_to_each_other(desk, engine):
     for _ in range(27):
         desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    _login(client, "rana")
+    client, _ = _rana(engine)
     first = client.get("/inbox").get_data(as_text=True)
     assert first.count("<tr data-task=") == 25
     assert re.search(r'hx-get="/inbox\?page=1"[^>]*aria-current="page">1<', first)
@@ -193,9 +196,7 @@ def test_inbox_pages_link_to_each_other(desk, engine):
 def test_page_numbers_in_arabic_digits_and_nonsense_pages(desk, engine):
     for _ in range(27):
         desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    _login(client, "rana")
+    client, _ = _rana(engine)
     second = client.get("/inbox?page=٢", headers={"HX-Request": "true"})
     assert second.status_code == 200 and second.get_data(as_text=True).count("<tr data-task=") == 2
     for nonsense in ("²", "-3", "0", "9" * 5000, "abc", ""):
@@ -221,9 +222,7 @@ def test_time_left_in_words_with_arabic_plural_forms(engine):
 
 def test_the_open_inbox_fetches_its_table_again_with_the_same_filters_and_page(desk, engine):
     desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    _login(client, "rana")
+    client, _ = _rana(engine)
     page = client.get("/inbox").get_data(as_text=True)
     table = re.search(r'<div id="inbox-table"[^>]*>', page).group(0)
     assert 'hx-trigger="every 60s [' in table and 'hx-include="#filters, #current-page"' in table
@@ -263,9 +262,7 @@ def test_deadline_words_know_the_time_of_day_and_the_weekend(engine):
 def test_claiming_the_last_row_of_the_last_page_shows_the_page_before(desk, engine):
     for _ in range(26):
         desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    token = _login(client, "rana")
+    client, token = _rana(engine)
     last = client.get("/inbox?assignee=none&page=2", headers={"HX-Request": "true"}).get_data(as_text=True)
     [task_id] = re.findall(r'<tr data-task="([^"]+)"', last)
     after = client.post(f"/tasks/{task_id}/claim", data={"assignee": "none", "page": "2"},
@@ -296,9 +293,7 @@ def test_a_commit_while_the_team_is_being_counted_is_not_hidden_by_the_cache(des
 
 def test_task_names_in_english_come_from_their_forms(desk, engine):
     desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
-    client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
-    _login(client, "rana")
+    client, _ = _rana(engine)
     english = client.get("/inbox?lang=en").get_data(as_text=True)
     arabic = client.get("/inbox?lang=ar").get_data(as_text=True)
     assert ">Receive the member and answer their questions</a>" in english
