@@ -3,6 +3,10 @@
 An entry point (CLI, web route, job) calls ``engine.run(command, ...)``: it opens one unit of
 work, runs the command with the session, commits, and turns a lost revision race into a
 `Conflict` that says who changed the case first.
+
+The engine holds registries that the layers above fill (`engine.bootstrap` registers the
+built-in job handlers; the domain registers its service-task handlers, deploy checks and drain
+hooks): nothing here imports a command, a job handler or the domain.
 """
 
 from __future__ import annotations
@@ -13,23 +17,21 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.calendar import CalendarCache, Override, load_overrides, parse_day
+from engine import audit
+from engine.calendar import CalendarCache, Override, calendar_from_settings, load_overrides, parse_day
 from engine.clock import Clock, SystemClock
 from engine.db import UnitOfWork, make_engine
 from engine.errors import Conflict, EngineError, InvalidDefinition, InvalidInput
-from engine.jobs import JobSettings, handle_timer, handle_timer_start, notify_statement
-from engine.models import AuditEvent
+from engine.job_rows import JobSettings, earliest_due, notify_statement, take_earliest_due
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import load_settings
-from engine.sla import handle_escalation, handle_warning
 from engine.sla import lint_properties as lint_sla_properties
 from engine.sla import load_config as load_sla_config
-from engine.spiff import ParsedProcess, ParseFailed, WorkflowRuntime, current_clock, parse_bpmn
+from engine.spiff import ParsedProcess, ParseFailed, PropertyLint, WorkflowRuntime, current_clock, parse_bpmn
 
 T = TypeVar("T")
 
@@ -57,18 +59,16 @@ class SpecCache:
         xml: bytes,
         sha256: str,
         source: str,
-        services: Iterable[str] | None = None,
-        property_lint: Callable[[Any], list[str]] | None = None,
+        services: Iterable[str] | None,
+        property_lint: PropertyLint,
     ) -> list[ParsedProcess]:
         """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes.
 
         ``services`` are the handler names service tasks may call (None: not checked);
-        ``property_lint`` checks each task's extension properties (default: the SLA ones).
+        ``property_lint`` checks each task's extension properties.
         """
-        from engine.sla import lint_properties
-
         try:
-            processes = parse_bpmn(xml, source, property_lint=property_lint or lint_properties, services=services)
+            processes = parse_bpmn(xml, source, property_lint=property_lint, services=services)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
         with self._lock:
@@ -112,18 +112,16 @@ class CaseEngine:
             ),
             now=lambda: self.now(),
         )
-        self.runtime = WorkflowRuntime(self.sandbox, default_tz=self.calendars_zone())
+        self.runtime = WorkflowRuntime(self.sandbox, default_tz=calendar_from_settings(self.settings).tz)
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
-        #: definition id -> (sha256, key); definitions are immutable, so this never goes stale.
-        self.definition_refs: dict[int, tuple[str, str]] = {}
+        #: definition id -> (sha256, key, version); definitions are immutable, so this never goes stale.
+        self.definition_refs: dict[int, tuple[str, str, int]] = {}
         self.job_settings = JobSettings.from_settings(self.settings)
-        #: Job kind -> handler(engine, session, job, owner, now); the domain registers its own.
-        self.job_handlers: dict[str, Callable[..., int]] = {
-            "timer": handle_timer,
-            "timer_start": handle_timer_start,
-            "sla_warn": handle_warning,
-            "sla_escalate": handle_escalation,
-        }
+        #: Job kind -> handler(engine, session, job, owner, now) -> timers fired (`engine.bootstrap`
+        #: registers the built-in kinds; a kind ``x_<n>`` falls back to the handler of ``x``).
+        self.job_handlers: dict[str, Callable[..., int]] = {}
+        #: Service-task handler name -> handler(call: ServiceCall) (the domain registers its own).
+        self.service_handlers: dict[str, Callable[..., Any]] = {}
         #: Called after a commit that wrote a job, with its due time (re-arms this process's worker).
         self.job_listeners: list[Callable[[datetime], None]] = []
         #: How many commands this process has committed; caches of derived reads key on it, so a
@@ -149,15 +147,13 @@ class CaseEngine:
 
     def register_service(self, name: str, handler: Callable[..., Any]) -> None:
         """Let service tasks call ``handler(call: ServiceCall)`` as ``name``."""
-        self.runtime.register_service(name, handler)
+        self.service_handlers[name] = handler
+
+    def register_job_handler(self, kind: str, handler: Callable[..., int]) -> None:
+        """Let workers run jobs of ``kind`` with ``handler(engine, session, job, owner, now)``."""
+        self.job_handlers[kind] = handler
 
     # -- calendar ---------------------------------------------------------------------------
-
-    def calendars_zone(self) -> Any:
-        """The calendar's time zone: day boundaries, and times written without a zone."""
-        from engine.calendar import calendar_from_settings
-
-        return calendar_from_settings(self.settings).tz
 
     def _load_calendar_days(self) -> dict[date, Override]:
         with self.unit_of_work(readonly=True) as uow:
@@ -194,28 +190,23 @@ class CaseEngine:
                 raise InvalidInput(f"business_days(): {start!r} is not a date or date-time") from None
         raise InvalidInput(f"business_days(): start must be a date or date-time, not {type(start).__name__}")
 
-    # -- jobs -------------------------------------------------------------------------------
-
-    def announce_job(self, session: Session, due_at: datetime) -> None:
-        """Record that this transaction wrote a job due at ``due_at``.
-
-        After commit, this process's worker is re-armed; on PostgreSQL a NOTIFY (delivered at
-        commit) wakes the workers of other processes.
-        """
-        earliest = session.info.get("earliest_job")
-        if earliest is None or due_at < earliest:
-            session.info["earliest_job"] = due_at
+    # -- units of work ----------------------------------------------------------------------
 
     def _notify_other_processes(self, session: Session) -> None:
         """Just before commit: one NOTIFY with the earliest job this transaction wrote."""
-        earliest = session.info.get("earliest_job")
+        earliest = earliest_due(session)
         if earliest is not None and self.job_settings.notify and session.get_bind().dialect.name == "postgresql":
             session.connection().execute(notify_statement(), {"due": earliest.isoformat()})
 
-    def _after_commit(self, session_info: dict[str, Any]) -> None:
+    def _commit(self, uow: UnitOfWork) -> None:
+        session = uow.session
+        audit.flush(session)
+        self._notify_other_processes(session)
+        info = session.info
+        uow.commit()
         with self._commits_lock:  # request threads commit side by side; no increment may be lost
             self.commits += 1
-        earliest = session_info.pop("earliest_job", None)
+        earliest = take_earliest_due(info)
         if earliest is not None:
             for listener in list(self.job_listeners):
                 listener(earliest)
@@ -234,18 +225,12 @@ class CaseEngine:
         with self.unit_of_work() as uow:
             try:
                 result = command(self, uow.session, *args, **kwargs)
-                info = uow.session.info
-                self._notify_other_processes(uow.session)
-                uow.commit()
-                self._after_commit(info)
+                self._commit(uow)
                 return result
             except EngineError as exc:
-                info = uow.session.info
-                info.pop("pending_audit", None)
+                audit.discard(uow.session)
                 if exc.keep_changes:
-                    self._notify_other_processes(uow.session)
-                    uow.commit()
-                    self._after_commit(info)
+                    self._commit(uow)
                 raise
             except StaleDataError:
                 instance_id = uow.session.info.get("instance_id")
@@ -273,14 +258,7 @@ class CaseEngine:
 
     def describe_conflict(self, session: Session, instance_id: int | None) -> Conflict:
         """A `Conflict` that says who changed the instance last, and when."""
-        latest = None
-        if instance_id is not None:
-            latest = session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.instance_id == instance_id)
-                .order_by(AuditEvent.id.desc())
-                .limit(1)
-            ).first()
+        latest = audit.last_change(session, instance_id) if instance_id is not None else None
         if latest is None:
             return Conflict("the case was changed by someone else first; reload and try again")
         return Conflict(

@@ -95,37 +95,53 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+_AFTER_COMMIT = "tawasul_after_commit"
+_AFTER_ROLLBACK = "tawasul_after_rollback"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction is committed (never if it is not)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def after_rollback(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` if the session's unit of work ends without a commit (undo work outside it)."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(callback)
+
+
 class UnitOfWork:
     """One transaction: rolls back on leaving unless `commit` was called.
 
     Services take ``uow.session`` and flush; the entry point (CLI, web route, job) commits.
-    Callbacks registered with `after_commit` run once the transaction is durable (outbox
-    sending, re-arming the scheduler).
+    Callbacks registered with `after_commit` run once the transaction is durable; those
+    registered with `after_rollback` run when it ends without a commit (a file written for a
+    record that was not saved is removed).
     """
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
-        self._after_commit: list[Callable[[], None]] = []
+        self._committed = False
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self._committed = False
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        undo = self.session.info.pop(_AFTER_ROLLBACK, []) if not self._committed else []
         # close() rolls back whatever was not committed, and unlike rollback() it leaves the
         # loaded objects readable (detached, not expired) for the caller to render.
         self.session.close()
+        for callback in undo:
+            callback()
 
     def commit(self) -> None:
         """Commit the transaction, then run the after-commit callbacks."""
         self.session.commit()
-        callbacks, self._after_commit = self._after_commit, []
-        for callback in callbacks:
+        self._committed = True
+        self.session.info.pop(_AFTER_ROLLBACK, None)
+        for callback in self.session.info.pop(_AFTER_COMMIT, []):
             callback()
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` after a successful commit (never on rollback)."""
-        self._after_commit.append(callback)

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer
 
+from engine import audit
 from engine.actors import Actor
 from engine.errors import DefinitionProblem, InvalidDefinition, NotFound, ScriptError
-from engine.models import AuditEvent, Job, ProcessDefinition
+from engine.job_rows import TIMER_START, insert_jobs, job_row
+from engine.models import Job, ProcessDefinition
 from engine.spiff import ParsedProcess, start_timer_plans
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def deploy_definition(
     except UnicodeDecodeError as exc:
         raise InvalidDefinition(source, [DefinitionProblem(f"file is not UTF-8 ({exc.reason})")]) from None
     digest = hashlib.sha256(xml).hexdigest()
-    processes = engine.specs.parse(xml, digest, source, services=engine.runtime.services,
+    processes = engine.specs.parse(xml, digest, source, services=engine.service_handlers,
                                    property_lint=engine.lint_task_properties)
     now = engine.clock.now()
     results = []
@@ -71,14 +73,8 @@ def deploy_definition(
         )
         session.add(definition)
         session.flush()
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor.name,
-                action="deployed",
-                summary={"key": process.key, "version": definition.version, "sha256": digest, "source": source},
-            )
-        )
+        audit.record(session, now, actor, "deployed",
+                     summary={"key": process.key, "version": definition.version, "sha256": digest, "source": source})
         _schedule_start_timers(engine, session, definition, process, source)
         results.append(Deployment(process.key, definition.version, digest, created=True))
     session.flush()
@@ -93,47 +89,20 @@ def _schedule_start_timers(
         ProcessDefinition.key == definition.key, ProcessDefinition.id != definition.id
     )
     session.execute(
-        delete(Job).where(Job.kind == "timer_start", Job.definition_id.in_(older)),
+        delete(Job).where(Job.kind == TIMER_START, Job.definition_id.in_(older)),
         execution_options={"synchronize_session": False},
     )
     now = engine.clock.now()
     try:
-        plans = start_timer_plans(engine.sandbox, process, now)
+        plans = start_timer_plans(engine.sandbox, process.spec, now)
     except ScriptError as exc:
         raise InvalidDefinition(source, [DefinitionProblem(exc.message)]) from None
-    for plan in plans:
-        session.add(
-            Job(
-                kind="timer_start",
-                instance_id=None,
-                definition_id=definition.id,
-                task_id=plan.element_id,
-                element_id=plan.element_id,
-                due_at=plan.due_at,
-                status="pending",
-                attempts=0,
-                max_attempts=engine.job_settings.max_attempts,
-                payload={"remaining": plan.remaining, "interval_seconds": plan.interval_seconds},
-                created_at=now,
-            )
-        )
-        engine.announce_job(session, plan.due_at)
-    session.flush()
-
-
-def scheduled_starts(engine: CaseEngine, session: Session) -> list[dict[str, object]]:
-    """The pending timer start events: process, element and next start."""
-    rows = session.execute(
-        select(Job, ProcessDefinition.key, ProcessDefinition.version)
-        .join(ProcessDefinition, ProcessDefinition.id == Job.definition_id)
-        .where(Job.kind == "timer_start")
-        .order_by(Job.due_at)
-    )
-    return [
-        {"key": key, "version": version, "element_id": job.element_id, "due_at": job.due_at.isoformat(),
-         "remaining": job.payload.get("remaining", 0), "status": job.status}
-        for job, key, version in rows
-    ]
+    insert_jobs(session, [
+        job_row(TIMER_START, plan.due_at, now, engine.job_settings.max_attempts, definition_id=definition.id,
+                task_id=plan.element_id, element_id=plan.element_id,
+                payload={"remaining": plan.remaining, "interval_seconds": plan.interval_seconds})
+        for plan in plans
+    ])
 
 
 def list_definitions(engine: CaseEngine, session: Session) -> list[ProcessDefinition]:
@@ -141,25 +110,38 @@ def list_definitions(engine: CaseEngine, session: Session) -> list[ProcessDefini
     return list(session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)))
 
 
-def process_for_definition_id(engine: CaseEngine, session: Session, definition_id: int) -> ParsedProcess:
-    """The parsed spec of definition ``definition_id``, without reading its XML when cached.
-
-    Definitions never change, so which (sha256, key) an id stands for is remembered for good.
-    """
+def _ref(engine: CaseEngine, session: Session, definition_id: int) -> tuple[str, str, int]:
+    """(sha256, key, version) of a definition id, read once: definitions never change."""
     ref = engine.definition_refs.get(definition_id)
     if ref is None:
         found = session.execute(
-            select(ProcessDefinition.sha256, ProcessDefinition.key).where(ProcessDefinition.id == definition_id)
+            select(ProcessDefinition.sha256, ProcessDefinition.key, ProcessDefinition.version)
+            .where(ProcessDefinition.id == definition_id)
         ).first()
         if found is None:
             raise NotFound(f"no process definition {definition_id}")
-        ref = engine.definition_refs[definition_id] = (found[0], found[1])
-    cached = engine.specs.get(*ref)
+        ref = engine.definition_refs[definition_id] = (found[0], found[1], found[2])
+    return ref
+
+
+def process_for_definition_id(engine: CaseEngine, session: Session, definition_id: int) -> ParsedProcess:
+    """The parsed spec of definition ``definition_id``, without reading its XML when cached.
+
+    Raises:
+        NotFound: no such definition.
+    """
+    sha256, key, _ = _ref(engine, session, definition_id)
+    cached = engine.specs.get(sha256, key)
     if cached is not None:
         return cached
     definition = session.get(ProcessDefinition, definition_id)
     assert definition is not None
     return parsed_process(engine, definition)
+
+
+def version_of(engine: CaseEngine, session: Session, definition_id: int) -> int:
+    """The version number of definition ``definition_id``."""
+    return _ref(engine, session, definition_id)[2]
 
 
 def find_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
@@ -181,12 +163,19 @@ def find_definition(session: Session, key: str, version: int | None = None) -> P
     raise NotFound(f"process {key!r} has no version {version}; deployed versions: {sorted(versions)}")
 
 
+def _no_problems(_properties: object) -> list[str]:
+    return []
+
+
 def parsed_process(engine: CaseEngine, definition: ProcessDefinition) -> ParsedProcess:
     """The parsed spec of a definition version, from the cache (parsing it on a miss)."""
     cached = engine.specs.get(definition.sha256, definition.key)
     if cached is not None:
         return cached
-    for process in engine.specs.parse(definition.xml.encode("utf-8"), definition.sha256, definition.key):
+    # Checked when it was deployed: a form or setting changed since must not stop its cases.
+    parsed = engine.specs.parse(definition.xml.encode("utf-8"), definition.sha256, definition.key,
+                                services=None, property_lint=_no_problems)
+    for process in parsed:
         if process.key == definition.key:
             return process
     raise NotFound(f"process {definition.key!r} is missing from its own BPMN (version {definition.version})")

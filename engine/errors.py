@@ -9,12 +9,14 @@ class EngineError(Exception):
     #: A short machine-readable kind, used by the CLI and the web layer to pick a status.
     kind = "error"
 
-    def __init__(self, message: str, keep_changes: bool = False) -> None:
+    def __init__(self, message: str, keep_changes: bool = False, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         #: True when the command is refused but what it did first must still be committed
         #: (a timer that fired before the refusal, an instance put in error).
         self.keep_changes = keep_changes
+        #: What went wrong as a short name, for a page to put into its own words (None: not named).
+        self.code = code
 
     def __str__(self) -> str:
         return self.message

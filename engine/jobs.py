@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.actors import SYSTEM
+from engine import audit
+from engine.actors import SYSTEM, Actor
 from engine.errors import Conflict, EngineError, NotFound
-from engine.models import AuditEvent, Job, ProcessInstance
+from engine.job_rows import JobSettings, announce_due
+from engine.models import Job, ProcessInstance
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -67,41 +69,6 @@ class JobRef:
 
 class JobLost(Exception):  # noqa: N818 - a signal, not an error
     """The job is no longer this worker's (its lock expired and another took it, or it ended)."""
-
-
-@dataclass
-class JobSettings:
-    """The ``jobs`` section of the settings."""
-
-    batch_size: int = 50
-    lock_seconds: float = 60.0
-    poll_seconds: float = 2.0
-    max_attempts: int = 5
-    backoff_seconds: float = 2.0
-    backoff_max_seconds: float = 600.0
-    notify: bool = True
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> JobSettings:
-        """Read the settings, refusing values that cannot work."""
-        from engine.errors import ConfigError
-
-        section = settings.get("jobs") or {}
-        try:
-            made = cls(
-                batch_size=int(section.get("batch_size", 50)),
-                lock_seconds=float(section.get("lock_seconds", 60)),
-                poll_seconds=float(section.get("poll_seconds", 2)),
-                max_attempts=int(section.get("max_attempts", 5)),
-                backoff_seconds=float(section.get("backoff_seconds", 2)),
-                backoff_max_seconds=float(section.get("backoff_max_seconds", 600)),
-                notify=bool(section.get("notify", True)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"jobs settings: {exc}") from None
-        if made.batch_size < 1 or made.lock_seconds <= 0 or made.poll_seconds <= 0 or made.max_attempts < 1:
-            raise ConfigError("jobs.batch_size, lock_seconds, poll_seconds and max_attempts must be positive")
-        return made
 
 
 @dataclass
@@ -234,12 +201,9 @@ def _release(engine: CaseEngine, job: JobRef, owner: str, due_at: datetime, atte
                     lock_expires_at=None)
         )
         if status == "incident":
-            uow.session.connection().execute(
-                insert(AuditEvent.__table__),
-                [{"at": engine.clock.now(), "actor": SYSTEM.name, "action": "incident", "instance_id": job.instance_id,
-                  "task_id": job.task_id, "element_id": job.element_id,
-                  "summary": {"job_id": job.id, "kind": job.kind, "error": (error or "")[:500]}}],
-            )
+            audit.record(uow.session, engine.clock.now(), SYSTEM, "incident", job.instance_id, job.task_id,
+                         job.element_id, {"job_id": job.id, "kind": job.kind, "error": (error or "")[:500]})
+            audit.flush(uow.session)
         uow.commit()
 
 
@@ -351,18 +315,7 @@ def next_due_at(engine: CaseEngine) -> datetime | None:
 # -- incidents ----------------------------------------------------------------------------------
 
 
-def list_incidents(engine: CaseEngine, session: Session) -> list[dict[str, Any]]:
-    """Jobs whose retries ran out, newest problem first."""
-    rows = session.scalars(select(Job).where(Job.status == "incident").order_by(Job.id))
-    return [
-        {"id": job.id, "kind": job.kind, "instance_id": job.instance_id, "definition_id": job.definition_id,
-         "element_id": job.element_id, "task_id": job.task_id, "due_at": job.due_at.isoformat(),
-         "attempts": job.attempts, "error": job.last_error}
-        for job in rows
-    ]
-
-
-def retry_incident(engine: CaseEngine, session: Session, actor: Any, job_id: int) -> dict[str, Any]:
+def retry_incident(engine: CaseEngine, session: Session, actor: Actor, job_id: int) -> dict[str, Any]:
     """Make an incident's job due now again, with a fresh set of attempts.
 
     Raises:
@@ -376,64 +329,8 @@ def retry_incident(engine: CaseEngine, session: Session, actor: Any, job_id: int
         raise Conflict(f"job {job_id} is {job.status}, not an incident")
     now = engine.clock.now()
     job.status, job.attempts, job.due_at, job.lock_owner, job.lock_expires_at = "pending", 0, now, None, None
-    session.add(AuditEvent(at=now, actor=actor.name, action="incident_retried", instance_id=job.instance_id,
-                           task_id=job.task_id, element_id=job.element_id, summary={"job_id": job.id}))
     session.flush()
-    engine.announce_job(session, now)
+    audit.record(session, now, actor, "incident_retried", job.instance_id, job.task_id, job.element_id,
+                 {"job_id": job.id})
+    announce_due(session, now)
     return {"id": job.id, "status": job.status, "due_at": now.isoformat()}
-
-
-# -- built-in handlers --------------------------------------------------------------------------
-
-
-def handle_timer(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
-    """Fire the instance's due timers (the instance revision check fences a job taken twice)."""
-    from engine.commands import fire_instance_timers
-
-    assert job.instance_id is not None
-    fired = fire_instance_timers(engine, session, SYSTEM, job.instance_id, now)
-    # If the timer did not fire (not due in the engine's view), give the job back a little later,
-    # so the same run does not take it again at once.
-    released = session.connection().execute(
-        update(_JOBS)
-        .where(and_(_JOBS.c.id == job.id, _JOBS.c.lock_owner == owner, _JOBS.c.status == "running"))
-        .values(status="pending", lock_owner=None, lock_expires_at=None,
-                due_at=func.greatest(_JOBS.c.due_at, now + timedelta(seconds=1))
-                if session.get_bind().dialect.name == "postgresql"
-                else func.max(_JOBS.c.due_at, now + timedelta(seconds=1)))
-    )
-    if released.rowcount:
-        log.warning("timer job %s of instance %s was due but its timer did not fire; retrying", job.id,
-                    job.instance_id)
-    return fired
-
-
-def handle_timer_start(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
-    """Start an instance for a timer start event, then schedule the cycle's next occurrence."""
-    from engine.commands import start_instance
-    from engine.models import ProcessDefinition
-
-    definition = session.get(ProcessDefinition, job.definition_id)
-    if definition is None:
-        finish_job(session, job, owner)
-        return 0
-    start_instance(engine, session, SYSTEM, definition.key, definition.version, {}, start_timer=job.element_id)
-    remaining = int(job.payload.get("remaining", 0))  # occurrences after this one; -1: for ever
-    interval = float(job.payload.get("interval_seconds", 0))
-    next_due = job.due_at + timedelta(seconds=interval)
-    # A worker that was down starts one instance now, not a flood: missed occurrences are used up.
-    while interval > 0 and remaining != 0 and next_due <= now:
-        next_due += timedelta(seconds=interval)
-        remaining = remaining - 1 if remaining > 0 else remaining
-    if interval > 0 and remaining != 0:
-        payload = dict(job.payload, remaining=remaining - 1 if remaining > 0 else remaining)
-        reschedule_job(session, job, owner, next_due, payload)
-        engine.announce_job(session, next_due)
-    else:
-        finish_job(session, job, owner)
-    return 1
-
-
-def notify_statement() -> Any:
-    """The PostgreSQL statement that wakes listening workers (delivered at commit)."""
-    return text("SELECT pg_notify('tawasul_jobs', :due)")

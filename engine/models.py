@@ -70,7 +70,7 @@ class ProcessInstance(Base):
 class HumanTask(Base):
     """An open human task (READY user or manual task), projected from the instance state.
 
-    Rows exist only while the task is open; the audit log keeps the history.
+    Rows exist only while the task is open; when it closes, `TaskRecord` keeps it.
     """
 
     __tablename__ = "human_tasks"
@@ -100,6 +100,57 @@ class HumanTask(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)
     #: The JSON Schema form file of the task (``bpmn/forms/<form_key>``), if any.
     form_key: Mapped[str | None] = mapped_column(String(200))
+    #: Who first took the task (a claim, or a supervisor's assignment), and when.
+    first_claimed_at: Mapped[datetime | None]
+    first_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    #: How many levels of its escalation chain have been reached (0: none).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class TaskRecord(Base):
+    """A human task that has closed: who had it, how long it took, whether its deadline held.
+
+    Written in the transaction that closes the task, and never changed; every SLA report reads
+    it. ``outcome`` says how it closed: ``completed`` by a person, ``cancelled`` with its case,
+    ``interrupted`` (the case moved on without it: a boundary event, a timer, another branch
+    ending the case) or ``migrated`` to a new version of the diagram.
+    """
+
+    __tablename__ = "task_history"
+    __table_args__ = (
+        Index("ix_task_history_lane_closed_at", "lane", "closed_at"),
+        Index("ix_task_history_process_closed_at", "process_key", "process_version", "closed_at"),
+        Index("ix_task_history_closed_at", "closed_at"),
+        Index("ix_task_history_instance_id", "instance_id"),
+        Index("ix_task_history_task_id", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The SpiffWorkflow task id the open task had.
+    task_id: Mapped[str] = mapped_column(String(36))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version: Mapped[int]
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(400))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    #: The group the task was offered to when it closed (the escalation's, if it was escalated).
+    candidate_group: Mapped[str | None] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    first_claimed_at: Mapped[datetime | None]
+    first_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    #: Who held the task when it closed.
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime]
+    closed_by: Mapped[str] = mapped_column(String(200))
+    #: completed, cancelled, interrupted or migrated.
+    outcome: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    #: True: closed by its due time; False: closed after it; None: no deadline, or closed early
+    #: without being done (cancelled or interrupted before it was due).
+    deadline_met: Mapped[bool | None] = mapped_column(Boolean)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Job(Base):

@@ -1,18 +1,20 @@
-"""Read-only queries over instances and the task projection (no engine steps run here)."""
+"""Read-only queries over instances, the task projection and jobs (no engine steps run here)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.access import visible_condition
 from engine.actors import Actor
 from engine.definitions import parsed_process
-from engine.errors import InvalidInput, NotFound
-from engine.models import HumanTask, Job, ProcessDefinition, ProcessInstance
-from engine.sla import AT_RISK, LATE, ON_TRACK, SLA_STATES, sla_state
+from engine.errors import NotFound
+from engine.job_rows import TIMER
+from engine.models import AuditEvent, HumanTask, Job, ProcessDefinition, ProcessInstance
+from engine.sla import sla_condition, sla_state
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -41,58 +43,11 @@ def task_as_dict(task: Any, now: datetime | None = None) -> dict[str, Any]:
     return shape
 
 
-def team_visibility(actor: Actor) -> Any:
-    """The WHERE condition of the tasks ``actor`` sees through their teams; None when they see all.
-
-    Those are the tasks of their lanes (or candidate groups) and tasks with no lane. The same
-    for everyone with the same lanes, so what is derived from it can be shared between them.
-    """
-    if actor.all_lanes:
-        return None
-    lanes = sorted(actor.lanes)
-    return or_(HumanTask.lane.in_(lanes), HumanTask.candidate_group.in_(lanes), HumanTask.lane.is_(None))
-
-
-def assigned_beyond_teams(actor: Actor) -> Any:
-    """The WHERE condition of tasks assigned to ``actor`` that their teams do not see; None if none can be."""
-    if actor.all_lanes:
-        return None
-    lanes = sorted(actor.lanes)
-    # Spelled out rather than NOT(team): a NULL candidate group must not make the row vanish.
-    return and_(HumanTask.assignee == actor.name, HumanTask.lane.is_not(None), HumanTask.lane.not_in(lanes),
-                or_(HumanTask.candidate_group.is_(None), HumanTask.candidate_group.not_in(lanes)))
-
-
 def visible_tasks(actor: Actor) -> Any:
-    """A SELECT of the open tasks ``actor`` may see.
-
-    Those are the tasks of their teams (`team_visibility`) and tasks assigned to them. Layers
-    above add their own joins and filters.
-    """
+    """A SELECT of the open tasks ``actor`` may see (`engine.access`); layers above add to it."""
     query = select(HumanTask)
-    team = team_visibility(actor)
-    if team is not None:
-        query = query.where(or_(team, HumanTask.assignee == actor.name))
-    return query
-
-
-def sla_condition(state: str, now: datetime, columns: Any = None) -> Any:
-    """The WHERE condition of tasks in SLA ``state`` at ``now``.
-
-    ``columns`` is a selectable with ``due_at`` and ``warn_at`` columns (a subquery of tasks);
-    by default the task table itself.
-    """
-    due = columns.c.due_at if columns is not None else HumanTask.due_at
-    warn = columns.c.warn_at if columns is not None else HumanTask.warn_at
-    late = and_(due.is_not(None), due <= now)
-    risky = and_(warn.is_not(None), warn <= now)
-    if state == LATE:
-        return late
-    if state == AT_RISK:
-        return and_(risky, not_(late))
-    if state == ON_TRACK:
-        return and_(not_(late), not_(risky))
-    raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {state!r}")
+    condition = visible_condition(actor)
+    return query if condition is None else query.where(condition)
 
 
 def list_tasks(
@@ -123,8 +78,13 @@ def list_tasks(
     return list(session.scalars(query.limit(limit)))
 
 
-def instance_detail(engine: CaseEngine, session: Session, instance_id: int) -> dict[str, Any]:
+def instance_detail(engine: CaseEngine, session: Session, instance_id: int, *, with_diagram: bool = False) -> dict[
+    str, Any
+]:
     """An instance with its definition, current data, open tasks and waiting timers.
+
+    With ``with_diagram`` also what the case page draws: the diagram's XML, each element's
+    state and the history, the workflow thawed once for all of it.
 
     Raises:
         NotFound: no such instance.
@@ -134,12 +94,13 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int) -> d
         raise NotFound(f"no process instance {instance_id}")
     definition = session.get(ProcessDefinition, row.definition_id)
     assert definition is not None
-    case = engine.runtime.thaw(parsed_process(engine, definition), row.snapshot)
+    process = parsed_process(engine, definition)
+    case = engine.runtime.thaw(process, row.snapshot)
     tasks = session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.created_at, HumanTask.id)
     )
     timers = session.scalars(
-        select(Job).where(Job.instance_id == instance_id, Job.kind == "timer").order_by(Job.due_at)
+        select(Job).where(Job.instance_id == instance_id, Job.kind == TIMER).order_by(Job.due_at)
     )
     detail: dict[str, Any] = {
         "id": row.id,
@@ -156,41 +117,33 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int) -> d
     }
     if row.status == "error":
         detail["error"] = {"element_id": row.error_element_id, "message": row.error_message}
-    return detail
-
-
-def case_view(engine: CaseEngine, session: Session, instance_id: int) -> dict[str, Any]:
-    """What the case page shows: the instance, its diagram XML, element states, history.
-
-    Raises:
-        NotFound: no such instance.
-    """
-    from engine.models import AuditEvent
-
-    detail = instance_detail(engine, session, instance_id)
-    row = session.get(ProcessInstance, instance_id)
-    definition = session.get(ProcessDefinition, row.definition_id)
-    case = engine.runtime.thaw(parsed_process(engine, definition), row.snapshot)
-    history = session.scalars(
-        select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
-    ).all()
-    names = parsed_process(engine, definition).element_names()
-    detail["xml"] = definition.xml
-    detail["elements"] = case.element_states()
-    detail["history"] = [
-        {"at": event.at, "actor": event.actor, "action": event.action, "element_id": event.element_id,
-         "element_name": names.get(event.element_id or "", event.element_id), "summary": event.summary}
-        for event in history
-    ]
+    if with_diagram:
+        names = process.element_names()
+        history = session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+        ).all()
+        detail["xml"] = definition.xml
+        detail["elements"] = case.element_states()
+        detail["history"] = [
+            {"at": event.at, "actor": event.actor, "action": event.action, "element_id": event.element_id,
+             "element_name": names.get(event.element_id or "", event.element_id), "summary": event.summary}
+            for event in history
+        ]
     return detail
 
 
 def list_jobs(engine: CaseEngine, session: Session, limit: int = 500) -> list[dict[str, Any]]:
     """Jobs by due time: kind, instance or definition, element, status, attempts, last error."""
     rows = session.scalars(select(Job).order_by(Job.due_at, Job.id).limit(limit))
-    return [
-        {"id": job.id, "kind": job.kind, "instance_id": job.instance_id, "definition_id": job.definition_id,
-         "element_id": job.element_id, "due_at": _iso(job.due_at), "status": job.status,
-         "attempts": job.attempts, "lock_owner": job.lock_owner, "error": job.last_error}
-        for job in rows
-    ]
+    return [_job_as_dict(job) | {"lock_owner": job.lock_owner} for job in rows]
+
+
+def list_incidents(engine: CaseEngine, session: Session) -> list[dict[str, Any]]:
+    """Jobs whose retries ran out, oldest first."""
+    return [_job_as_dict(job) for job in session.scalars(select(Job).where(Job.status == "incident").order_by(Job.id))]
+
+
+def _job_as_dict(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "kind": job.kind, "instance_id": job.instance_id, "definition_id": job.definition_id,
+            "element_id": job.element_id, "task_id": job.task_id, "due_at": _iso(job.due_at), "status": job.status,
+            "attempts": job.attempts, "error": job.last_error}

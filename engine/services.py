@@ -16,14 +16,13 @@ retried instance runs its failed service task again.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.actors import Actor
+from engine.errors import ScriptError
+from engine.spiff import ServiceDispatcher
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -67,19 +66,18 @@ class ServiceCall:
         return self.scope.now
 
 
-_scope: contextvars.ContextVar[ServiceScope | None] = contextvars.ContextVar("tawasul_service_scope", default=None)
+def dispatcher(scope: ServiceScope) -> ServiceDispatcher:
+    """What runs the service tasks a command reaches: each handler inside a savepoint.
 
+    A handler that fails (a unique constraint, say) undoes only its own writes and leaves the
+    command's transaction usable, so the instance can go to error cleanly.
+    """
 
-@contextmanager
-def service_scope(scope: ServiceScope) -> Iterator[None]:
-    """Make ``scope`` the one service tasks run in, for the duration of the block."""
-    token = _scope.set(scope)
-    try:
-        yield
-    finally:
-        _scope.reset(token)
+    def dispatch(name: str, element_id: str, data: dict[str, Any], params: dict[str, Any]) -> Any:
+        handler = scope.engine.service_handlers.get(name)
+        if handler is None:
+            raise ScriptError(f"no service handler named {name!r} is registered")
+        with scope.session.begin_nested():
+            return handler(ServiceCall(scope=scope, element_id=element_id, data=data, params=params))
 
-
-def current_scope() -> ServiceScope | None:
-    """The scope of the running command, if any."""
-    return _scope.get()
+    return dispatch

@@ -23,24 +23,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, not_
 
-from engine.actors import SYSTEM
+from engine.calendar import BusinessCalendar
 from engine.clock import ensure_utc
-from engine.errors import ConfigError, ScriptError
-from engine.jobs import JobLost, JobRef, finish_job, lock_instance
-from engine.models import AuditEvent, HumanTask, OutboxMessage
-from engine.sandbox import check_expression
-
-if TYPE_CHECKING:
-    from engine.context import CaseEngine
+from engine.errors import ConfigError, InvalidInput, ScriptError
+from engine.models import HumanTask
+from engine.sandbox import Sandbox, check_expression
+from engine.spiff import duration_after
 
 ON_TRACK, AT_RISK, LATE = "on_track", "at_risk", "late"
 SLA_STATES = (ON_TRACK, AT_RISK, LATE)
-_TASKS = HumanTask.__table__
 
 
 @dataclass(frozen=True)
@@ -155,7 +150,9 @@ def lint_properties(properties: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_at: datetime) -> SlaTimes:
+def evaluate(
+    spec: SlaSpec, data: Mapping[str, Any], opened_at: datetime, *, sandbox: Sandbox, calendar: BusinessCalendar
+) -> SlaTimes:
     """Evaluate an SLA for a task that opened at ``opened_at`` with ``data``.
 
     Raises:
@@ -166,12 +163,12 @@ def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_
         if not expression:
             return None
         try:
-            value = engine.sandbox.evaluate(expression, data)
+            value = sandbox.evaluate(expression, data)
         except ScriptError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the expression raised, reported as such
             raise ScriptError(f"SLA expression {expression!r} failed: {type(exc).__name__}: {exc}") from None
-        return _as_instant(engine, value, opened_at, expression)
+        return _as_instant(calendar, value, opened_at, expression)
 
     escalations = [(when(e.after), e.to) for e in spec.escalations]
     return SlaTimes(
@@ -181,20 +178,17 @@ def evaluate(engine: CaseEngine, spec: SlaSpec, data: Mapping[str, Any], opened_
     )
 
 
-def _as_instant(engine: CaseEngine, value: Any, opened_at: datetime, expression: str) -> datetime:
+def _as_instant(calendar: BusinessCalendar, value: Any, opened_at: datetime, expression: str) -> datetime:
     if isinstance(value, datetime):
         # A time without a zone is read in the calendar's zone, as timers read it.
-        return ensure_utc(value if value.tzinfo else value.replace(tzinfo=engine.calendars.get().tz))
+        return ensure_utc(value if value.tzinfo else value.replace(tzinfo=calendar.tz))
     if isinstance(value, date):
-        calendar = engine.calendars.get()
         return datetime.combine(value, time(23, 59, 59), tzinfo=calendar.tz).astimezone(opened_at.tzinfo)
     if isinstance(value, timedelta):
         return opened_at + value
     if isinstance(value, str):
         text = value.strip()
         if text.upper().startswith("P"):
-            from engine.spiff import duration_after
-
             try:
                 return duration_after(text, opened_at)
             except ValueError:
@@ -202,7 +196,7 @@ def _as_instant(engine: CaseEngine, value: Any, opened_at: datetime, expression:
         else:
             try:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-                return ensure_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=engine.calendars.get().tz))
+                return ensure_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=calendar.tz))
             except ValueError:
                 pass
     raise ScriptError(f"SLA expression {expression!r} gave {value!r}, not a date-time, date or ISO duration")
@@ -219,70 +213,23 @@ def sla_state(due_at: datetime | None, warn_at: datetime | None, now: datetime) 
     return ON_TRACK
 
 
-# -- job handlers -------------------------------------------------------------------------------
+def sla_condition(state: str, now: datetime, columns: Any = None) -> Any:
+    """`sla_state` as a WHERE condition: the tasks in SLA ``state`` at ``now``.
 
+    ``columns`` is a selectable with ``due_at`` and ``warn_at`` columns (a subquery of tasks);
+    by default the task table itself.
 
-def _task_row(session: Session, task_id: str) -> Any:
-    return session.connection().execute(
-        select(_TASKS.c.id, _TASKS.c.name, _TASKS.c.lane, _TASKS.c.candidate_group, _TASKS.c.assignee,
-               _TASKS.c.due_at, _TASKS.c.instance_id, _TASKS.c.element_id).where(_TASKS.c.id == task_id)
-    ).first()
-
-
-def _outbox(session: Session, now: datetime, kind: str, recipient: str, task: Any, extra: dict[str, Any]) -> None:
-    session.connection().execute(
-        insert(OutboxMessage.__table__),
-        [{"created_at": now, "kind": kind, "recipient": recipient, "instance_id": task.instance_id,
-          "task_id": task.id, "status": "pending", "attempts": 0,
-          "payload": {"task_name": task.name, "element_id": task.element_id,
-                      "due_at": task.due_at.isoformat() if task.due_at else None, **extra}}],
-    )
-
-
-def _audit(session: Session, now: datetime, action: str, task: Any, summary: dict[str, Any]) -> None:
-    session.connection().execute(
-        insert(AuditEvent.__table__),
-        [{"at": now, "actor": SYSTEM.name, "action": action, "instance_id": task.instance_id, "task_id": task.id,
-          "element_id": task.element_id, "summary": summary}],
-    )
-
-
-def handle_warning(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
-    """At warning time: tell the assignee (or the lane) that the task is at risk."""
-    lock_instance(session, job.instance_id)
-    task = _task_row(session, job.task_id)
-    if task is None:
-        finish_job(session, job, owner)
-        return 0
-    group = task.candidate_group or task.lane or "supervisor"  # a task with no lane: the supervisors
-    recipient = f"user:{task.assignee}" if task.assignee else f"group:{group}"
-    _outbox(session, now, "task_warning", recipient, task, {})
-    engine.announce_job(session, now)
-    _audit(session, now, "sla_warning", task, {"recipient": recipient})
-    finish_job(session, job, owner)
-    return 0
-
-
-def handle_escalation(engine: CaseEngine, session: Session, job: JobRef, owner: str, now: datetime) -> int:
-    """At an escalation level: offer the task to the next group and record it."""
-    lock_instance(session, job.instance_id)
-    group = str(job.payload.get("to") or "")
-    level = int(job.payload.get("level", 1))
-    result = session.connection().execute(
-        update(_TASKS).where(_TASKS.c.id == job.task_id).values(candidate_group=group)
-    )
-    if result.rowcount != 1:
-        finish_job(session, job, owner)
-        return 0
-    task = _task_row(session, job.task_id)
-    _outbox(session, now, "task_escalated", f"group:{group}", task, {"level": level})
-    engine.announce_job(session, now)
-    _audit(session, now, "escalated", task, {"level": level, "to": group, "assignee": task.assignee})
-    finish_job(session, job, owner)
-    return 0
-
-
-__all__ = [
-    "AT_RISK", "LATE", "ON_TRACK", "SLA_STATES", "Escalation", "JobLost", "SlaSpec", "SlaTimes", "evaluate",
-    "handle_escalation", "handle_warning", "lint_properties", "load_config", "sla_state", "spec_from_properties",
-]
+    Raises:
+        InvalidInput: ``state`` is not one of `SLA_STATES`.
+    """
+    due = columns.c.due_at if columns is not None else HumanTask.due_at
+    warn = columns.c.warn_at if columns is not None else HumanTask.warn_at
+    late = and_(due.is_not(None), due <= now)
+    risky = and_(warn.is_not(None), warn <= now)
+    if state == LATE:
+        return late
+    if state == AT_RISK:
+        return and_(risky, not_(late))
+    if state == ON_TRACK:
+        return and_(not_(late), not_(risky))
+    raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {state!r}")

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import make_url
 
-from engine.jobs import JobSettings, RunReport, new_owner, next_due_at, renew_locks, run_due_jobs
+from engine.job_rows import JobSettings
+from engine.jobs import RunReport, new_owner, next_due_at, renew_locks, run_due_jobs
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -141,8 +143,7 @@ class Worker:
             log.exception("worker %s: heartbeat failed", self.owner)
 
     def _listen(self) -> None:
-        import psycopg
-        from sqlalchemy.engine import make_url
+        import psycopg  # only PostgreSQL deployments listen
 
         url = make_url(self.engine.database_url).set(drivername="postgresql")
         conninfo = url.render_as_string(hide_password=False)

@@ -1,17 +1,13 @@
-"""Alembic environment: runs on the connection `engine.schema` hands over (or the URL)."""
-
-import importlib
+"""Alembic environment of the engine's tables: runs on the connection `engine.schema` hands over."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
+import engine.models  # noqa: F401 - the engine's tables
 from engine.db import Base
+from engine.schema import VERSION_TABLE, include_tables, tables_of
 
 config = context.config
-# The engine's tables and the domain's: the caller names the modules (see engine.schema).
-for module in config.attributes.get("model_modules", ("engine.models",)):
-    importlib.import_module(module)
-target_metadata = Base.metadata
 
 
 def run_migrations() -> None:
@@ -28,7 +24,9 @@ def run_migrations() -> None:
 def _run(connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
+        target_metadata=Base.metadata,
+        version_table=config.attributes.get("version_table", VERSION_TABLE),
+        include_object=include_tables(tables_of("engine.models")),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

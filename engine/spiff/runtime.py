@@ -1,0 +1,309 @@
+"""Running workflows: creating, restoring, saving and stepping them.
+
+`WorkflowRuntime` creates and (de)serializes workflows; `Case` is what the engine's commands
+need of one workflow (step, complete a task, retry, cancel, read its waits).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine.sandbox import Sandbox
+from engine.spiff.parse import ParsedProcess
+from engine.spiff.scripting import script_engine
+from engine.spiff.snapshot import freeze as freeze_snapshot
+from engine.spiff.snapshot import thaw as thaw_snapshot
+from engine.spiff.timers import due_time, force_start_timer, install_clock_adapter, is_timer, skip_missed_cycles
+
+# SpiffWorkflow logs whole task data at INFO; task data holds personal data (PDPL).
+for _name in ("spiff", "spiff.task", "spiff.workflow", "spiff.metrics"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+@dataclass
+class HumanTaskView:
+    """What the projection needs of a READY human task."""
+
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+    #: The task's data (not a copy): SLA expressions are evaluated against it.
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class TimerView:
+    """A waiting timer: the task that waits, its element and when it is due."""
+
+    task_id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class StepFailure:
+    """An element that failed while the engine ran: where and why."""
+
+    element_id: str
+    message: str
+
+
+
+class WorkflowRuntime:
+    """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
+
+    def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None) -> None:
+        self.sandbox = sandbox
+        self.script_engine = script_engine(sandbox, default_tz)
+        install_clock_adapter()
+
+    def new(self, process: ParsedProcess, data: Mapping[str, Any], start_timer: str | None = None) -> Case:
+        """Create a workflow of ``process`` with ``data`` as its initial data (not yet run).
+
+        ``start_timer`` names a timer start event that has just fired (the scheduler started
+        this instance for it): it passes at once instead of waiting a second time.
+        """
+        workflow = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        if start_timer is not None:
+            force_start_timer(workflow, start_timer)
+        return Case(workflow, process)
+
+    def thaw(self, process: ParsedProcess, stored: str) -> Case:
+        """Restore a workflow from its snapshot, against its (cached) parsed process."""
+        workflow = thaw_snapshot(process, stored)
+        # The script engine is not persisted: without this the default, unrestricted one would run.
+        workflow.script_engine = self.script_engine
+        return Case(workflow, process)
+
+    def freeze(self, case: Case, compress: bool = True) -> str:
+        """Serialize a workflow's state (without its spec) to JSON.
+
+        Raises:
+            ScriptError: task data holds a value that cannot be stored (named in the message).
+        """
+        return freeze_snapshot(case.workflow, compress)
+
+
+class Case:
+    """One workflow and the operations the engine's commands need of it."""
+
+    def __init__(self, workflow: Any, process: ParsedProcess) -> None:
+        self.workflow = workflow
+        self.process = process
+
+    # -- stepping ---------------------------------------------------------------------------
+
+    def advance(self) -> StepFailure | None:
+        """Fire due timers and run every engine step; return the failure if an element failed."""
+        try:
+            skip_missed_cycles(self.workflow, TaskState.WAITING)
+            self.workflow.refresh_timers()
+            self.workflow.do_engine_steps()
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+        return None
+
+    def _busy_element(self) -> str:
+        """Best guess at the element the engine was working on when it failed."""
+        for state in (TaskState.ERROR, TaskState.STARTED, TaskState.READY, TaskState.WAITING):
+            for task in self.workflow.get_tasks(state=state):
+                if not task.task_spec.manual and getattr(task.task_spec, "bpmn_id", None):
+                    return str(task.task_spec.bpmn_id)
+        return "?"
+
+    def retry_failed(self, data: Mapping[str, Any] | None = None, element_id: str | None = None) -> StepFailure | None:
+        """Run the failed element again, with ``data`` (the fix) merged in, then the engine on.
+
+        A script that raised is in ERROR and runs again with the fix in its own data. An element
+        that failed before it could start (a timer whose value was wrong, say) is still waiting
+        to be reached: the fix goes into the data it inherits and it is reached again.
+        """
+        fix = dict(data or {})
+        try:
+            errored = self.workflow.get_tasks(state=TaskState.ERROR)
+            for task in errored:
+                task.data.update(fix)
+                task._set_state(TaskState.READY)
+            if not errored and element_id:
+                pending = TaskState.PREDICTED_MASK | TaskState.FUTURE | TaskState.WAITING | TaskState.READY
+                for task in self.workflow.get_tasks(state=pending):
+                    parent = task.parent
+                    if task.task_spec.bpmn_id != element_id or parent is None or parent.state != TaskState.COMPLETED:
+                        continue
+                    parent.data.update(fix)
+                    task.data.update(fix)
+                    task.internal_data.pop("event_value", None)  # a timer computes its due time again
+                    task.task_spec._update(task)
+            for task in self.workflow.get_tasks(state=TaskState.READY, manual=False):
+                task.data.update(fix)
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=element_id or self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+        return self.advance()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def is_completed(self) -> bool:
+        """True when the process has reached its end."""
+        return bool(self.workflow.is_completed())
+
+    def data(self) -> dict[str, Any]:
+        """The case's current data.
+
+        At the end that is the process data; while running, the data of every reached task
+        merged in the order the tasks changed, so every parallel branch shows.
+        """
+        if self.is_completed:
+            return dict(self.workflow.data)
+        mask = TaskState.COMPLETED | TaskState.READY | TaskState.STARTED | TaskState.ERROR | TaskState.WAITING
+        merged: dict[str, Any] = {}
+        for task in sorted(self.workflow.get_tasks(state=mask), key=lambda t: t.last_state_change):
+            merged.update(task.data)
+        return merged
+
+    def waits(self) -> tuple[dict[str, HumanTaskView], dict[str, TimerView]]:
+        """The READY human tasks and the waiting timers, found in one pass over the task tree."""
+        humans: dict[str, HumanTaskView] = {}
+        timers: dict[str, TimerView] = {}
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        for workflow in workflows:
+            for task in workflow.tasks.values():
+                state = task.state
+                if state == TaskState.READY and task.task_spec.manual:
+                    view = _human_view(task)
+                    humans[view.id] = view
+                elif state == TaskState.WAITING:
+                    timer = _timer_view(task)
+                    if timer is not None:
+                        timers[timer.task_id] = timer
+        return humans, timers
+
+    def human_tasks(self) -> list[HumanTaskView]:
+        """The READY user and manual tasks."""
+        return list(self.waits()[0].values())
+
+    def timers(self) -> list[TimerView]:
+        """The waiting timers with their due times (UTC)."""
+        return list(self.waits()[1].values())
+
+    def element_states(self) -> dict[str, dict[str, int]]:
+        """Per BPMN element: how many of its tasks are done, active (waiting or ready) or cancelled."""
+        counts: dict[str, dict[str, int]] = {}
+        workflows = [self.workflow, *self.workflow.subprocesses.values()]
+        for workflow in workflows:
+            for task in workflow.tasks.values():
+                element = getattr(task.task_spec, "bpmn_id", None)
+                if not element:
+                    continue
+                state = task.state
+                if state == TaskState.COMPLETED:
+                    kind = "done"
+                elif state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED, TaskState.ERROR):
+                    kind = "active"
+                elif state == TaskState.CANCELLED:
+                    kind = "cancelled"
+                else:
+                    continue
+                counts.setdefault(element, {"done": 0, "active": 0, "cancelled": 0})[kind] += 1
+        return counts
+
+    def timer_fired(self, task_id: str) -> bool:
+        """True when the timer task ``task_id`` fired (completed), not cancelled with its scope."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, WorkflowException):
+            return False
+        return task is not None and task.state == TaskState.COMPLETED
+
+    def failed_element(self) -> str | None:
+        """The element of the first task in ERROR, if any."""
+        for task in self.workflow.get_tasks(state=TaskState.ERROR):
+            return str(task.task_spec.bpmn_id or task.task_spec.name)
+        return None
+
+    # -- task actions -----------------------------------------------------------------------
+
+    def human_task(self, task_id: str) -> Any | None:
+        """Return the workflow task ``task_id`` if it is a READY human task, else None."""
+        try:
+            task = self.workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, WorkflowException):
+            return None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            return None
+        return task
+
+    def complete_human_task(self, task_id: str, data: Mapping[str, Any]) -> StepFailure | None:
+        """Merge ``data`` into a READY human task, complete it and run the engine on.
+
+        The caller must have checked `human_task` first: ``Task.run`` does not check state.
+        """
+        task = self.human_task(task_id)
+        if task is None:
+            raise LookupError(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except WorkflowException as exc:
+            return _failure_from(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
+            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+        return self.advance()
+
+    def cancel(self) -> None:
+        """Cancel the workflow: every unfinished task is cancelled."""
+        self.workflow.cancel()
+
+
+def _human_view(task: Any) -> HumanTaskView:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", None) or {}
+    return HumanTaskView(
+        id=str(task.id),
+        element_id=spec.bpmn_id or spec.name,
+        name=spec.bpmn_name or spec.bpmn_id or spec.name,
+        lane=spec.lane,
+        properties=dict(extensions.get("properties") or {}),
+        data=task.data,
+    )
+
+
+def _timer_view(task: Any) -> TimerView | None:
+    if not is_timer(getattr(task.task_spec, "event_definition", None)):
+        return None
+    due = due_time(task.internal_data.get("event_value"))
+    if due is None:
+        return None
+    return TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due)
+
+
+def _failure_from(exc: WorkflowException) -> StepFailure:
+    task = getattr(exc, "task", None)
+    element = "?"
+    if task is not None:
+        element = str(task.task_spec.bpmn_id or task.task_spec.name)
+    elif getattr(exc, "task_spec", None) is not None:
+        element = str(exc.task_spec.bpmn_id or exc.task_spec.name)
+    message = exc.message if hasattr(exc, "message") and exc.message else str(exc)
+    cause = exc.error if hasattr(exc, "error") else None
+    cause = cause or exc.__cause__ or exc.__context__
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}: {cause}"
+    return StepFailure(element_id=element, message=message)

@@ -1,0 +1,252 @@
+"""Timers: the engine's clock inside SpiffWorkflow, timer values, and timer start planning.
+
+SpiffWorkflow reads ``datetime.now(timezone.utc)`` inside its timer module and offers no clock
+hook, so that module's ``datetime`` is replaced by one that reads the clock of the running
+command (`using_clock`). Timer values are ISO-8601 text; this module checks them at deploy
+and when a timer starts, and plans the occurrences of timer start events.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as timer_module
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
+
+from engine.clock import Clock, FrozenClock, SystemClock, ensure_utc
+from engine.errors import ScriptError
+from engine.sandbox import Sandbox
+
+_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("tawasul_clock", default=None)
+_SYSTEM_CLOCK = SystemClock()
+
+
+class _ClockedDatetime(datetime):
+    """Stands in for ``datetime`` inside SpiffWorkflow's timer module, reading our clock.
+
+    SpiffWorkflow fires a timer when ``due < now`` (strictly); the job runner fires a job due
+    at T with the clock at T plus one microsecond, so ``--now 08:00:00`` fires a timer due then.
+    """
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        current = (_clock.get() or _SYSTEM_CLOCK).now()
+        return current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
+
+
+def install_clock_adapter() -> None:
+    """Make SpiffWorkflow's timer module read the running command's clock (idempotent)."""
+    if timer_module.datetime is not _ClockedDatetime:
+        timer_module.datetime = _ClockedDatetime
+
+
+def current_clock() -> Clock | None:
+    """The clock set by `using_clock` around the running command, if any."""
+    return _clock.get()
+
+
+def clock_now() -> datetime:
+    """The time of the running command's clock (the wall clock outside a command)."""
+    return (_clock.get() or _SYSTEM_CLOCK).now()
+
+
+@contextmanager
+def using_clock(clock: Clock) -> Iterator[None]:
+    """Make SpiffWorkflow's timers read ``clock`` for the duration of the block."""
+    install_clock_adapter()
+    token = _clock.set(clock)
+    try:
+        yield
+    finally:
+        _clock.reset(token)
+
+
+# -- timer values -------------------------------------------------------------------------------
+
+_KINDS = {
+    CycleTimerEventDefinition: "cycle such as R3/PT1H",
+    DurationTimerEventDefinition: "duration such as P10D or PT2H",
+}
+_DATE_TIME = "date-time such as 2026-12-01T08:00:00+03:00"
+
+
+def is_timer(event: Any) -> bool:
+    """True when ``event`` (a task spec's event definition) is a BPMN timer."""
+    return isinstance(event, TimerEventDefinition)
+
+
+def is_cycle(event: Any) -> bool:
+    """True when ``event`` is a cycle timer (``R3/PT1H``)."""
+    return isinstance(event, CycleTimerEventDefinition)
+
+
+def value_problem(event: TimerEventDefinition, value: Any) -> str | None:
+    """Why a timer expression's value cannot drive ``event``, or None when it can."""
+    if not isinstance(value, str):
+        return f"timer value {value!r} is not ISO-8601 text (for example \"P10D\")"
+    try:
+        if isinstance(event, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(event, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(value)
+        elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+            return f"timer value {value!r} is not an ISO-8601 {_DATE_TIME} (it is a duration)"
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / ValueError / AttributeError
+        return f"timer value {value!r} is not an ISO-8601 {_KINDS.get(type(event), _DATE_TIME)}"
+    return None
+
+
+def with_zone(value: Any, zone: tzinfo) -> Any:
+    """An ISO date-time without a zone, given ``zone``; anything else unchanged."""
+    if not isinstance(value, str) or value.upper().startswith(("P", "R")):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return parsed.replace(tzinfo=zone).isoformat() if parsed.tzinfo is None else value
+
+
+def duration_after(text: str, start: datetime) -> datetime:
+    """``start`` plus an ISO-8601 duration (``P10D``, ``PT4H``, ``P1M``); months count real lengths.
+
+    Raises:
+        ValueError: ``text`` is not an ISO-8601 duration.
+    """
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad durations
+        raise ValueError(f"not an ISO-8601 duration: {text!r}") from None
+
+
+def due_time(value: Any) -> datetime | None:
+    """The due time (aware, UTC) of a waiting timer's stored value, or None when it has none."""
+    if isinstance(value, dict):
+        value = value.get("next") if value.get("cycles") != 0 else None
+    if not value:
+        return None
+    try:
+        parsed = TimerEventDefinition.get_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return ensure_utc(datetime.fromisoformat(parsed.isoformat()))
+
+
+# -- timer start events -------------------------------------------------------------------------
+
+
+@dataclass
+class StartTimerPlan:
+    """When a timer start event first fires, how many more times, and how far apart."""
+
+    element_id: str
+    due_at: datetime
+    #: Further occurrences after the first: 0 for a date or a duration, -1 for an unbounded cycle.
+    remaining: int
+    interval_seconds: float
+
+
+def start_timer_plans(sandbox: Sandbox, spec: Any, now: datetime) -> list[StartTimerPlan]:
+    """The timer start events of a process spec and their first occurrence after ``now``.
+
+    Raises:
+        ScriptError: the timer expression fails or is not an ISO-8601 value.
+    """
+    plans = []
+    for task_spec in spec.task_specs.values():
+        event = getattr(task_spec, "event_definition", None)
+        if type(task_spec).__name__ != "StartEvent" or not isinstance(event, TimerEventDefinition):
+            continue
+        element = task_spec.bpmn_id or task_spec.name
+        try:
+            value = sandbox.evaluate(event.expression, {})
+        except ScriptError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the expression's own failure, reported as such
+            raise ScriptError(f"timer start event '{element}': {type(exc).__name__}: {exc}") from None
+        token = _clock.set(FrozenClock(now))
+        try:
+            if isinstance(event, CycleTimerEventDefinition):
+                cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(value)
+                if cycles == 0:
+                    continue
+                remaining = -1 if cycles < 0 else cycles - 1
+                plans.append(StartTimerPlan(element, _plain(start), remaining, duration.total_seconds()))
+            elif isinstance(event, DurationTimerEventDefinition):
+                plans.append(StartTimerPlan(element, duration_after(value, now), 0, 0.0))
+            else:
+                plans.append(StartTimerPlan(element, _plain(TimerEventDefinition.get_datetime(value)), 0, 0.0))
+        except ScriptError:
+            raise
+        except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
+            raise ScriptError(f"timer start event '{element}': {value!r} is not an ISO-8601 timer value") from None
+        finally:
+            _clock.reset(token)
+    return plans
+
+
+def force_start_timer(workflow: Any, element_id: str) -> None:
+    """Let the timer start event ``element_id`` of a new workflow pass at once (it has just fired).
+
+    Raises:
+        ValueError: the workflow has no such start event.
+    """
+    past = clock_now() - timedelta(seconds=1)
+    for task in workflow.get_tasks():
+        if task.task_spec.bpmn_id != element_id:
+            continue
+        event = getattr(task.task_spec, "event_definition", None)
+        if isinstance(event, CycleTimerEventDefinition):
+            # One occurrence in this instance; the scheduler starts a new instance for the next.
+            task.internal_data["event_value"] = {"cycles": 1, "next": past.isoformat(), "duration": 0.0}
+        elif isinstance(event, TimerEventDefinition):
+            task.internal_data["event_value"] = past.isoformat()
+        return
+    raise ValueError(f"no start event {element_id!r}")
+
+
+def skip_missed_cycles(workflow: Any, waiting: Any) -> None:
+    """Let a cycle timer that missed occurrences (the workers were down) fire once now.
+
+    Without this SpiffWorkflow would run one path per missed occurrence in one burst; the
+    missed occurrences count as used. ``waiting`` is the workflow's WAITING task state.
+    """
+    now = clock_now()
+    for task in workflow.get_tasks(state=waiting):
+        value = task.internal_data.get("event_value")
+        event = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(event, CycleTimerEventDefinition) or not isinstance(value, dict):
+            continue
+        interval = float(value.get("duration") or 0)
+        cycles = value.get("cycles", 0)
+        if interval <= 0 or cycles == 0:
+            continue
+        due = datetime.fromisoformat(value["next"])
+        missed = int((now - due).total_seconds() // interval)
+        if missed <= 0:
+            continue
+        if cycles > 0:
+            missed = min(missed, cycles - 1)
+            value["cycles"] = cycles - missed
+        value["next"] = (due + timedelta(seconds=interval * missed)).isoformat()
+
+
+def _plain(value: datetime) -> datetime:
+    return ensure_utc(datetime.fromisoformat(value.isoformat()))
+
+
+__all__ = [
+    "StartTimerPlan", "clock_now", "current_clock", "due_time", "duration_after", "force_start_timer",
+    "install_clock_adapter", "is_cycle", "is_timer", "skip_missed_cycles", "start_timer_plans", "using_clock",
+    "value_problem", "with_zone",
+]
