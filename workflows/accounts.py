@@ -6,15 +6,13 @@ into tasks, so a new member of a team sees its open work at once.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.errors import Conflict, InvalidInput
+from engine.errors import Forbidden, InvalidInput
 from workflows.models import User
 
 #: Role → the lanes it works in. Supervisors also assign, reassign, cancel and retry.
@@ -39,75 +37,48 @@ def lanes_of(roles: list[str]) -> frozenset[str]:
 
 def actor_for(user: User) -> Actor:
     """The engine actor a user acts as."""
-    return Actor.user(user.username, lanes_of(user.roles), may_assign=bool(ASSIGNING_ROLES & set(user.roles)))
+    return Actor.user(user.username, lanes_of(user.roles), may_assign=bool(ASSIGNING_ROLES & set(user.roles)),
+                      roles=user.roles)
 
 
-def create_user(
-    session: Session,
-    now: datetime,
-    username: str,
-    password: str,
-    display_name: str,
-    roles: list[str] | None = None,
-    email: str | None = None,
-    member_id: int | None = None,
-    language: str = "ar",
-) -> User:
-    """Create a user with an argon2 password hash.
+def hash_password(password: str) -> str:
+    """The argon2 hash of ``password``.
 
     Raises:
-        InvalidInput: an empty name, a short password or an unknown role.
-        Conflict: the user name is taken.
+        InvalidInput: the password is shorter than 8 characters.
     """
-    username = (username or "").strip()
-    if not username or not username.replace("_", "").replace(".", "").isalnum():
-        raise InvalidInput("username: letters, digits, '.' and '_' only")
     if len(password or "") < 8:
         raise InvalidInput("password: at least 8 characters")
-    unknown = [role for role in roles or [] if role not in ROLE_LANES]
-    if unknown:
-        raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}")
-    if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"username {username!r} is taken")
-    user = User(username=username, display_name=display_name or username, email=email,
-                password_hash=_hasher.hash(password), roles=list(roles or []), member_id=member_id,
-                is_active=True, language=language, created_at=now)
-    session.add(user)
-    session.flush()
-    return user
+    return _hasher.hash(password)
 
 
-def update_user(
-    session: Session,
-    user_id: int,
-    roles: list[str] | None = None,
-    is_active: bool | None = None,
-    password: str | None = None,
-) -> User:
-    """Change a user's roles, whether they may sign in, or their password.
+def check_roles(roles: list[str]) -> list[str]:
+    """``roles`` if every one is known.
 
     Raises:
-        NotFound: no such user.
-        InvalidInput: an unknown role or a short password.
+        InvalidInput: naming the unknown roles and the known ones.
     """
-    from engine.errors import NotFound
+    unknown = [role for role in roles if role not in ROLE_LANES]
+    if unknown:
+        raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}")
+    return list(roles)
 
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"no user {user_id}")
-    if roles is not None:
-        unknown = [role for role in roles if role not in ROLE_LANES]
-        if unknown:
-            raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}")
-        user.roles = list(roles)
-    if is_active is not None:
-        user.is_active = is_active
-    if password:
-        if len(password) < 8:
-            raise InvalidInput("password: at least 8 characters")
-        user.password_hash = _hasher.hash(password)
-    session.flush()
-    return user
+
+def is_staff(actor: Actor) -> bool:
+    """True for staff (a lane or a role of their own) and the system user; False for a member."""
+    return actor.all_lanes or bool(actor.lanes or actor.roles)
+
+
+def require_staff(actor: Actor) -> None:
+    """Refuse with `Forbidden` what only staff may do (a member's own account may not)."""
+    if not is_staff(actor):
+        raise Forbidden(f"{actor.name} is not staff; only the society's staff may do this")
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    """Refuse with `Forbidden` unless ``actor`` has one of ``roles``."""
+    if not actor.has_role(*roles):
+        raise Forbidden(f"{actor.name} may not do this; it needs the role {' or '.join(roles)}")
 
 
 def check_password(user: User, password: str) -> bool:

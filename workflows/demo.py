@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from engine.actors import Actor
+from engine.actors import SYSTEM, Actor
 from engine.clock import FrozenClock
 from engine.errors import Conflict, NotFound
 from engine.models import HumanTask, ProcessDefinition
 from workflows import identity
-from workflows.accounts import actor_for, create_user
-from workflows.forms import complete_task_with_form
-from workflows.members import log_contact, register_member
+from workflows.accounts import actor_for
 from workflows.models import Member, ServiceRequest, User
-from workflows.requests import documents, mark_document, open_request
+from workflows.operations.accounts import create_user
+from workflows.operations.cases import open_request
+from workflows.operations.members import log_contact, register_member
+from workflows.operations.tasks import complete_task
+from workflows.requests import documents, mark_document
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -101,17 +103,15 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
 
 
 def _create_staff(engine: CaseEngine, session: Any) -> dict[str, Actor]:
-    now = engine.clock.now()
     actors = {}
     for username, name, roles in STAFF:
-        user = create_user(session, now, username, PASSWORD, name, roles, email=f"{username}@tawasul.local")
+        user = create_user(engine, session, SYSTEM, username, PASSWORD, name, roles, email=f"{username}@tawasul.local")
         actors[username] = actor_for(user)
     return actors
 
 
 def _create_members(engine: CaseEngine, session: Any, rng: random.Random) -> list[Member]:
-    now = engine.clock.now()
-    system = Actor.user("demo")
+    registrar = Actor.user("demo", roles=["reception"])
     members = []
     for number in range(50):
         first = number % len(FIRST)
@@ -126,12 +126,12 @@ def _create_members(engine: CaseEngine, session: Any, rng: random.Random) -> lis
             fields.update(membership_no=f"M-2025-{number + 1:05d}", status="active", joined_on="2025-03-01")
         if number % 10 == 9:
             fields["language"] = "en"
-        members.append(register_member(session, system, now, **fields))
+        members.append(register_member(engine, session, registrar, **fields))
     return members
 
 
 def _create_member_account(engine: CaseEngine, session: Any, member: Member) -> None:
-    create_user(session, engine.clock.now(), "member1", PASSWORD, member.name_ar, [], email=member.email,
+    create_user(engine, session, SYSTEM, "member1", PASSWORD, member.name_ar, [], email=member.email,
                 member_id=member.id, language=member.language)
 
 
@@ -144,10 +144,9 @@ def _drive(engine: CaseEngine, staff: dict[str, Actor], member: Member, service:
     opened = now - timedelta(days=days_ago, hours=rng.randrange(8))
     engine.clock = FrozenClock(opened)
     channel = rng.choice(CHANNELS)
-    request = engine.run(lambda e, s: open_request(e, s, staff["reception1"], member.id, service, channel,
-                                                   "طلب تجريبي"))
-    engine.run(lambda e, s: log_contact(s, staff["reception1"], e.clock.now(), member.id, "phone", "outbound",
-                                        "اتصال للتأكد من بيانات التواصل", request.id))
+    request = engine.run(open_request, staff["reception1"], member.id, service, channel, "طلب تجريبي")
+    engine.run(log_contact, staff["reception1"], member.id, "phone", "outbound", "اتصال للتأكد من بيانات التواصل",
+               request.id)
     steps = _steps(service)
     if target == "rejected":
         steps = [(e, a, {"outcome": "rejected", "reason": "الدخل أعلى من الحد المعتمد",
@@ -198,9 +197,9 @@ def _steps(service: str) -> list[tuple[str, str, dict[str, Any], Callable[..., N
 
 
 def _verify_all(engine: CaseEngine, request: ServiceRequest) -> None:
-    actor = Actor.user("reception1", ["reception"])
+    actor = Actor.user("reception1", ["reception"], roles=["reception"])
     for item in engine.query(lambda e, s: documents(s, request.id)):
-        engine.run(lambda e, s, kind=item.kind: mark_document(e, s, actor, request.id, kind, "verified"))
+        engine.run(mark_document, actor, request.id, item.kind, "verified")
 
 
 def _complete(engine: CaseEngine, request: ServiceRequest, element: str, actor: Actor, data: dict[str, Any]) -> None:
@@ -214,4 +213,4 @@ def _complete(engine: CaseEngine, request: ServiceRequest, element: str, actor: 
     engine.clock = FrozenClock(engine.clock.now() + timedelta(minutes=20))
     today = engine.clock.now().date().isoformat()
     data = {key: today if value == "{today}" else value for key, value in data.items()}
-    engine.run(complete_task_with_form, actor, task_id, data)
+    engine.run(complete_task, actor, task_id, data)

@@ -8,6 +8,7 @@ the server chooses; the member's original name is never used as a path.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -24,6 +25,14 @@ SIGNATURES = {
     "jpg": (b"\xff\xd8\xff",),
     "jpeg": (b"\xff\xd8\xff",),
 }
+
+
+@dataclass
+class Upload:
+    """A file sent with a form: the name the sender gave it, and its content."""
+
+    filename: str
+    stream: IO[bytes]
 
 
 def limits(settings: dict[str, Any]) -> tuple[Path, int, tuple[str, ...]]:

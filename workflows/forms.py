@@ -11,26 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.actors import Actor
-from engine.commands import InstanceState, complete_task
 from engine.errors import InvalidInput, NotFound
-from engine.models import HumanTask
 from engine.settings import PROJECT_ROOT
 from workflows.identity import ascii_digits
-from workflows.models import TaskDraft
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from engine.context import CaseEngine
 
 FORMS_DIR = PROJECT_ROOT / "bpmn" / "forms"
+#: Arabic decimal and thousands separators (٤٬٥٠٠٫٥ is 4500.5).
+_NUMBER_SEPARATORS = str.maketrans({"\u066b": ".", "\u066c": ""})
+#: A form without fields, for tasks that name none.
+NO_FORM: dict[str, Any] = {"properties": {}, "required": []}
 
 
 class FormErrors(InvalidInput):
@@ -84,6 +80,9 @@ def load_form(key: str, folder: str = str(FORMS_DIR)) -> dict[str, Any]:
 def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
     """Check ``data`` against a form; return it with number fields' Arabic digits converted.
 
+    Eastern Arabic and Persian digits are accepted, with the Arabic decimal separator (``٫``) and
+    thousands separator (``٬``).
+
     Raises:
         FormErrors: naming each field that is wrong.
     """
@@ -94,7 +93,7 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
         if spec.get("format") == "date" and isinstance(data.get(name), str):
             data[name] = ascii_digits(data[name]).strip()
         if spec.get("type") in ("integer", "number") and isinstance(data.get(name), str):
-            text = ascii_digits(data[name]).strip()
+            text = ascii_digits(data[name]).translate(_NUMBER_SEPARATORS).strip()
             with contextlib.suppress(ValueError):  # a wrong value is reported by the schema below
                 data[name] = int(text) if spec["type"] == "integer" else float(text)
     errors: dict[str, str] = {}
@@ -129,43 +128,19 @@ def lint_form_key(properties: Any) -> list[str]:
     return []
 
 
-def complete_task_with_form(
-    engine: CaseEngine, session: Session, actor: Actor, task_id: str, data: dict[str, Any] | None = None
-) -> InstanceState:
-    """Complete a task after checking ``data`` against its form (when it has one).
+def data_from_fields(form: dict[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+    """The data of a submitted HTML form (every value text) in the shapes ``form`` asks for.
 
-    Raises:
-        FormErrors: the data does not fit the form (nothing is changed).
-        NotFound, Conflict, Forbidden: as `engine.commands.complete_task`.
+    A checkbox is true when sent; a list is written comma-separated (Arabic ``،`` too); an empty
+    field is left out. Nothing is checked here: `validate` does that.
     """
-    task = session.get(HumanTask, task_id)
-    data = data or {}
-    if task is not None and task.form_key:
-        data = validate(load_form(task.form_key), data)
-    state = complete_task(engine, session, actor, task_id, data)
-    draft = session.get(TaskDraft, task_id)
-    if draft is not None:
-        session.delete(draft)
-    return state
-
-
-def save_draft(engine: CaseEngine, session: Session, actor: Actor, task_id: str, data: dict[str, Any]) -> None:
-    """Keep form values for an open task without checking or completing it.
-
-    Raises:
-        NotFound: the task is not open (completed, cancelled or never existed).
-    """
-    if session.get(HumanTask, task_id) is None:
-        raise NotFound(f"Task {task_id} is not open.")
-    draft = session.get(TaskDraft, task_id)
-    if draft is None:
-        draft = TaskDraft(task_id=task_id)
-        session.add(draft)
-    draft.data = data
-    draft.saved_by = actor.name
-    draft.saved_at = engine.now()
-
-
-def load_draft(session: Session, task_id: str) -> TaskDraft | None:
-    """The draft saved for an open task, if any."""
-    return session.get(TaskDraft, task_id)
+    data: dict[str, Any] = {}
+    for name, spec in (form.get("properties") or {}).items():
+        raw = fields.get(name, "")
+        if spec.get("type") == "boolean":
+            data[name] = raw == "on"
+        elif spec.get("type") == "array":
+            data[name] = [part.strip() for part in raw.replace("،", ",").split(",") if part.strip()]
+        elif raw != "":
+            data[name] = raw
+    return data

@@ -14,12 +14,10 @@ from sqlalchemy import select
 from engine.errors import InvalidInput
 from engine.services import ServiceCall
 from workflows import requests as request_services
+from workflows.domain import domain
 from workflows.members import get_member, next_number
 from workflows.models import Member, Survey
 from workflows.notifications import notify
-
-#: Statuses after which a request is closed.
-FINAL_STATUSES = ("rejected", "delivered", "answered", "registered", "closed", "cancelled")
 
 
 def _request(call: ServiceCall) -> Any:
@@ -42,9 +40,7 @@ def set_status(call: ServiceCall) -> str:
     status = str(call.params.get("status") or "")
     if not status:
         raise InvalidInput("set_status needs a 'status' parameter")
-    request.status = status
-    if status in FINAL_STATUSES and request.closed_at is None:
-        request.closed_at = call.now
+    request_services.set_status(request, status, call.now)
     call.session.flush()
     return status
 
@@ -61,7 +57,7 @@ def notify_member(call: ServiceCall) -> int:
     request = _request(call)
     member = get_member(call.session, request.member_id)
     engine = call.scope.engine
-    service = request_services.domain(engine).catalogue.service(request.service_type)
+    service = domain(engine).catalogue.service(request.service_type)
     template = str(call.params.get("template") or "")
     channels = tuple(c.strip() for c in str(call.params.get("channels") or "sms,email").split(",") if c.strip())
     language = member.language or "ar"
@@ -76,10 +72,8 @@ def notify_member(call: ServiceCall) -> int:
     }
     status = call.params.get("status")
     if status:
-        request.status = str(status)
-        if status in FINAL_STATUSES and request.closed_at is None:
-            request.closed_at = call.now
-    return notify(engine, call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
+        request_services.set_status(request, str(status), call.now)
+    return notify(call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
                   dedupe=f"{request.reference}:{template}:{call.element_id}")
 
 
@@ -136,7 +130,7 @@ def schedule_survey(call: ServiceCall) -> str:
         call.session.flush()
     member = get_member(call.session, request.member_id)
     name = member.name_ar if member.language == "ar" else (member.name_en or member.name_ar)
-    notify(call.scope.engine, call.session, call.now, "survey_invitation", member,
+    notify(call.session, call.now, "survey_invitation", member,
            {"reference": request.reference, "name": name}, ("sms", "email"), instance_id=call.instance_id,
            dedupe=f"{request.reference}:survey", send_at=survey.due_at)
     return survey.due_at.isoformat()

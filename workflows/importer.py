@@ -19,9 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.actors import Actor
 from engine.errors import InvalidInput
-from workflows import identity
 from workflows.members import clean_member_fields
 from workflows.models import Member
 
@@ -108,15 +106,10 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
         workbook.close()
 
 
-def import_members(
-    session: Session,
-    actor: Actor,
-    now: Any,
-    path: Path,
-    skip_bad: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ImportReport:
-    """Check every row of ``path``, then import all of them, or (``skip_bad``) the good ones.
+def check_rows(
+    session: Session, path: Path, progress: Callable[[int], None] | None = None
+) -> tuple[ImportReport, list[dict[str, Any]]]:
+    """Check every row of ``path``: the report (bad rows, with line and reason) and the good rows.
 
     Raises:
         InvalidInput: the file cannot be read at all.
@@ -154,13 +147,4 @@ def import_members(
         if number:
             seen_numbers[number] = line
         good.append(clean)
-    if report.rejected and not skip_bad:
-        return report  # all or nothing: nothing is written
-    for clean in good:
-        member = Member(**{"status": "active" if clean.get("membership_no") else "applicant", "language": "ar",
-                           **clean}, created_at=now, created_by=actor.name)
-        member.search_name = identity.search_key(member.name_ar, member.name_en)
-        session.add(member)
-    session.flush()
-    report.imported = len(good)
-    return report
+    return report, good

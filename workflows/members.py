@@ -1,21 +1,20 @@
-"""Members and their contacts on every channel (P4, P11).
+"""Members and their contacts on every channel (P4, P11): the checks and the lookups.
 
-Services take the session and flush; the entry point commits.
+The writes (register, correct, log a contact) are operations (`workflows.operations.members`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotFound
 from workflows import identity
-from workflows.models import CHANNELS, Contact, Counter, Member
+from workflows.models import Contact, Counter, Member
 
 MEMBER_STATUSES = ("applicant", "active", "suspended", "ended")
 DIRECTIONS = ("inbound", "outbound")
@@ -82,42 +81,12 @@ def _date(value: Any) -> date:
         raise InvalidInput(f"joined_on: {value!r} is not a date (write YYYY-MM-DD)") from None
 
 
-def register_member(session: Session, actor: Actor, now: datetime, **fields: Any) -> Member:
-    """Add a member (or applicant).
+def refuse_duplicates(session: Session, clean: Mapping[str, Any], member_id: int | None = None) -> None:
+    """Refuse a national ID or membership number registered to another member.
 
     Raises:
-        InvalidInput: a field is missing or wrong (each one named).
-        Conflict: the national ID or membership number is already registered.
+        Conflict: naming the member who has it.
     """
-    missing = [f"{name} is required" for name in ("national_id", "name_ar")
-               if fields.get(name) is None or not str(fields.get(name)).strip()]
-    try:
-        clean = clean_member_fields(fields)
-    except InvalidInput as exc:
-        raise InvalidInput("; ".join([exc.message, *missing])) from None
-    if missing:
-        raise InvalidInput("; ".join(missing))
-    _refuse_duplicates(session, clean)
-    member = Member(**{"status": "applicant", "language": "ar", **clean}, created_at=now, created_by=actor.name)
-    member.search_name = identity.search_key(member.name_ar, member.name_en)
-    session.add(member)
-    session.flush()
-    return member
-
-
-def update_member(session: Session, actor: Actor, member_id: int, **fields: Any) -> Member:
-    """Change a member's details (national ID included, with the same checks)."""
-    member = get_member(session, member_id)
-    clean = clean_member_fields(fields)
-    _refuse_duplicates(session, clean, member.id)
-    for name, value in clean.items():
-        setattr(member, name, value)
-    member.search_name = identity.search_key(member.name_ar, member.name_en)
-    session.flush()
-    return member
-
-
-def _refuse_duplicates(session: Session, clean: Mapping[str, Any], member_id: int | None = None) -> None:
     for name in ("national_id", "membership_no"):
         if name not in clean:
             continue
@@ -166,37 +135,6 @@ def next_number(session: Session, name: str) -> int:
         return int(result[0])
     session.connection().execute(table.insert().values(name=name, value=1))
     return 1
-
-
-def log_contact(
-    session: Session,
-    actor: Actor,
-    now: datetime,
-    member_id: int,
-    channel: str,
-    direction: str,
-    summary: str,
-    request_id: int | None = None,
-) -> Contact:
-    """Record a contact with a member, whatever its channel.
-
-    Raises:
-        InvalidInput: unknown channel or direction, or an empty summary.
-        NotFound: no such member.
-    """
-    get_member(session, member_id)
-    if channel not in CHANNELS:
-        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
-    if direction not in DIRECTIONS:
-        raise InvalidInput(f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}")
-    summary = (summary or "").strip()
-    if not summary:
-        raise InvalidInput("summary: say what the contact was about")
-    contact = Contact(member_id=member_id, request_id=request_id, channel=channel, direction=direction,
-                      summary=summary, staff=actor.name, at=now)
-    session.add(contact)
-    session.flush()
-    return contact
 
 
 def member_contacts(session: Session, member_id: int) -> list[Contact]:

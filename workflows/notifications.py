@@ -9,21 +9,20 @@ letters become printable. A failed send is retried with exponential backoff; aft
 
 from __future__ import annotations
 
-import json
 import logging
-import smtplib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from engine.job_rows import announce_due
 from engine.models import OutboxMessage
-from engine.settings import config_path
+from workflows.accounts import users_with_lane
+from workflows.domain import domain as domain_of
 from workflows.identity import ascii_digits
+from workflows.messaging import Provider
 from workflows.models import Member, User
 
 if TYPE_CHECKING:
@@ -144,7 +143,6 @@ def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str
 
 
 def notify(
-    engine: CaseEngine,
     session: Session,
     now: datetime,
     template: str,
@@ -183,73 +181,11 @@ def notify(
         written += 1
     if written:
         session.flush()
-        engine.announce_job(session, send_at or now)
+        announce_due(session, send_at or now)
     return written
 
 
 # -- sending ------------------------------------------------------------------------------------
-
-
-class Provider(Protocol):
-    """Sends one message to one address; raises on failure."""
-
-    def send(self, to: str, subject: str, body: str) -> None:
-        """Send it."""
-        ...
-
-
-class LogProvider:
-    """Appends each message to a file as a JSON line (development, and the SMS default)."""
-
-    def __init__(self, path: Path, channel: str) -> None:
-        self.path = path
-        self.channel = channel
-
-    def send(self, to: str, subject: str, body: str) -> None:
-        """Append the message to the file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"channel": self.channel, "to": to, "subject": subject, "body": body},
-                                 ensure_ascii=False) + "\n")
-
-
-class SmtpProvider:
-    """Sends e-mail through an SMTP server."""
-
-    def __init__(self, settings: Mapping[str, Any]) -> None:
-        self.host = str(settings.get("host", "127.0.0.1"))
-        self.port = int(settings.get("port", 25))
-        self.sender = str(settings.get("sender", "no-reply@tawasul.local"))
-        self.starttls = bool(settings.get("starttls", False))
-        self.username = str(settings.get("username") or "")
-        self.password = str(settings.get("password") or "")
-
-    def send(self, to: str, subject: str, body: str) -> None:
-        """Send one e-mail (UTF-8)."""
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.sender, to, subject
-        message.set_content(body)
-        with smtplib.SMTP(self.host, self.port, timeout=15) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.username:
-                smtp.login(self.username, self.password)
-            smtp.send_message(message)
-
-
-def providers_from_settings(settings: Mapping[str, Any]) -> dict[str, Provider]:
-    """The e-mail and SMS providers the settings choose."""
-    section = settings.get("notifications") or {}
-    base = config_path().parent
-    email = section.get("email") or {}
-    sms = section.get("sms") or {}
-    chosen: dict[str, Provider] = {}
-    if email.get("backend", "log") == "smtp":
-        chosen["email"] = SmtpProvider(email)
-    else:
-        chosen["email"] = LogProvider(base / str(email.get("path", "instance/email.log")), "email")
-    chosen["sms"] = LogProvider(base / str(sms.get("path", "instance/sms.log")), "sms")
-    return chosen
 
 
 def _addresses(session: Session, recipient: str, channel: str) -> list[str]:
@@ -266,8 +202,6 @@ def _addresses(session: Session, recipient: str, channel: str) -> list[str]:
         user = session.scalars(select(User).where(User.username == ident)).first()
         return [user.email] if user is not None and user.email else []
     if kind == "group":
-        from workflows.accounts import users_with_lane
-
         return [u.email for u in users_with_lane(session, ident) if u.email]
     return []
 
@@ -279,7 +213,7 @@ def dispatch_outbox(engine: CaseEngine, now: datetime | None = None, limit: int 
     is sent, so two workers never send the same one; a worker that dies while sending leaves it
     ``sending``, and after ten minutes it is pending again (sent at least once).
     """
-    domain = engine.extensions["workflows"]
+    domain = domain_of(engine)
     settings = engine.settings.get("notifications") or {}
     max_attempts = int(settings.get("max_attempts", 5))
     backoff = float(settings.get("backoff_seconds", 30))

@@ -1,23 +1,22 @@
-"""Requests (cases): opening one starts its process; documents, acknowledgement, decision.
+"""Requests (cases): their checklist, the acknowledgement, the decision, and what the member reads.
 
-Services take the session and flush; the entry point commits. Opening a request writes the
-request, its checklist, the contact it came through and the process instance in one
-transaction.
+The rules of a request that the operations (`workflows.operations`) and the service-task
+handlers share. Functions take the session and flush; the entry point commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.commands import start_instance
 from engine.errors import Conflict, InvalidInput, NotFound
-from workflows.members import get_member, log_contact, next_number
+from workflows.domain import domain
+from workflows.members import get_member
 from workflows.models import CHANNELS, Acknowledgement, Decision, RequestDocument, ServiceRequest
 
 if TYPE_CHECKING:
@@ -25,52 +24,41 @@ if TYPE_CHECKING:
 
 DOCUMENT_STATES = ("missing", "received", "verified")
 OUTCOMES = ("accepted", "rejected")
+#: Statuses after which a request is closed.
+FINAL_STATUSES = ("rejected", "delivered", "answered", "registered", "closed", "cancelled")
+
+#: What a member reads for each request status.
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "received": {"ar": "تم الاستلام", "en": "Received"},
+    "checking": {"ar": "قيد التحقق من البيانات", "en": "Checking your data"},
+    "referred": {"ar": "محال لمسؤول البحث الاجتماعي", "en": "With the social research officer"},
+    "with_committee": {"ar": "لدى لجنة البحث", "en": "With the research committee"},
+    "accepted": {"ar": "مقبول", "en": "Accepted"},
+    "rejected": {"ar": "نعتذر عن القبول", "en": "Not accepted"},
+    "registered": {"ar": "تم التسجيل", "en": "Registered"},
+    "delivered": {"ar": "تم تقديم الخدمة", "en": "Service delivered"},
+    "answered": {"ar": "تم الرد", "en": "Answered"},
+    "closed": {"ar": "مغلق", "en": "Closed"},
+    "cancelled": {"ar": "ملغى", "en": "Cancelled"},
+}
 
 
-def domain(engine: CaseEngine) -> Any:
-    """The domain installed on the engine (catalogue, providers)."""
-    return engine.extensions["workflows"]
+def status_label(status: str, language: str = "ar") -> str:
+    """The member-facing words for a request status."""
+    labels = STATUS_LABELS.get(status)
+    return (labels.get(language) or labels["ar"]) if labels else status
 
 
-def open_request(
-    engine: CaseEngine,
-    session: Session,
-    actor: Actor,
-    member_id: int,
-    service_type: str,
-    channel: str,
-    summary: str = "",
-) -> ServiceRequest:
-    """Open a request for a member from any channel and start the process that runs it.
+def set_status(request: ServiceRequest, status: str, now: datetime) -> None:
+    """Set the status the member sees; a final one closes the request (once)."""
+    request.status = status
+    if status in FINAL_STATUSES and request.closed_at is None:
+        request.closed_at = now
 
-    Raises:
-        InvalidInput: unknown service type or channel.
-        NotFound: no such member.
-    """
-    member = get_member(session, member_id)
-    service = domain(engine).catalogue.service(service_type)
-    if channel not in CHANNELS:
-        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
-    now = engine.clock.now()
-    reference = f"REQ-{now.year}-{next_number(session, f'request-{now.year}'):06d}"
-    request = ServiceRequest(reference=reference, member_id=member.id, service_type=service.key, channel=channel,
-                             summary=(summary or "").strip(), status="received", opened_at=now, opened_by=actor.name)
-    session.add(request)
-    session.flush()
-    for document in service.documents:
-        session.add(RequestDocument(request_id=request.id, kind=document.kind, required=document.required,
-                                    state="missing", note=""))
-    log_contact(session, actor, now, member.id, channel, "inbound",
-                summary or f"{service.label('ar')} — {reference}", request_id=request.id)
-    state = start_instance(
-        engine, session, actor, service.process,
-        data={"request_id": request.id, "reference": reference, "member_id": member.id,
-              "service_type": service.key, "channel": channel},
-        business_key=reference,
-    )
-    request.instance_id = state.id
-    session.flush()
-    return request
+
+def request_of_instance(session: Session, instance_id: int) -> ServiceRequest | None:
+    """The request a process instance runs, if it runs one."""
+    return session.scalars(select(ServiceRequest).where(ServiceRequest.instance_id == instance_id)).first()
 
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:
@@ -83,14 +71,6 @@ def get_request(session: Session, request_id: int) -> ServiceRequest:
     if request is None:
         raise NotFound(f"no request {request_id}")
     return request
-
-
-def request_by_reference(session: Session, reference: str) -> ServiceRequest:
-    """The request with ``reference`` (e.g. REQ-2026-000123)."""
-    found = session.scalars(select(ServiceRequest).where(ServiceRequest.reference == reference.strip().upper())).first()
-    if found is None:
-        raise NotFound(f"no request {reference!r}")
-    return found
 
 
 def documents(session: Session, request_id: int) -> list[RequestDocument]:

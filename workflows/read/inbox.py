@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import Session
 
+from engine.access import assigned_beyond_teams, team_visibility, visible_condition
 from engine.actors import Actor
 from engine.errors import ConfigError
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
-from engine.queries import assigned_beyond_teams, sla_condition, team_visibility, visible_tasks
-from engine.sla import SLA_STATES
+from engine.sla import SLA_STATES, sla_condition, sla_state
 from workflows import identity
-from workflows.accounts import users_with_lane
+from workflows.accounts import require_staff, users_with_lane
 from workflows.models import Member, SavedFilter, ServiceRequest
 from workflows.saved_filters import visible_filters
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from engine.context import CaseEngine
 
 SORTS = ("due", "priority", "newest")
+
+__all__ = ["SLA_STATES", "SORTS", "InboxPage", "InboxView", "inbox", "inbox_view", "refresh_seconds", "sla_state"]
 
 
 @dataclass
@@ -197,7 +199,7 @@ def inbox(
         for state, count in _sla_counts(session, filtered(beyond), now).items():
             counts[state] += count
     total = counts[sla] if sla in SLA_STATES else sum(counts.values())
-    base = filtered(visible_tasks(actor).whereclause)
+    base = filtered(visible_condition(actor))
     if sla in SLA_STATES:
         base = base.where(sla_condition(sla, now))
     order = {
@@ -222,7 +224,6 @@ def inbox(
     return InboxPage(rows, total, counts, page, per_page)
 
 
-
 @dataclass
 class InboxView:
     """Everything the inbox page shows, read in one transaction."""
@@ -234,16 +235,20 @@ class InboxView:
     assignable: dict[str, list[str]]
 
 
-def inbox_view(engine: CaseEngine, session: Session, actor: Actor, roles: list[str], **filters: Any) -> InboxView:
-    """The inbox page of ``actor``, who holds ``roles``.
+def inbox_view(engine: CaseEngine, session: Session, actor: Actor, **filters: Any) -> InboxView:
+    """The inbox page of ``actor``.
 
     That is `inbox` with ``filters``, the process keys to filter by, the saved views they may use
     and, for supervisors, who can take each task.
+
+    Raises:
+        Forbidden: a member's account (the inbox is staff's).
     """
+    require_staff(actor)
     page = inbox(engine, session, actor, **filters)
     assignable: dict[str, list[str]] = {}
     if actor.may_assign:
         lanes = {task.lane for task, *_ in page.rows if task.lane}
         assignable = {lane: sorted(u.username for u in users_with_lane(session, lane)) for lane in lanes}
     processes = sorted(set(session.scalars(select(ProcessDefinition.key))))
-    return InboxView(page, processes, visible_filters(session, actor.name, roles), assignable)
+    return InboxView(page, processes, visible_filters(session, actor.name, actor.roles), assignable)

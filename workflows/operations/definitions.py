@@ -1,0 +1,31 @@
+"""Deploying diagrams: each file checked as the engine checks it, all files or none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from engine.actors import Actor
+from engine.definitions import Deployment, deploy_definition
+from workflows.accounts import require_role
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+
+def deploy(
+    engine: CaseEngine, session: Session, actor: Actor, files: Iterable[tuple[bytes, str]]
+) -> list[Deployment]:
+    """Deploy BPMN files, given as (content, file name), in one transaction: a bad file deploys nothing.
+
+    Raises:
+        Forbidden: only process owners and administrators deploy.
+        InvalidDefinition: a file is refused; every problem names its element or line.
+    """
+    require_role(actor, "process_owner", "administrator")
+    results = []
+    for xml, source in files:
+        results.extend(deploy_definition(engine, session, actor, xml, source))
+    return results

@@ -1,0 +1,123 @@
+"""Tasks: claim, release, assign, complete (checked against the task's form), save a draft.
+
+Completing reads the task's row once (in the engine command, which hands it to the form check)
+and loads its form once, in the one transaction of the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine import commands
+from engine.access import require_may_work
+from engine.actors import Actor
+from engine.casestore import closed_task_error
+from engine.commands import InstanceState, OpenTask
+from engine.errors import InvalidInput
+from engine.models import HumanTask
+from workflows.forms import NO_FORM, data_from_fields, load_form, validate
+from workflows.models import TaskDraft, User
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+_DELETE_DRAFT = delete(TaskDraft.__table__)
+
+
+def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
+    """Take an unassigned task of one of the actor's lanes.
+
+    Raises:
+        Forbidden: the actor does not hold the task's lane.
+        Conflict: someone else holds it, or the task is no longer open.
+    """
+    return commands.claim_task(engine, session, actor, task_id)
+
+
+def release_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
+    """Give a claimed task back to its lane (its assignee, or a supervisor).
+
+    Raises:
+        Forbidden: the task is someone else's and the actor may not assign.
+    """
+    return commands.unclaim_task(engine, session, actor, task_id)
+
+
+def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
+    """Assign (or reassign) a task to a user who can sign in; supervisors only.
+
+    Raises:
+        Forbidden: the actor may not assign.
+        InvalidInput: no active user has that name.
+    """
+    name = (assignee or "").strip()
+    known = select(User.id).where(User.username == name, User.is_active.is_(True))
+    if actor.may_assign and name and session.scalar(known) is None:  # who may not assign learns no names
+        raise InvalidInput(f"no user named {name!r}")
+    return commands.assign_task(engine, session, actor, task_id, name)
+
+
+def complete_task(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    task_id: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    fields: Mapping[str, str] | None = None,
+) -> InstanceState:
+    """Complete a task with ``data`` (or the text ``fields`` of a submitted page) checked against its form.
+
+    The form the task names validates the data on the server, every wrong field named, before
+    the engine sees it; the task's draft goes with it.
+
+    Raises:
+        FormErrors: the data does not fit the form (nothing is changed).
+        Forbidden, Conflict, NotFound, InstanceNotRunning: as `engine.commands.complete_task`.
+    """
+
+    def check(task: OpenTask, given: dict[str, Any]) -> dict[str, Any]:
+        form = load_form(task.form_key) if task.form_key else None
+        if fields is not None:
+            given = data_from_fields(form or NO_FORM, fields)
+        return validate(form, given) if form is not None else given
+
+    state = commands.complete_task(engine, session, actor, task_id, data, prepare=check)
+    session.connection().execute(_DELETE_DRAFT.where(TaskDraft.__table__.c.task_id == task_id))
+    return state
+
+
+def save_draft(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    task_id: str,
+    data: Mapping[str, Any] | None = None,
+    *,
+    fields: Mapping[str, str] | None = None,
+) -> TaskDraft:
+    """Keep form values for an open task without checking or completing it.
+
+    Raises:
+        Conflict: the task has closed. NotFound: no such task.
+        Forbidden: the actor may not work on the task.
+    """
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise closed_task_error(session, task_id)
+    require_may_work(actor, task)
+    if fields is not None:
+        data = data_from_fields(load_form(task.form_key) if task.form_key else NO_FORM, fields)
+    draft = session.get(TaskDraft, task_id)
+    if draft is None:
+        draft = TaskDraft(task_id=task_id)
+        session.add(draft)
+    draft.data = dict(data or {})
+    draft.saved_by = actor.name
+    draft.saved_at = engine.now()
+    session.flush()
+    return draft

@@ -1,0 +1,123 @@
+"""Tasks as staff see them: the task page (the task with all that goes beside its form), task lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.access import require_may_work
+from engine.actors import Actor
+from engine.casestore import closed_task_error
+from engine.definitions import process_for_definition_id
+from engine.errors import NotFound
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.queries import list_tasks, task_as_dict
+from workflows.accounts import require_staff
+from workflows.catalogue import DocumentKind
+from workflows.documents import upload_path
+from workflows.domain import domain
+from workflows.forms import NO_FORM, load_form
+from workflows.members import member_contacts
+from workflows.models import Contact, Member, RequestDocument, ServiceRequest, TaskDraft
+from workflows.requests import documents, get_request, request_of_instance
+
+if TYPE_CHECKING:
+    from engine.context import CaseEngine
+
+__all__ = ["TaskPage", "document_file", "task_as_dict", "task_list", "task_page"]
+
+
+@dataclass
+class TaskPage:
+    """The open task and all that goes beside its form."""
+
+    task: HumanTask
+    instance: ProcessInstance
+    form: dict[str, Any]
+    #: The name drawn on each element of the task's diagram, by element id.
+    element_names: dict[str, str]
+    case: ServiceRequest | None
+    member: Member | None
+    checklist: list[RequestDocument]
+    kinds: dict[str, DocumentKind]
+    draft: TaskDraft | None
+    history: list[AuditEvent]
+    contacts: list[Contact]
+
+    @property
+    def keeps_checklist(self) -> bool:
+        """True when the task's form marks the request's checklist (a verification task)."""
+        return bool(self.form.get("x-checklist")) and self.case is not None
+
+
+def task_page(
+    engine: CaseEngine, session: Session, actor: Actor, task_id: str, history: int = 15, contacts: int = 10
+) -> TaskPage:
+    """The task page of an open task the actor may work on.
+
+    Raises:
+        Conflict: the task has closed (who completed it, and when). NotFound: no such task.
+        Forbidden: the actor may not work on it.
+    """
+    require_staff(actor)
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise closed_task_error(session, task_id)
+    require_may_work(actor, task)
+    instance = session.get(ProcessInstance, task.instance_id)
+    assert instance is not None
+    case = request_of_instance(session, task.instance_id)
+    member = session.get(Member, case.member_id) if case else None
+    kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
+    return TaskPage(
+        task=task,
+        instance=instance,
+        form=load_form(task.form_key) if task.form_key else NO_FORM,
+        element_names=process_for_definition_id(engine, session, instance.definition_id).element_names(),
+        case=case,
+        member=member,
+        checklist=documents(session, case.id) if case else [],
+        kinds=kinds,
+        draft=session.get(TaskDraft, task_id),
+        history=list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id == task.instance_id)
+                                     .order_by(AuditEvent.id.desc()).limit(history))),
+        contacts=member_contacts(session, member.id)[:contacts] if member else [],
+    )
+
+
+def task_list(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    instance_id: int | None = None,
+    lane: str | None = None,
+    assignee: str | None = None,
+    sla: str | None = None,
+) -> list[dict[str, Any]]:
+    """The open tasks the actor may see, as JSON, oldest deadline first, each with its SLA state.
+
+    Raises:
+        InvalidInput: ``sla`` is not one of on_track, at_risk, late.
+    """
+    now = engine.clock.now()
+    tasks = list_tasks(engine, session, actor, instance_id, lane, assignee, sla=sla)
+    return [task_as_dict(task, now) for task in tasks]
+
+
+def document_file(engine: CaseEngine, session: Session, actor: Actor, request_id: int, kind: str) -> Path:
+    """The stored file of a checklist item, for staff.
+
+    Raises:
+        Forbidden: a member's account. NotFound: no such request, item or file.
+    """
+    require_staff(actor)
+    get_request(session, request_id)
+    stored = session.scalar(select(RequestDocument.file_name).where(RequestDocument.request_id == request_id,
+                                                                   RequestDocument.kind == kind))
+    if not stored:
+        raise NotFound("the document has no file")
+    return upload_path(engine, stored)
