@@ -1,8 +1,9 @@
 """A small JSON API for integrations (other systems, the deployment test).
 
 Off unless ``api.token`` is set; every call then needs ``Authorization: Bearer <token>`` and
-acts as the built-in ``system`` user. The full REST API (OpenAPI, per-user auth) comes with the
-staff web app.
+acts as the built-in ``system`` user. Each route calls one operation or read model, as the pages
+do; starting a process that runs member requests opens a request. The full REST API (OpenAPI,
+personal tokens) replaces it later.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import hmac
 
 from flask import Blueprint, abort, jsonify, request
 
-from engine import commands, queries
 from engine.actors import SYSTEM
 from engine.errors import EngineError, InvalidInput
-from web.common import current_engine as _engine
-from workflows.forms import FormErrors, complete_task_with_form
+from web.current import current_engine as _engine
+from workflows.forms import FormErrors
+from workflows.operations.cases import start_process
+from workflows.operations.tasks import complete_task
+from workflows.read.cases import case_detail
+from workflows.read.tasks import task_list
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -59,14 +63,13 @@ def start_instance():
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)
                                 or not 0 < version < 2**31):
         raise InvalidInput("'version' must be a whole number from 1")
-    row = _engine().run(commands.start_instance, SYSTEM, key, version, body.get("data") or {},
-                        body.get("business_key"))
-    return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks), 201
+    started = _engine().run(start_process, SYSTEM, key, version, body.get("data") or {}, body.get("business_key"))
+    return jsonify(started.as_dict()), 201
 
 
 @bp.get("/instances/<int:instance_id>")
 def instance(instance_id: int):
-    return jsonify(_engine().query(queries.instance_detail, instance_id))
+    return jsonify(_engine().query(case_detail, SYSTEM, instance_id))
 
 
 @bp.get("/tasks")
@@ -74,14 +77,11 @@ def tasks():
     instance_id = request.args.get("instance", type=int)
     if instance_id is not None and not 0 < instance_id < 2**31:
         raise InvalidInput("'instance' must be an instance id (a whole number from 1)")
-    engine = _engine()
-    rows = engine.query(queries.list_tasks, SYSTEM, instance_id=instance_id, lane=request.args.get("lane"))
-    now = engine.clock.now()
-    return jsonify([queries.task_as_dict(task, now) for task in rows])
+    return jsonify(_engine().query(task_list, SYSTEM, instance_id=instance_id, lane=request.args.get("lane")))
 
 
 @bp.post("/tasks/<task_id>/complete")
 def complete(task_id: str):
     body = _body()
-    row = _engine().run(complete_task_with_form, SYSTEM, task_id, body.get("data") or {})
+    row = _engine().run(complete_task, SYSTEM, task_id, body.get("data") or {})
     return jsonify(instance_id=row.id, status=row.status, open_tasks=row.open_tasks)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import UserMixin, current_user, login_required, login_user, logout_user
-from sqlalchemy import select
+from flask_login import UserMixin, login_required, login_user, logout_user
 
-from web import login_manager
-from web.common import current_engine as _engine
+from engine.actors import Actor
+from web.current import current_engine as _engine
+from web.extensions import login_manager
 from workflows.accounts import actor_for, check_password
 from workflows.models import User
+from workflows.read.accounts import user_by_id, user_named
 
 bp = Blueprint("auth", __name__)
 
@@ -39,9 +40,8 @@ class SessionUser(UserMixin):
     def is_staff(self) -> bool:
         return bool(self.roles)
 
-    def actor(self):
-        user = User(username=self.username, roles=self.roles)
-        return actor_for(user)
+    def actor(self) -> Actor:
+        return actor_for(User(username=self.username, roles=self.roles))
 
 
 def _session_user(user: User) -> SessionUser:
@@ -75,19 +75,8 @@ def _local_page(target: str | None) -> str | None:
 def load_user(user_id: str) -> SessionUser | None:
     if not str(user_id).isdigit():
         return None
-    user = _engine().query(lambda e, s: s.get(User, int(user_id)))
+    user = _engine().query(user_by_id, int(user_id))
     return _session_user(user) if user is not None and user.is_active else None
-
-
-def remember_language(user_id: int, language: str) -> None:
-    """Keep a user's language choice for their next visit."""
-
-    def store(engine, session):
-        user = session.get(User, user_id)
-        if user is not None:
-            user.language = language
-
-    _engine().run(store)
 
 
 class _Throttle:
@@ -125,7 +114,7 @@ def login():
     if throttle.blocked(key):
         flash(_("Too many failed sign-ins. Wait a few minutes and try again."), "danger")
         return render_template("login.html", username=username, next_page=next_page), 429
-    user = _engine().query(lambda e, s: s.scalars(select(User).where(User.username == username)).first())
+    user = _engine().query(user_named, username)
     if user is None or not user.is_active or not check_password(user, password):
         throttle.fail(key)
         flash(_("The user name or password is not right."), "danger")
@@ -143,4 +132,4 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-__all__ = ["SessionUser", "bp", "current_user", "remember_language"]
+__all__ = ["SessionUser", "bp"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
-LANGUAGES = ("ar", "en")
+from web.current import current_engine
+from workflows.operations.accounts import LANGUAGES, set_language
 
 
 def select_locale() -> str:
@@ -17,9 +19,7 @@ def select_locale() -> str:
     if asked in LANGUAGES:
         session["lang"] = asked
         if current_user.is_authenticated and current_user.language != asked:
-            from web.auth import remember_language
-
-            remember_language(current_user.id, asked)
+            current_engine().run(set_language, current_user.actor(), asked)
         return asked
     if session.get("lang") in LANGUAGES:
         return session["lang"]
@@ -39,12 +39,7 @@ def local_time(moment: Any, with_time: bool = True) -> str:
     """A stored (UTC) time shown in the society's time zone, digits left to right."""
     if not moment:
         return ""
-    from datetime import datetime
-
-    from web.common import current_engine
-
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-
     tz = current_engine().calendars.get().tz
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")

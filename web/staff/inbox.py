@@ -5,20 +5,18 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask_login import login_required
 
-from engine import commands
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
-from engine.sla import SLA_STATES
-from web.common import current_engine as _engine
-from web.common import deadline, task_title
-from web.common import staff_actor as _staff
+from web.current import current_engine as _engine
+from web.current import staff_actor as _staff
+from web.deadlines import deadline
+from web.staff.naming import task_title
 from workflows.identity import ascii_digits
-from workflows.inbox import SORTS, inbox_view, refresh_seconds
-from workflows.models import User
-from workflows.saved_filters import FILTER_KEYS, delete_filter
-from workflows.saved_filters import save_filter as save_view
+from workflows.operations.tasks import assign_task, claim_task, release_task
+from workflows.operations.views import delete_view, save_view
+from workflows.read.inbox import SLA_STATES, SORTS, inbox_view, refresh_seconds
+from workflows.saved_filters import FILTER_KEYS
 
 bp = Blueprint("inbox", __name__)
 
@@ -63,7 +61,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     engine = _engine()
     now = engine.clock.now()
     calendar = engine.calendars.get()
-    view = engine.query(inbox_view, actor, list(current_user.roles), **filters)
+    view = engine.query(inbox_view, actor, **filters)
     result = view.page
     lang = str(get_locale() or "ar")
     rows = []
@@ -99,11 +97,10 @@ def inbox():
 @login_required
 def save_filter():
     """Save the inbox's current filters under a name, private or shared with one of the user's roles."""
-    _staff()
+    actor = _staff()
     query = {key: request.form.get(key, "") for key in FILTER_KEYS}
     try:
-        _engine().run(lambda e, s: save_view(s, current_user.username, list(current_user.roles), e.clock.now(),
-                                             request.form.get("name", ""), query, request.form.get("role", "")))
+        _engine().run(save_view, actor, request.form.get("name", ""), query, request.form.get("role", ""))
     except InvalidInput as exc:
         flash(exc.message, "danger")
     else:
@@ -115,9 +112,9 @@ def save_filter():
 @login_required
 def delete_filter_route(filter_id: int):
     """Delete one of the user's saved views."""
-    _staff()
+    actor = _staff()
     try:
-        _engine().run(lambda e, s: delete_filter(s, current_user.username, filter_id))
+        _engine().run(delete_view, actor, filter_id)
     except (NotFound, Forbidden) as exc:
         flash(exc.message, "danger")
     else:
@@ -128,40 +125,35 @@ def delete_filter_route(filter_id: int):
 @bp.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str):
-    return _assignment(commands.claim_task, task_id)
+    return _assignment(claim_task, task_id)
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id: str):
-    return _assignment(commands.unclaim_task, task_id)
+    return _assignment(release_task, task_id)
 
 
 @bp.post("/tasks/<task_id>/assign")
 @login_required
 def assign(task_id: str):
     # Not "assignee": that is the inbox filter, sent along with the assignment (hx-include).
-    assignee = request.form.get("assign_to", "")
-    known = _engine().query(lambda e, s: s.scalars(select(User.username).where(User.username == assignee)).first())
-    if known is None:
-        return _assignment(None, task_id, f"no user named {assignee!r}")
-    return _assignment(commands.assign_task, task_id, extra=(assignee,))
+    return _assignment(assign_task, task_id, extra=(request.form.get("assign_to", ""),))
 
 
-def _assignment(command, task_id: str, error: str = "", extra: tuple = ()):
+def _assignment(operation, task_id: str, extra: tuple = ()):
     actor = _staff()
-    message = error or None
-    if command is not None and not error:
-        try:
-            _engine().run(command, actor, task_id, *extra)
-        except EngineError as exc:
-            message = exc.message
+    message = None
+    try:
+        _engine().run(operation, actor, task_id, *extra)
+    except EngineError as exc:
+        message = exc.message
     if request.form.get("next") == "task" and not request.headers.get("HX-Request"):
         # From the task page: after a claim (or a failed release) back to the task; after a release
         # to the inbox, as the task may be one the user saw only because it was theirs.
         if message:
             flash(message, "warning")
-        elif command is commands.unclaim_task:
+        elif operation is release_task:
             flash(_("Task released."), "success")
             return redirect(url_for("inbox.inbox"))
         return redirect(url_for("tasks.task", task_id=task_id))

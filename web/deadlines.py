@@ -1,35 +1,15 @@
-"""What every blueprint needs: the engine of the app, the signed-in staff member as an actor, and
-a task's deadline in words."""
+"""A task's deadline as pages show it: local time, Hijri date, working days left or late, SLA state."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import abort, current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user
 from hijridate import Gregorian
 
-from engine.errors import EngineError
-from engine.sla import sla_state
-
-if TYPE_CHECKING:
-    from engine.actors import Actor
-    from engine.context import CaseEngine
-
-
-def current_engine() -> CaseEngine:
-    """The `CaseEngine` the app was built around."""
-    return current_app.extensions["tawasul.engine"]
-
-
-def staff_actor() -> Actor:
-    """The signed-in staff member as an engine actor; 403 for anyone else (a member's account)."""
-    if not current_user.is_staff:
-        abort(403)
-    return current_user.actor()
+from workflows.read.inbox import sla_state
 
 
 def time_left(days: int) -> str:
@@ -41,10 +21,11 @@ def time_left(days: int) -> str:
     return ngettext("%(num)s working day late", "%(num)s working days late", -days)
 
 
-def _hijri(day: Any) -> str:
+def hijri(day: Any) -> str:
+    """The Umm al-Qura date of a Gregorian day, ISO style ("" beyond the tables, after 2077)."""
     try:
         return Gregorian(day.year, day.month, day.day).to_hijri().isoformat()
-    except (OverflowError, ValueError):  # Umm al-Qura tables end in 2077
+    except (OverflowError, ValueError):
         return ""
 
 
@@ -64,16 +45,4 @@ def deadline(due_at: datetime | None, warn_at: datetime | None, now: datetime, c
     else:
         left = calendar.business_days_between(today, due.date())
         words = time_left(left) if left > 0 or due.date() == today else _("Due before the next working day")
-    return {"due": due, "hijri": _hijri(due), "time_left": words, "sla": sla_state(due_at, warn_at, now)}
-
-
-def task_title(name: str, form_key: str | None, lang: str) -> str:
-    """A task's name in ``lang``: the diagram's name in Arabic, else its form's label in ``lang``."""
-    if lang == "ar" or not form_key:
-        return name
-    from workflows.forms import load_form
-
-    try:
-        return (load_form(form_key).get("x-label") or {}).get(lang) or name
-    except EngineError:  # a form removed since: the name from the diagram still reads
-        return name
+    return {"due": due, "hijri": hijri(due), "time_left": words, "sla": sla_state(due_at, warn_at, now)}

@@ -1,12 +1,11 @@
-"""Health check and the list of deployed process definitions (Arabic by default, English on request)."""
+"""The list of deployed process definitions (Arabic by default, English on request)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template_string, request
-from sqlalchemy import text
 
-from engine.definitions import list_definitions
-from web.common import current_engine as _engine
+from web.current import current_engine as _engine
+from workflows.read.definitions import definitions as deployed
 
 bp = Blueprint("home", __name__)
 
@@ -50,23 +49,12 @@ _PAGE = """<!doctype html>
 </body></html>"""
 
 
-@bp.get("/healthz")
-def healthz():
-    engine = _engine()
-    try:
-        with engine.db.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-        return jsonify(status="error", database=type(exc).__name__), 503
-    return jsonify(status="ok")
-
-
 @bp.get("/")
 def definitions():
-    rows = _engine().query(list_definitions)
+    rows = _engine().query(deployed)
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return jsonify([
-            {"key": d.key, "version": d.version, "name": d.name, "deployed_at": d.deployed_at.isoformat()}
+            {"key": d["key"], "version": d["version"], "name": d["name"], "deployed_at": d["deployed_at"].isoformat()}
             for d in rows
         ])
     lang = request.args.get("lang") if request.args.get("lang") in _WORDS else "ar"

@@ -12,10 +12,12 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from engine.errors import NotFound
-from engine.queries import case_view
-from web.common import current_engine as _engine
-from web.common import deadline, staff_actor, task_title
+from web.current import current_engine as _engine
+from web.current import staff_actor
+from web.deadlines import deadline
+from web.staff.naming import task_title
 from workflows.accounts import ROLE_LANES
+from workflows.read.cases import case_page
 
 bp = Blueprint("cases", __name__)
 
@@ -25,9 +27,9 @@ def _instant(text: str | None) -> datetime | None:
 
 
 def _view(instance_id: int):
-    staff_actor()
+    actor = staff_actor()
     try:
-        return _engine().query(case_view, instance_id)
+        return _engine().query(case_page, actor, instance_id)
     except NotFound:
         abort(404)
 

@@ -1,0 +1,71 @@
+"""Administration: users and their roles (administrators only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from engine.actors import Actor
+from engine.errors import EngineError, Forbidden
+from web.current import current_engine as _engine
+from web.current import staff_actor
+from workflows.accounts import ROLE_LANES
+from workflows.operations.accounts import create_user, update_user
+from workflows.read.accounts import users as all_users
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _words(exc: EngineError) -> str:
+    """A refusal in the page's language where it is one this page knows."""
+    return {
+        "own_administrator_role": _("You cannot remove your own administrator role."),
+        "own_account_stopped": _("You cannot stop your own account."),
+    }.get(exc.code or "", exc.message)
+
+
+def _page(actor: Actor, error: str = "", status: int = 200):
+    try:
+        users = _engine().query(all_users, actor)
+    except Forbidden:
+        abort(403)
+    return render_template("admin_users.html", users=users, roles=list(ROLE_LANES), error=error), status
+
+
+@bp.get("/users")
+@login_required
+def users():
+    return _page(staff_actor())
+
+
+@bp.post("/users")
+@login_required
+def add_user():
+    actor = staff_actor()
+    form = request.form
+    try:
+        _engine().run(create_user, actor, form.get("username", ""), form.get("password", ""),
+                      form.get("display_name", ""), form.getlist("roles"), email=form.get("email") or None)
+    except Forbidden:
+        abort(403)
+    except EngineError as exc:
+        return _page(actor, _words(exc), 422)
+    flash(_("The user is added."), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>")
+@login_required
+def change_user(user_id: int):
+    actor = staff_actor()
+    form = request.form
+    try:
+        _engine().run(update_user, actor, user_id, roles=form.getlist("roles"), is_active=form.get("is_active") == "on",
+                      password=form.get("password") or None)
+    except Forbidden:
+        abort(403)
+    except EngineError as exc:
+        return _page(actor, _words(exc), 422)
+    flash(_("The user is changed."), "success")
+    return redirect(url_for("admin.users"))
