@@ -33,18 +33,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from engine.actors import SYSTEM, Actor  # noqa: E402
+from engine.bootstrap import build_engine  # noqa: E402
 from engine.commands import complete_task, start_instance  # noqa: E402
 from engine.context import CaseEngine  # noqa: E402
-from engine.db import make_engine  # noqa: E402
 from engine.definitions import deploy_definition  # noqa: E402
 from engine.models import AuditEvent, ProcessInstance  # noqa: E402
-from engine.schema import upgrade_schema  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
-from workflows.schema import MODEL_MODULES  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
 
 DIAGRAM = ROOT / "bench" / "bpmn" / "bench_request.bpmn"
 KEY = "bench_request"
@@ -126,29 +124,8 @@ def in_memory_with_serialization(engine: CaseEngine, n: int) -> tuple[float, int
 # -- persisted ----------------------------------------------------------------------------------
 
 
-def fresh_database(kind: str, pg_url: str | None, workdir: Path) -> str:
-    if kind == "sqlite":
-        path = workdir / "bench.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        server = make_url(pg_url)
-        name = "tawasul_bench"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = server.set(database=name).render_as_string(hide_password=False)
-    db = make_engine(url)
-    upgrade_schema(db, MODEL_MODULES)
-    db.dispose()
-    return url
-
-
 def make_engine_for(url: str) -> CaseEngine:
-    engine = CaseEngine(load_settings(), database_url=url)
+    engine = build_engine(load_settings(), database_url=url)
     engine.run(deploy_definition, SYSTEM, DIAGRAM.read_bytes(), DIAGRAM.name)
     return engine
 
@@ -177,7 +154,7 @@ def persisted_lifecycles(engine: CaseEngine, n: int) -> tuple[float, int, list[f
 
 
 def _start_worker(url: str, n: int, queue: multiprocessing.Queue) -> None:
-    engine = CaseEngine(load_settings(), database_url=url)
+    engine = build_engine(load_settings(), database_url=url)
     engine.run(start_instance, SYSTEM, KEY, data={"request_no": -1})  # warm the spec cache
     queue.put("ready")
     started = time.perf_counter()
@@ -219,31 +196,32 @@ def member_request_snapshot(workdir: Path) -> tuple[int, int]:
     from engine.clock import FrozenClock
     from engine.queries import list_tasks
     from engine.spiff import decode_snapshot
-    from workflows import identity, install
-    from workflows.forms import complete_task_with_form
-    from workflows.members import register_member
-    from workflows.requests import documents, mark_document, open_request
+    from workflows import identity
+    from workflows.bootstrap import build
+    from workflows.operations.cases import open_request
+    from workflows.operations.members import register_member
+    from workflows.operations.tasks import complete_task as complete_with_form
+    from workflows.requests import documents, mark_document
 
     url = fresh_database("sqlite", None, workdir)
     settings = load_settings(**{"notifications.sms": {"backend": "log", "path": str(workdir / "sms.log")},
                                 "notifications.email": {"backend": "log", "path": str(workdir / "email.log")}})
-    engine = install(CaseEngine(settings, database_url=url, clock=FrozenClock()))
+    engine = build(settings, database_url=url, clock=FrozenClock())
     path = ROOT / "bpmn" / "member_request.bpmn"
     engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
     staff = Actor.user("bench", ["reception", "social_researcher", "committee"])
-    member = engine.run(lambda e, s: register_member(s, staff, e.clock.now(), name_ar="عضو",
-                                                     national_id=identity.with_check_digit("108765432")))
-    request = engine.run(lambda e, s: open_request(e, s, staff, member.id, "financial_support", "phone"))
+    member = engine.run(register_member, staff, name_ar="عضو", national_id=identity.with_check_digit("108765432"))
+    request = engine.run(open_request, staff, member.id, "financial_support", "phone")
 
     def complete(element: str, data: dict) -> None:
         [task] = [t for t in engine.query(list_tasks, SYSTEM) if t.element_id == element]
-        engine.run(complete_task_with_form, staff, task.id, data)
+        engine.run(complete_with_form, staff, task.id, data)
 
     complete("intake", {"visit_summary": "استقبال العضو", "inquiries_answered": True})
     complete("check_data", {"complete": False, "needs_referral": True})
     complete("explain_procedures", {"explanation": "شرح الإجراءات", "procedures_clear": True})
     for item in engine.query(lambda e, s: documents(s, request.id)):
-        engine.run(lambda e, s, kind=item.kind: mark_document(e, s, staff, request.id, kind, "verified"))
+        engine.run(mark_document, staff, request.id, item.kind, "verified")
     complete("check_data", {"complete": True, "needs_referral": False})
     complete("acknowledgement", {"acknowledged": True, "ack_channel": "in_person"})
     with engine.unit_of_work(readonly=True) as uow:

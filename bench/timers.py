@@ -30,14 +30,16 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.engine import fresh_database, machine  # noqa: E402
+from bench.engine import machine  # noqa: E402
 from engine.actors import SYSTEM  # noqa: E402
+from engine.bootstrap import build_engine  # noqa: E402
 from engine.clock import FrozenClock  # noqa: E402
 from engine.commands import start_instance  # noqa: E402
 from engine.context import CaseEngine  # noqa: E402
 from engine.definitions import deploy_definition  # noqa: E402
 from engine.models import AuditEvent, Job  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "bpmn" / "waiting.bpmn"
 
@@ -72,7 +74,7 @@ def wait_empty(engine: CaseEngine, limit: float) -> float:
 
 
 def lateness(kind: str, url: str, count: int, window: float) -> None:
-    engine = CaseEngine(load_settings(), database_url=url)
+    engine = build_engine(load_settings(), database_url=url)
     engine.run(deploy_definition, SYSTEM, DIAGRAM.read_bytes(), DIAGRAM.name)
     worker = spawn_worker(url, jobs__poll_seconds=2)
     time.sleep(1.5)  # let the worker start
@@ -101,14 +103,14 @@ def lateness(kind: str, url: str, count: int, window: float) -> None:
 
 def _start_chunk(args: tuple[str, int]) -> None:
     url, n = args
-    engine = CaseEngine(load_settings(), database_url=url, clock=FrozenClock(datetime.now(UTC) - timedelta(hours=1)))
+    engine = build_engine(load_settings(), database_url=url, clock=FrozenClock(datetime.now(UTC) - timedelta(hours=1)))
     for _ in range(n):
         engine.run(start_instance, SYSTEM, "waiting", data={"wait_hours": 0.5})
     engine.dispose()
 
 
 def drain(url: str, count: int, workers: int) -> None:
-    engine = CaseEngine(load_settings(), database_url=url)
+    engine = build_engine(load_settings(), database_url=url)
     engine.run(deploy_definition, SYSTEM, DIAGRAM.read_bytes(), DIAGRAM.name)
     setup = time.monotonic()
     with multiprocessing.get_context("fork").Pool(2) as pool:

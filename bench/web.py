@@ -29,15 +29,16 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text  # noqa: E402
 
-from bench.engine import fresh_database, machine  # noqa: E402
+from bench.engine import machine  # noqa: E402
 from engine.actors import SYSTEM  # noqa: E402
-from engine.context import CaseEngine  # noqa: E402
 from engine.definitions import deploy_definition  # noqa: E402
 from engine.models import HumanTask, ProcessInstance  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
-from workflows import identity, install  # noqa: E402
-from workflows.accounts import create_user  # noqa: E402
+from tests.support.databases import fresh_database  # noqa: E402
+from workflows import identity  # noqa: E402
+from workflows.bootstrap import build  # noqa: E402
 from workflows.models import Member, ServiceRequest  # noqa: E402
+from workflows.operations.accounts import create_user  # noqa: E402
 
 LANES = ["reception", "social_researcher", "committee", "service_delivery"]
 ELEMENTS = {"reception": "check_data", "social_researcher": "explain_procedures", "committee": "committee_review",
@@ -46,7 +47,7 @@ ELEMENTS = {"reception": "check_data", "social_researcher": "explain_procedures"
 
 def populate(url: str, tasks: int, users: int) -> None:
     """Open tasks in bulk (rows as the engine writes them), members and requests, staff users."""
-    engine = install(CaseEngine(load_settings(), database_url=url))
+    engine = build(load_settings(), database_url=url)
     path = ROOT / "bpmn" / "member_request.bpmn"
     [deployed] = engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
     definition_id = engine.query(lambda e, s: s.execute(text("SELECT id FROM process_definitions")).scalar())
@@ -83,7 +84,7 @@ def populate(url: str, tasks: int, users: int) -> None:
         connection.execute(text("SELECT setval(pg_get_serial_sequence('process_instances', 'id'), :n)"), {"n": tasks})
         uow.commit()
     for n in range(users):
-        engine.run(lambda e, s, n=n: create_user(s, e.clock.now(), f"staff{n}", "bench-pass-1", f"Staff {n}",
+        engine.run(lambda e, s, n=n: create_user(e, s, SYSTEM, f"staff{n}", "bench-pass-1", f"Staff {n}",
                                                  [LANES[n % len(LANES)]]))
     # What autovacuum would have done by now: statistics, and the visibility map that lets the
     # counts read only the index.

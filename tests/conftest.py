@@ -8,29 +8,24 @@ migrations, and every table is truncated before each test.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-import workflows.models  # noqa: F401 - the domain tables, for create_all
 from engine.actors import SYSTEM
 from engine.clock import FrozenClock
 from engine.context import CaseEngine
-from engine.db import Base, make_engine
 from engine.definitions import deploy_definition
 from engine.models import ProcessDefinition, ProcessInstance
-from engine.schema import head_revision, upgrade_schema
 from engine.settings import load_settings
-from workflows import install
-from workflows.schema import MODEL_MODULES
+from tests.support.databases import migrate, postgres_database, sqlite_from_models, truncate_all
+from tests.support.desk import PROJECT_BPMN_DIR
+from workflows.bootstrap import build
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
-PROJECT_BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
 #: Tuesday 1 December 2026, 08:00 UTC (11:00 in Riyadh).
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -52,47 +47,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str | None]:
+def postgres_run_database() -> Iterator[str | None]:
     """A fresh PostgreSQL database for the whole run, migrated to head (None on SQLite runs)."""
     if not POSTGRES_URL:
         yield None
         return
-    server = make_url(POSTGRES_URL)
-    name = f"tawasul_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    db = make_engine(url)
-    upgrade_schema(db, MODEL_MODULES)
-    db.dispose()
-    try:
+    with postgres_database(POSTGRES_URL) as url:
+        migrate(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
-def database_url(postgres_database: str | None, tmp_path: Path) -> str:
+def database_url(postgres_run_database: str | None, tmp_path: Path) -> str:
     """A database URL with an empty schema, ready for this test."""
-    if postgres_database is not None:
-        db = make_engine(postgres_database)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with db.begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.dispose()
-        return postgres_database
-    url = f"sqlite:///{tmp_path / 'tawasul-test.db'}"
-    db = make_engine(url)
-    Base.metadata.create_all(db)
-    # Stamped as migrated: the models are the migrations' result (tests/integration/test_migrations.py).
-    with db.begin() as connection:
-        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-        connection.execute(text("INSERT INTO alembic_version VALUES (:head)"), {"head": head_revision()})
-    db.dispose()
-    return url
+    if postgres_run_database is not None:
+        truncate_all(postgres_run_database)
+        return postgres_run_database
+    return sqlite_from_models(tmp_path / "tawasul-test.db")
 
 
 @pytest.fixture
@@ -115,7 +86,7 @@ def settings(tmp_path: Path) -> dict:
 @pytest.fixture
 def engine(database_url: str, clock: FrozenClock, settings: dict) -> Iterator[CaseEngine]:
     """A `CaseEngine` on the test database and the frozen clock."""
-    case_engine = install(CaseEngine(settings, database_url=database_url, clock=clock))
+    case_engine = build(settings, database_url=database_url, clock=clock)
     yield case_engine
     case_engine.dispose()
 
@@ -140,8 +111,7 @@ def run_cli(database_url: str, clock: FrozenClock, settings: dict, capsys: pytes
     from web.cli import main
 
     def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv), engine_factory=lambda: install(CaseEngine(settings, database_url=database_url,
-                                                                          clock=clock)))
+        code = main(list(argv), engine_factory=lambda: build(settings, database_url=database_url, clock=clock))
         out, err = capsys.readouterr()
         return code, out, err
 

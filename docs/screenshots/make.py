@@ -17,17 +17,15 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from engine.actors import SYSTEM  # noqa: E402
-from engine.context import CaseEngine  # noqa: E402
 from engine.db import make_engine  # noqa: E402
 from engine.definitions import deploy_definition  # noqa: E402
 from engine.jobs import run_due_jobs  # noqa: E402
-from engine.schema import upgrade_schema  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from web import create_app  # noqa: E402
-from workflows import install  # noqa: E402
+from workflows.bootstrap import build  # noqa: E402
 from workflows.demo import load_demo  # noqa: E402
-from workflows.schema import MODEL_MODULES  # noqa: E402
+from workflows.schema import upgrade_schema  # noqa: E402
 
 OUT = Path(__file__).parent
 
@@ -36,10 +34,10 @@ def main() -> None:
     """Render every page in Arabic and English into PNG files beside this script."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/shots.db"
-        upgrade_schema(make_engine(url), MODEL_MODULES)
+        upgrade_schema(make_engine(url))
         settings = load_settings(**{"notifications.sms": {"backend": "log", "path": f"{tmp}/sms.log"},
                                     "notifications.email": {"backend": "log", "path": f"{tmp}/email.log"}})
-        engine = install(CaseEngine(settings, database_url=url))
+        engine = build(settings, database_url=url)
         for path in sorted((ROOT / "bpmn").glob("*.bpmn")):
             engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
         load_demo(engine)

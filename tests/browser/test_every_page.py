@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.actors import Actor
+from engine.actors import SYSTEM, Actor
 from tests.browser.conftest import serious_violations, sign_in
-from tests.integration.test_member_request import Desk
-from workflows.accounts import create_user
+from tests.support.desk import Desk
+from workflows.operations.accounts import create_user
 
 # Words of the English interface that must never show on an Arabic page (data may be English).
 ENGLISH_CHROME = ("Inbox", "Members", "Sign out", "Save", "Search", "Claim", "Release", "Users and roles",
@@ -28,7 +28,7 @@ def pages(engine):
     desk.complete(Actor.user("r", ["reception"]), moved, "intake", {"visit_summary": "تم", "inquiries_answered": True})
     for username, roles in (("sara", ["supervisor", "reception"]), ("rana", ["reception"]),
                             ("admin1", ["administrator"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     task = desk.task(moved, "check_data")
     return {
         "inbox": "/inbox",

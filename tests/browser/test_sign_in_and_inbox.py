@@ -5,11 +5,11 @@ from engine.commands import start_instance
 from engine.definitions import deploy_definition
 from tests.browser.conftest import serious_violations, sign_in
 from tests.conftest import BPMN_DIR
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 
 def _setup(engine):
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     path = BPMN_DIR / "review.bpmn"
     engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
     engine.run(start_instance, SYSTEM, "review", data={"request_no": 1})
@@ -61,10 +61,10 @@ def test_sign_in_claim_and_switch_language(page, live_server, engine):
 
 
 def test_task_form_with_an_error_then_fixed(page, live_server, engine):
-    from tests.integration.test_member_request import Desk
+    from tests.support.desk import Desk
 
     Desk(engine).open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     sign_in(page, live_server, "rana")
     page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
     page.get_by_role("button", name="إنجاز المهمة").click()  # nothing filled in
@@ -83,12 +83,12 @@ def test_task_form_with_an_error_then_fixed(page, live_server, engine):
 
 def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     from engine.actors import Actor
-    from tests.integration.test_member_request import Desk
+    from tests.support.desk import Desk
 
     desk = Desk(engine)
     request = desk.open("financial_support")
     desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     sign_in(page, live_server, "rana")
     page.goto(live_server + f"/cases/{request.instance_id}")
     page.locator('#diagram[data-ready="true"]').wait_for()
@@ -103,10 +103,10 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
 
 
 def test_member_page_in_both_languages(page, live_server, engine):
-    from tests.integration.test_member_request import Desk
+    from tests.support.desk import Desk
 
     desk = Desk(engine)
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     sign_in(page, live_server, "rana")
     page.get_by_role("link", name="الأعضاء").click()
     page.get_by_role("searchbox").fill("نوره") if page.get_by_role("searchbox").count() else page.locator("#q").fill("نوره")
@@ -123,7 +123,7 @@ def test_member_page_in_both_languages(page, live_server, engine):
 
 
 def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "admin1", "secret-pass", "مدير", ["administrator"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "admin1", "secret-pass", "مدير", ["administrator"]))
     sign_in(page, live_server, "admin1")
     page.goto(live_server + "/admin/users")
     assert page.get_by_role("heading", name="المستخدمون والأدوار").is_visible()
@@ -134,13 +134,13 @@ def test_users_page_is_accessible_in_both_languages(page, live_server, engine):
 
 
 def test_verification_task_checklist_upload_draft_and_saved_view(page, live_server, engine, tmp_path):
-    from tests.integration.test_member_request import RECEPTION, Desk
+    from tests.support.desk import RECEPTION, Desk
 
     engine.settings["documents"] = {"dir": str(tmp_path / "uploads"), "max_mb": 5, "types": ["pdf"]}
     desk = Desk(engine)
     request = desk.open("financial_support")
     desk.complete(RECEPTION, request, "intake", {"visit_summary": "حضر", "inquiries_answered": True})
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     income = tmp_path / "income.pdf"
     income.write_bytes(b"%PDF-1.7\n" + b"0" * 100)
     sign_in(page, live_server, "rana")
@@ -172,12 +172,12 @@ def test_verification_task_checklist_upload_draft_and_saved_view(page, live_serv
 
 
 def test_new_work_appears_in_the_open_inbox_without_a_reload(page, live_server, engine):
-    from tests.integration.test_member_request import Desk
+    from tests.support.desk import Desk
 
     desk = Desk(engine)
     desk.open("financial_support")
     engine.settings.setdefault("inbox", {})["refresh_seconds"] = 1
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "رنا", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
     sign_in(page, live_server, "rana")
     rows = page.locator("#inbox-table tr[data-task]")
     assert rows.count() == 1

@@ -24,7 +24,11 @@ def cli(run_cli):
     return run
 
 
-def test_whole_flow_through_the_cli(cli):
+def test_whole_flow_through_the_cli(cli, engine):
+    from engine.actors import SYSTEM
+    from workflows.operations.accounts import create_user
+
+    engine.run(create_user, SYSTEM, "omar", "secret-pass", "عمر", ["reception"])
     code, out, err = cli("deploy", str(BPMN_DIR / "review.bpmn"), str(BPMN_DIR / "waiting.bpmn"))
     assert code == 0, err
     assert [(d["key"], d["version"], d["created"]) for d in out] == [("review", 1, True), ("waiting", 1, True)]
@@ -48,6 +52,7 @@ def test_whole_flow_through_the_cli(cli):
     assert code == 0 and claimed["assignee"] == "rana"
     assert cli("tasks", "--assignee", "rana")[1][0]["id"] == task_id
     assert cli("--as", "rana", "--lanes", "reception", "unclaim", task_id)[1]["assignee"] is None
+    assert cli("assign", task_id, "nobody") == (2, None, "tawasul: no user named 'nobody'\n")
     assert cli("assign", task_id, "omar")[1]["assignee"] == "omar"
     code, out, _ = cli("--as", "omar", "--lanes", "reception", "complete", task_id, "--data",
                        '{"complete": true, "needs_referral": false}')
@@ -253,12 +258,11 @@ def test_tasks_filter_by_sla(cli):
 
 
 def test_a_worker_refuses_a_database_at_another_schema_revision(settings, clock, tmp_path, capsys):
-    from engine.context import CaseEngine
     from web.cli import main
-    from workflows import install
+    from workflows.bootstrap import build
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    code = main(["worker"], engine_factory=lambda: install(CaseEngine(settings, database_url=url, clock=clock)))
+    code = main(["worker"], engine_factory=lambda: build(settings, database_url=url, clock=clock))
     err = capsys.readouterr().err
     assert code != 0 and "schema revision none (empty)" in err and "tawasul init" in err
     assert "Traceback" not in err

@@ -5,7 +5,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-import engine.commands as commands_module
+import engine.casestore as casestore_module
 from engine.actors import SYSTEM, Actor
 from engine.commands import claim_task, complete_task, start_instance
 from engine.errors import Conflict
@@ -24,7 +24,7 @@ def _race(engine, monkeypatch, first, second):
     ``first`` and then finds the task gone. Both ways: one success, one conflict.
     """
     loaded, second_done = threading.Event(), threading.Event()
-    original_load = commands_module._load
+    original_load = casestore_module.load
 
     def slow_load(*args, **kwargs):
         result = original_load(*args, **kwargs)
@@ -33,7 +33,7 @@ def _race(engine, monkeypatch, first, second):
             second_done.wait(timeout=1.0)
         return result
 
-    monkeypatch.setattr(commands_module, "_load", slow_load)
+    monkeypatch.setattr(casestore_module, "load", slow_load)
     outcomes = {}
 
     def run(name, call):

@@ -115,10 +115,10 @@ def test_a_new_instance_uses_the_cached_spec_and_references_it(engine):
 
 
 def test_cache_miss_parses_from_the_stored_xml(engine, database_url, clock, settings):
-    from engine.context import CaseEngine
+    from engine.bootstrap import build_engine
 
     _deploy(engine, "review")
-    fresh = CaseEngine(settings, database_url=database_url, clock=clock)  # another process, empty cache
+    fresh = build_engine(settings, database_url=database_url, clock=clock)  # another process, empty cache
     try:
         row = fresh.run(start_instance, SYSTEM, "review", data={"request_no": 2})
         assert row.status == "running"

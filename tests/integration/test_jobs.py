@@ -6,22 +6,22 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.actors import SYSTEM
-from engine.commands import complete_task, fire_due_timers, start_instance
-from engine.context import CaseEngine
+from engine.bootstrap import build_engine
+from engine.commands import complete_task, start_instance
 from engine.errors import Conflict
 from engine.jobs import (
     JobLost,
     JobRef,
     acquire_jobs,
     finish_job,
-    list_incidents,
     retry_incident,
     run_due_jobs,
 )
 from engine.models import AuditEvent, Job, ProcessInstance
-from engine.queries import instance_detail, list_tasks
+from engine.queries import instance_detail, list_incidents, list_tasks
 from engine.settings import load_settings
 from tests.conftest import BPMN_DIR, T0
+from tests.support.jobs import fire_due_timers
 
 
 def _jobs(engine, kind=None):
@@ -183,7 +183,7 @@ def test_expired_lock_is_taken_again_and_the_slow_owner_is_fenced(engine, deploy
         [again] = acquire_jobs(engine, uow.session, "worker-b", due + timedelta(seconds=31), 10, 30)  # expired
         uow.commit()
     assert again.id == first.id
-    from engine.jobs import handle_timer_start
+    from engine.job_handlers import handle_timer_start
 
     with pytest.raises(JobLost):  # worker-a wakes up late: its work is refused and rolled back
         engine.run(handle_timer_start, first, "worker-a", due + timedelta(seconds=40))
@@ -233,7 +233,7 @@ def test_worker_wakes_at_the_due_time_of_a_job_committed_in_its_process(database
     from engine.worker import Worker
 
     settings = load_settings(**{"jobs.poll_seconds": 600})
-    engine = CaseEngine(settings, database_url=database_url, clock=SystemClock())
+    engine = build_engine(settings, database_url=database_url, clock=SystemClock())
     worker = Worker(engine, listen=False)
     try:
         deploy_with(engine, "waiting")
@@ -257,9 +257,9 @@ def test_job_settings_are_checked(database_url):
     from engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="must be positive"):
-        CaseEngine(load_settings(**{"jobs.batch_size": 0}), database_url=database_url)
+        build_engine(load_settings(**{"jobs.batch_size": 0}), database_url=database_url)
     with pytest.raises(ConfigError, match="jobs settings"):
-        CaseEngine(load_settings(**{"jobs.lock_seconds": "soon"}), database_url=database_url)
+        build_engine(load_settings(**{"jobs.lock_seconds": "soon"}), database_url=database_url)
 
 
 def test_jobref_shape():

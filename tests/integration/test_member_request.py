@@ -6,68 +6,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from engine.actors import SYSTEM, Actor
-from engine.commands import fire_due_timers
+from engine.actors import SYSTEM
 from engine.errors import Forbidden
 from engine.models import OutboxMessage
-from engine.queries import instance_detail, list_tasks
-from workflows import identity
-from workflows.forms import FormErrors, complete_task_with_form
-from workflows.members import member_contacts, register_member
-from workflows.models import Acknowledgement, Decision, Member, ServiceRequest, Survey
-from workflows.requests import documents, mark_document, open_request
-
-RECEPTION = Actor.user("reception1", ["reception"])
-RESEARCHER = Actor.user("researcher1", ["social_researcher"])
-COMMITTEE = Actor.user("committee1", ["committee"])
-DELIVERY = Actor.user("delivery1", ["service_delivery"])
-SUPERVISOR = Actor.user("supervisor1", ["supervisor"], may_assign=True)
-
-
-class Desk:
-    """A small helper around the engine for these tests."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        for name in ("member_request", "inquiry", "membership_registration"):
-            from engine.definitions import deploy_definition
-            from tests.conftest import PROJECT_BPMN_DIR
-
-            path = PROJECT_BPMN_DIR / f"{name}.bpmn"
-            engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
-        self.member = engine.run(lambda e, s: register_member(
-            s, RECEPTION, e.clock.now(), national_id=identity.with_check_digit("108765432"), name_ar="نورة العتيبي",
-            name_en="Noura Alotaibi", mobile="0551234567", email="noura@example.org"))
-
-    def open(self, service_type, channel="in_person"):
-        return self.engine.run(lambda e, s: open_request(e, s, RECEPTION, self.member.id, service_type, channel,
-                                                         "طلب دعم"))
-
-    def task(self, request, element):
-        tasks = self.engine.query(list_tasks, SYSTEM, instance_id=request.instance_id)
-        found = [t for t in tasks if t.element_id == element]
-        assert found, f"no open {element}; open: {[t.element_id for t in tasks]}"
-        return found[0]
-
-    def open_elements(self, request):
-        return sorted(t.element_id for t in self.engine.query(list_tasks, SYSTEM, instance_id=request.instance_id))
-
-    def complete(self, actor, request, element, data):
-        return self.engine.run(complete_task_with_form, actor, self.task(request, element).id, data)
-
-    def verify_all(self, request):
-        for item in self.engine.query(lambda e, s: documents(s, request.id)):
-            self.engine.run(lambda e, s, kind=item.kind: mark_document(e, s, RECEPTION, request.id, kind, "verified"))
-
-    def request(self, request):
-        return self.engine.query(lambda e, s: s.get(ServiceRequest, request.id))
-
-    def outbox(self):
-        return self.engine.query(lambda e, s: [(m.kind, m.payload["channel"]) for m in s.scalars(
-            select(OutboxMessage).where(OutboxMessage.recipient.like("member:%")).order_by(OutboxMessage.id))])
-
-    def detail(self, request):
-        return self.engine.query(instance_detail, request.instance_id)
+from engine.queries import list_tasks
+from tests.support.desk import COMMITTEE, DELIVERY, RECEPTION, RESEARCHER, SUPERVISOR, Desk
+from tests.support.jobs import fire_due_timers
+from workflows.forms import FormErrors
+from workflows.members import member_contacts
+from workflows.models import Acknowledgement, Decision, Member, Survey
+from workflows.requests import documents
 
 
 @pytest.fixture

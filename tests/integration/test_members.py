@@ -6,8 +6,10 @@ from engine.actors import SYSTEM, Actor
 from engine.errors import Conflict, InvalidInput, NotFound
 from tests.conftest import PROJECT_BPMN_DIR
 from workflows import identity
-from workflows.members import log_contact, member_contacts, register_member, search_members, update_member
-from workflows.requests import mark_document, open_request, record_decision
+from workflows.members import member_contacts, search_members
+from workflows.operations.cases import open_request
+from workflows.operations.members import log_contact, register_member, update_member
+from workflows.requests import mark_document, record_decision
 
 RECEPTION = Actor.user("reception1", ["reception"])
 NOURA_ID = identity.with_check_digit("108765432")
@@ -15,7 +17,7 @@ NOURA_ID = identity.with_check_digit("108765432")
 
 def _register(engine, **fields):
     base = {"national_id": NOURA_ID, "name_ar": "نورة العتيبي", "name_en": "Noura Alotaibi", "mobile": "0551234567"}
-    return engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), **{**base, **fields}))
+    return engine.run(lambda e, s: register_member(e, s, RECEPTION, **{**base, **fields}))
 
 
 def test_register_normalises_what_was_typed(engine):
@@ -37,7 +39,7 @@ def test_every_wrong_field_is_named_at_once(engine):
 
 def test_required_fields_and_duplicates(engine):
     with pytest.raises(InvalidInput, match="name_ar is required"):
-        engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), national_id=NOURA_ID))
+        engine.run(lambda e, s: register_member(e, s, RECEPTION, national_id=NOURA_ID))
     first = _register(engine)
     with pytest.raises(Conflict, match=f"national_id {NOURA_ID} is already registered to member {first.id}"):
         _register(engine, name_ar="أخرى")
@@ -52,7 +54,7 @@ def test_search_finds_arabic_names_whatever_the_spelling(engine):
 
 def test_update_member(engine):
     member = _register(engine)
-    updated = engine.run(lambda e, s: update_member(s, RECEPTION, member.id, name_ar="نورة سعد", status="active"))
+    updated = engine.run(lambda e, s: update_member(e, s, RECEPTION, member.id, name_ar="نورة سعد", status="active"))
     assert (updated.name_ar, updated.status) == ("نورة سعد", "active")
     assert engine.query(lambda e, s: search_members(s, "سعد"))[0].id == member.id
 
@@ -60,7 +62,7 @@ def test_update_member(engine):
 @pytest.mark.parametrize("channel", ["in_person", "phone", "social_media", "letter", "website"])
 def test_contacts_on_every_channel(engine, channel):
     member = _register(engine)
-    engine.run(lambda e, s: log_contact(s, RECEPTION, e.clock.now(), member.id, channel, "outbound", "متابعة"))
+    engine.run(lambda e, s: log_contact(e, s, RECEPTION, member.id, channel, "outbound", "متابعة"))
     [contact] = engine.query(lambda e, s: member_contacts(s, member.id))
     assert (contact.channel, contact.direction, contact.staff) == (channel, "outbound", "reception1")
 
@@ -76,9 +78,9 @@ def test_contacts_on_every_channel(engine, channel):
 def test_bad_contacts(engine, args, error, message):
     member = _register(engine)
     with pytest.raises(error, match=message):
-        engine.run(lambda e, s: log_contact(s, RECEPTION, e.clock.now(), member.id, *args))
+        engine.run(lambda e, s: log_contact(e, s, RECEPTION, member.id, *args))
     with pytest.raises(NotFound):
-        engine.run(lambda e, s: log_contact(s, RECEPTION, e.clock.now(), 999, "phone", "inbound", "x"))
+        engine.run(lambda e, s: log_contact(e, s, RECEPTION, 999, "phone", "inbound", "x"))
 
 
 @pytest.fixture

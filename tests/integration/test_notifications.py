@@ -9,14 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM, Actor
-from engine.context import CaseEngine
 from engine.models import OutboxMessage
 from engine.settings import load_settings
 from tests.conftest import T0
-from workflows import identity, install
-from workflows.accounts import create_user
-from workflows.members import register_member
+from workflows import identity
+from workflows.bootstrap import build
 from workflows.notifications import dispatch_outbox, notify, render
+from workflows.operations.accounts import create_user
+from workflows.operations.members import register_member
 
 RECEPTION = Actor.user("reception1", ["reception"])
 
@@ -24,7 +24,7 @@ RECEPTION = Actor.user("reception1", ["reception"])
 def _member(engine, **extra):
     fields = {"national_id": identity.with_check_digit("109876543"), "name_ar": "سارة القحطاني",
               "mobile": "0559876543", "email": "sara@example.org", **extra}
-    return engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), **fields))
+    return engine.run(lambda e, s: register_member(e, s, RECEPTION, **fields))
 
 
 def _messages(engine):
@@ -60,13 +60,13 @@ def test_sent_after_commit_and_never_on_rollback(engine, tmp_path):
         pass
 
     def notify_then_fail(e, s):
-        notify(e, s, e.clock.now(), "request_received", member, {"reference": "REQ-X"}, ("sms",))
+        notify(s, e.clock.now(), "request_received", member, {"reference": "REQ-X"}, ("sms",))
         raise Boom  # the step fails: its message must never go out
 
     with pytest.raises(Boom):
         engine.run(notify_then_fail)
     assert _messages(engine) == []
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {"reference": "REQ-Y"}, ("sms",)))
+    engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {"reference": "REQ-Y"}, ("sms",)))
     assert _messages(engine) == [("request_received", "sms", "pending", 0, None)]  # nothing sent inside the step
     assert dispatch_outbox(engine) == 1
     assert _messages(engine) == [("request_received", "sms", "sent", 1, None)]
@@ -76,14 +76,14 @@ def test_sent_after_commit_and_never_on_rollback(engine, tmp_path):
 def test_dedupe_makes_notify_idempotent(engine):
     member = _member(engine)
     for _ in range(3):
-        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms", "email"),
+        engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {}, ("sms", "email"),
                                        dedupe="REQ-1:request_received:notify_received"))
     assert len(_messages(engine)) == 2
 
 
 def test_sms_goes_to_the_log_provider(engine):
     member = _member(engine, language="ar")
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "decision_accepted", member,
+    engine.run(lambda e, s: notify(s, e.clock.now(), "decision_accepted", member,
                                    {"reference": "REQ-2026-000009", "name": member.name_ar}, ("sms",)))
     dispatch_outbox(engine)
     provider = engine.extensions["workflows"].providers["sms"]
@@ -94,7 +94,7 @@ def test_sms_goes_to_the_log_provider(engine):
 
 def test_a_channel_without_an_address_is_skipped(engine):
     member = _member(engine, email=None)
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms", "email")))
+    engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {}, ("sms", "email")))
     assert [m[1] for m in _messages(engine)] == ["sms"]  # no e-mail row for a member without one
 
 
@@ -126,7 +126,7 @@ def _smtp_engine(database_url, clock, port, tmp_path, **extra):
     settings = load_settings(**{
         "notifications.email": {"backend": "smtp", "host": "127.0.0.1", "port": port, "sender": "tawasul@society.example"},
         "notifications.sms": {"backend": "log", "path": str(tmp_path / "sms.log")}, **extra})
-    return install(CaseEngine(settings, database_url=database_url, clock=clock))
+    return build(settings, database_url=database_url, clock=clock)
 
 
 def test_email_is_delivered_to_a_real_smtp_server(database_url, clock, smtp_server, tmp_path):
@@ -134,7 +134,7 @@ def test_email_is_delivered_to_a_real_smtp_server(database_url, clock, smtp_serv
     engine = _smtp_engine(database_url, clock, port, tmp_path)
     try:
         member = _member(engine)
-        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member,
+        engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member,
                                        {"reference": "REQ-2026-000011", "name": member.name_ar}, ("email",)))
         assert dispatch_outbox(engine) == 1
         [envelope] = received
@@ -152,7 +152,7 @@ def test_a_failing_server_is_retried_with_backoff_then_marked_failed(database_ur
                           **{"notifications.max_attempts": 2, "notifications.backoff_seconds": 30})
     try:
         member = _member(engine)
-        engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("email",)))
+        engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {}, ("email",)))
         assert dispatch_outbox(engine, T0) == 0
         [(_, _, status, attempts, error)] = _messages(engine)
         assert (status, attempts) == ("pending", 1) and "ConnectionRefusedError" in error
@@ -168,9 +168,9 @@ def test_sla_messages_reach_the_staff_of_the_group(database_url, clock, smtp_ser
     port, received = smtp_server
     engine = _smtp_engine(database_url, clock, port, tmp_path)
     try:
-        engine.run(lambda e, s: create_user(s, e.clock.now(), "committee1", "demo-pass-123", "عضو اللجنة",
+        engine.run(lambda e, s: create_user(e, s, SYSTEM, "committee1", "demo-pass-123", "عضو اللجنة",
                                             ["committee"], email="committee1@society.example"))
-        engine.run(lambda e, s: create_user(s, e.clock.now(), "reception1", "demo-pass-123", "الاستقبال",
+        engine.run(lambda e, s: create_user(e, s, SYSTEM, "reception1", "demo-pass-123", "الاستقبال",
                                             ["reception"], email="reception1@society.example"))
         with engine.unit_of_work() as uow:
             uow.session.add(OutboxMessage(created_at=T0, kind="task_warning", recipient="group:committee",
@@ -188,27 +188,28 @@ def test_worker_drain_sends_the_outbox(engine):
     from engine.jobs import run_due_jobs
 
     member = _member(engine)
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms",)))
+    engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {}, ("sms",)))
     assert run_due_jobs(engine, T0).sent == 1
-    assert SYSTEM.name == "system"
 
 
-def test_letters_become_printable_pages(engine):
-    from workflows.letters import letter_page, letters, status_label
+def test_letters_become_printable_letters(engine):
+    from engine.errors import InvalidInput, NotFound
+    from workflows.read.letters import letter, letters_waiting
+    from workflows.requests import status_label
 
     member = _member(engine)
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "decision_accepted", member,
+    engine.run(lambda e, s: notify(s, e.clock.now(), "decision_accepted", member,
                                    {"reference": "REQ-2026-000042", "name": member.name_ar}, ("letter",)))
     dispatch_outbox(engine)
-    [letter] = engine.query(lambda e, s: letters(s))
-    page = engine.query(lambda e, s: letter_page(s, letter.id))
-    assert '<html lang="ar" dir="rtl">' in page and "قبول طلبك REQ-2026-000042" in page and "سارة القحطاني" in page
+    [waiting] = engine.query(letters_waiting, SYSTEM)
+    printed = engine.query(letter, SYSTEM, waiting.id)
+    assert (printed.language, printed.direction, printed.addressee) == ("ar", "rtl", "سارة القحطاني")
+    assert printed.subject == "قبول طلبك REQ-2026-000042" and printed.status == "printable"
+    assert printed.society == "الجمعية التعاونية متعددة الأغراض بالمحفر"  # from config.yaml
     assert status_label("with_committee") == "لدى لجنة البحث" and status_label("with_committee", "en") == "With the research committee"
-    from engine.errors import InvalidInput, NotFound
-
     with pytest.raises(NotFound):
-        engine.query(lambda e, s: letter_page(s, 999))
-    engine.run(lambda e, s: notify(e, s, e.clock.now(), "request_received", member, {}, ("sms",)))
+        engine.query(letter, SYSTEM, 999)
+    engine.run(lambda e, s: notify(s, e.clock.now(), "request_received", member, {}, ("sms",)))
     sms_id = engine.query(lambda e, s: s.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id.desc())).first())
     with pytest.raises(InvalidInput, match="is a sms message, not a letter"):
-        engine.query(lambda e, s: letter_page(s, sms_id))
+        engine.query(letter, SYSTEM, sms_id)

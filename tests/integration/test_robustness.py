@@ -51,7 +51,7 @@ def test_a_script_result_that_cannot_be_saved_puts_the_instance_in_error(engine,
     row = engine.run(start_instance, SYSTEM, "timer_from_data", data={"make_set": True})
     [task] = engine.query(list_tasks, SYSTEM, instance_id=row.id)
     engine.run(complete_task, SYSTEM, task.id, {"wait": "PT1H"})
-    from engine.commands import fire_due_timers
+    from tests.support.jobs import fire_due_timers
 
     assert fire_due_timers(engine, T0 + timedelta(hours=1)) == 1
     row = engine.query(instance_detail, row.id)
@@ -104,10 +104,10 @@ def test_a_busy_sqlite_database_is_a_conflict_not_a_traceback(database_url, cloc
         pytest.skip("SQLite locking")
     import sqlite3
 
-    from engine.context import CaseEngine
+    from engine.bootstrap import build_engine
     from engine.errors import Conflict
 
-    engine = CaseEngine(dict(settings, sqlite_busy_timeout_ms=200), database_url=database_url, clock=clock)
+    engine = build_engine(dict(settings, sqlite_busy_timeout_ms=200), database_url=database_url, clock=clock)
     deploy_with(engine, "review")
     blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")

@@ -6,13 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM, Actor
+from engine.bootstrap import build_engine
 from engine.calendar import set_day
-from engine.commands import complete_task, fire_due_timers, start_instance
-from engine.context import CaseEngine
+from engine.commands import complete_task, start_instance
 from engine.errors import ConfigError, InvalidDefinition
 from engine.models import AuditEvent, Job, OutboxMessage
 from engine.queries import list_tasks, task_as_dict
 from engine.settings import load_settings
+from tests.support.jobs import fire_due_timers
 
 ALI = Actor.user("ali", ["committee"])
 SARA = Actor.user("sara", ["supervisor"], may_assign=True)
@@ -117,7 +118,7 @@ def test_completing_the_task_closes_its_sla_jobs(engine, decision):
 def test_sla_from_config_wins_over_the_diagram(database_url, clock, deploy_with):
     settings = load_settings(**{"sla": {"committee_sla": {"decide": {
         "due": '"PT4H"', "warn": '"PT3H"', "escalate": [{"after": '"PT5H"', "to": "supervisor"}]}}}})
-    engine = CaseEngine(settings, database_url=database_url, clock=clock)
+    engine = build_engine(settings, database_url=database_url, clock=clock)
     try:
         deploy_with(engine, "committee_sla")
         engine.run(start_instance, SYSTEM, "committee_sla")
@@ -139,7 +140,7 @@ def test_sla_from_config_wins_over_the_diagram(database_url, clock, deploy_with)
 )
 def test_bad_sla_configuration_is_refused_at_start(database_url, clock, sla, message):
     with pytest.raises(ConfigError, match=message):
-        CaseEngine(load_settings(sla=sla), database_url=database_url, clock=clock)
+        build_engine(load_settings(sla=sla), database_url=database_url, clock=clock)
 
 
 def test_bad_sla_properties_are_refused_at_deploy(engine, deploy):
@@ -153,7 +154,7 @@ def test_bad_sla_properties_are_refused_at_deploy(engine, deploy):
 
 def test_an_sla_that_fails_at_run_time_does_not_stop_the_case(database_url, clock, deploy_with):
     settings = load_settings(**{"sla": {"committee_sla": {"decide": {"due": "business_days(days_allowed)"}}}})
-    engine = CaseEngine(settings, database_url=database_url, clock=clock)
+    engine = build_engine(settings, database_url=database_url, clock=clock)
     try:
         deploy_with(engine, "committee_sla")
         row = engine.run(start_instance, SYSTEM, "committee_sla")  # no days_allowed in the data

@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM, Actor
-from engine.commands import complete_task, fire_due_timers, start_instance
+from engine.commands import complete_task, start_instance
 from engine.errors import Conflict
 from engine.models import AuditEvent
 from engine.queries import instance_detail, list_tasks
 from tests.conftest import T0
+from tests.support.jobs import fire_due_timers
 
 RANA = Actor.user("rana", ["reception"])
 ALI = Actor.user("ali", ["committee"])

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.actors import SYSTEM
+from engine.bootstrap import build_engine
 from engine.clock import FrozenClock
 from engine.commands import start_instance
-from engine.context import CaseEngine
 from engine.models import AuditEvent, HumanTask, Job
 
 pytestmark = pytest.mark.postgres_only
@@ -69,7 +69,7 @@ def _wait_for(condition, seconds, what):
 
 def _past_engine(database_url, settings):
     """An engine whose clock stands an hour ago, to write timers that are due now."""
-    return CaseEngine(settings, database_url=database_url,
+    return build_engine(settings, database_url=database_url,
                       clock=FrozenClock(datetime.now(UTC) - timedelta(hours=1)))
 
 
@@ -181,7 +181,7 @@ def test_notify_wakes_a_worker_in_another_process_at_once(database_url, settings
     from engine.clock import SystemClock
     from engine.queries import list_tasks
 
-    engine = CaseEngine(settings, database_url=database_url, clock=SystemClock())
+    engine = build_engine(settings, database_url=database_url, clock=SystemClock())
     deploy_with(engine, "waiting")
     worker = _spawn(["worker"], _env(database_url, jobs__poll_seconds=600))
     try:

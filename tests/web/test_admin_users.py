@@ -4,17 +4,19 @@ import re
 
 import pytest
 
+from engine.actors import SYSTEM
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows.accounts import check_password, create_user
+from workflows.accounts import check_password
 from workflows.models import User
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
 def client(engine):
     auth.throttle._failures.clear()
     for username, roles in (("admin1", ["administrator"]), ("rana", ["reception"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.context import CaseEngine
+from engine.bootstrap import build_engine
 from engine.settings import load_settings
 from web import create_app
 
@@ -11,7 +11,7 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture
 def api(database_url, clock, deploy_with):
-    engine = CaseEngine(load_settings(**{"api.token": TOKEN}), database_url=database_url, clock=clock)
+    engine = build_engine(load_settings(**{"api.token": TOKEN}), database_url=database_url, clock=clock)
     deploy_with(engine, "review")
     client = create_app({"TESTING": True}, engine=engine).test_client()
     yield client

@@ -9,14 +9,14 @@ from engine.commands import start_instance
 from engine.definitions import deploy_definition
 from tests.conftest import BPMN_DIR
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
 def app(engine):
     auth.throttle._failures.clear()
     for username, roles in (("rana", ["reception"]), ("ali", ["committee"]), ("member1", [])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u.title(), r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u.title(), r))
     path = BPMN_DIR / "review.bpmn"
     engine.run(deploy_definition, SYSTEM, path.read_bytes(), path.name)
     engine.run(start_instance, SYSTEM, "review", data={"request_no": 1})

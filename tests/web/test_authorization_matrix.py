@@ -3,10 +3,11 @@
 
 from engine.actors import SYSTEM
 from engine.queries import list_tasks
-from tests.integration.test_member_request import Desk
+from tests.support.desk import Desk
 from tests.web.helpers import csrf_token as _token
 from web import auth, create_app
-from workflows.accounts import ROLE_LANES, create_user
+from workflows.accounts import ROLE_LANES
+from workflows.operations.accounts import create_user
 
 PAGES = ("inbox", "members", "member", "case", "diagram", "task", "admin")
 
@@ -31,8 +32,7 @@ def test_each_role_on_each_page(engine):
             "task": f"/tasks/{task.id}", "admin": "/admin/users"}
     accounts = {role: [role] for role in ROLE_LANES} | {"member": []}
     for username, roles in accounts.items():
-        engine.run(lambda e, s, u=username, r=roles: create_user(
-            s, e.clock.now(), u, "secret-pass", u, r, member_id=desk.member.id if not r else None))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r, member_id=desk.member.id if not r else None))
     app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
     wrong = []
     anonymous = app.test_client()

@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from engine.actors import Actor
-from tests.integration.test_member_request import Desk
+from engine.actors import SYSTEM, Actor
+from tests.support.desk import Desk
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def client_and_case(engine):
     request = desk.open("financial_support")
     desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
     for username, roles in (("rana", ["reception"]), ("member1", [])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client(), request
 
 

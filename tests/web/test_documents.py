@@ -6,11 +6,12 @@ import io
 
 import pytest
 
-from tests.integration.test_member_request import RECEPTION, Desk
+from engine.actors import SYSTEM
+from tests.support.desk import RECEPTION, Desk
 from tests.web.helpers import csrf_token as _token
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 from workflows.requests import documents
 
 PDF = b"%PDF-1.7\n" + b"0" * 200
@@ -25,7 +26,7 @@ def setup(engine, tmp_path):
     desk.complete(RECEPTION, request, "intake", {"visit_summary": "حضر", "inquiries_answered": True})
     check = desk.task(request, "check_data")
     for username, roles in (("rana", ["reception"]), ("ali", ["committee"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     return client, check, request, tmp_path / "uploads"
 

@@ -11,10 +11,10 @@ from werkzeug.datastructures import MultiDict
 
 from engine.actors import SYSTEM
 from engine.queries import list_tasks
-from tests.integration.test_member_request import Desk
+from tests.support.desk import Desk
 from tests.web.helpers import csrf_token, sign_in
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 NONSENSE = ["", " ", "0", "-1", "²", "٣", "9" * 400, "x" * 5000, "'; DROP TABLE users; --", "<script>", "%00",
             "\u202e", "a\x00b", "null", "[]", "{}", "1e309", "NaN", "../../etc/passwd"]
@@ -25,7 +25,7 @@ def boss(engine):
     auth.throttle._failures.clear()
     desk = Desk(engine)
     request = desk.open("financial_support")
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "boss", "secret-pass", "boss",
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "boss", "secret-pass", "boss",
                                         ["supervisor", "administrator", "reception"]))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     sign_in(client, "boss")

@@ -19,9 +19,9 @@ def test_healthz(client):
 
 
 def test_healthz_reports_an_unreachable_database(settings, clock):
-    from engine.context import CaseEngine
+    from engine.bootstrap import build_engine
 
-    broken = CaseEngine(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", clock=clock)
+    broken = build_engine(settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", clock=clock)
     response = create_app({"TESTING": True}, engine=broken).test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "error"
@@ -45,14 +45,18 @@ def test_lists_deployed_definitions_in_arabic_and_json(client, deploy):
 
 
 def test_the_app_refuses_a_database_whose_schema_is_behind(settings, clock, tmp_path):
-    from engine.context import CaseEngine
     from engine.errors import ConfigError
-    from engine.schema import head_revision, upgrade_schema
-    from workflows.schema import MODEL_MODULES
+    from engine.schema import ENGINE, head_revision, upgrade_schema
+    from workflows.bootstrap import build
+    from workflows.schema import DOMAIN
+    from workflows.schema import upgrade_schema as upgrade_everything
 
-    engine = CaseEngine(settings, database_url=f"sqlite:///{tmp_path / 'old.db'}", clock=clock)
+    engine = build(settings, database_url=f"sqlite:///{tmp_path / 'old.db'}", clock=clock)
     with pytest.raises(ConfigError, match=r"schema revision none \(empty\).*needs .*run `tawasul init`"):
         create_app({"TESTING": True}, engine=engine)
-    assert upgrade_schema(engine.db, MODEL_MODULES) == head_revision()
+    assert upgrade_schema(engine.db) == head_revision(ENGINE)  # the engine's tables alone are not enough
+    with pytest.raises(ConfigError, match=rf"schema revision none \(empty\) but .* needs {head_revision(DOMAIN)}"):
+        create_app({"TESTING": True}, engine=engine)
+    assert upgrade_everything(engine.db)["domain"] == head_revision(DOMAIN)
     assert create_app({"TESTING": True}, engine=engine).test_client().get("/healthz").status_code == 200
     engine.dispose()

@@ -7,16 +7,16 @@ import pytest
 from sqlalchemy import text as sql
 
 from engine.actors import SYSTEM, Actor
-from engine.context import CaseEngine
 from engine.errors import ConfigError
 from engine.queries import list_tasks
-from tests.integration.test_member_request import Desk
+from tests.support.desk import Desk
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows import identity, install
-from workflows.accounts import create_user
-from workflows.inbox import count_cache, inbox
-from workflows.members import register_member
+from workflows import identity
+from workflows.bootstrap import build
+from workflows.operations.accounts import create_user
+from workflows.operations.members import register_member
+from workflows.read.inbox import count_cache, inbox
 
 RECEPTION = Actor.user("reception1", ["reception"])
 
@@ -29,7 +29,7 @@ def desk(engine):
 
 def test_search_by_member_name_national_id_and_reference(desk, engine):
     first = desk.open("financial_support")
-    other = engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), name_ar="خالد الحربي",
+    other = engine.run(lambda e, s: register_member(e, s, RECEPTION, name_ar="خالد الحربي",
                                                     national_id=identity.with_check_digit("106666666")))
     desk.member = other
     second = desk.open("in_kind_support")
@@ -61,7 +61,7 @@ def test_counts_paging_and_sort(desk, engine, clock):
 
 def _rana(engine):
     """A client signed in as rana (reception) and the CSRF token of her session."""
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "rana", "secret-pass", "rana", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "rana", ["reception"]))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     return client, _login(client, "rana")
 
@@ -86,7 +86,7 @@ def test_team_counts_are_shared_for_a_few_seconds_then_counted_again(desk, engin
     # ...while a command committed through this engine is seen at once.
     _behind_the_engine(engine, "UPDATE human_tasks SET lane = 'committee', candidate_group = 'committee' "
                                "WHERE instance_id = :i", i=second.instance_id)
-    engine.run(lambda e, s: register_member(s, RECEPTION, e.clock.now(), name_ar="سعد القحطاني",
+    engine.run(lambda e, s: register_member(e, s, RECEPTION, name_ar="سعد القحطاني",
                                             national_id=identity.with_check_digit("107777777")))
     assert engine.query(inbox, RECEPTION).counts["on_track"] == 1
     # The clock moving the SLA states on counts again too.
@@ -116,7 +116,7 @@ def test_tasks_assigned_beyond_the_team_are_counted_on_every_page(desk, engine, 
 
 def test_counts_on_every_page_when_the_setting_is_zero(desk, engine, clock, settings, database_url):
     settings["inbox"] = {"counts_seconds": 0}
-    fresh = install(CaseEngine(settings, database_url=database_url, clock=clock))
+    fresh = build(settings, database_url=database_url, clock=clock)
     try:
         request = desk.open("financial_support")
         assert fresh.query(inbox, RECEPTION).total == 1
@@ -134,13 +134,13 @@ def test_counts_on_every_page_when_the_setting_is_zero(desk, engine, clock, sett
 def test_a_bad_inbox_setting_stops_the_start_with_its_name(settings, database_url, clock, key, value):
     settings["inbox"] = {"counts_seconds": 5, "refresh_seconds": 60, key: value}
     with pytest.raises(ConfigError, match=f"inbox.{key}"):
-        install(CaseEngine(settings, database_url=database_url, clock=clock))
+        build(settings, database_url=database_url, clock=clock)
 
 
 def test_supervisor_reassigns_from_the_inbox(desk, engine):
     desk.open("financial_support")
     for username, roles in (("sara", ["supervisor", "reception"]), ("rana", ["reception"]), ("omar", ["reception"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     _login(client, "sara")
     page = client.get("/inbox").get_data(as_text=True)
@@ -172,7 +172,7 @@ def test_inbox_page_filters_in_the_browser_url(desk, engine):
 
 
 def test_page_links_show_the_ends_and_the_neighbourhood_with_gaps():
-    from web.inbox import page_numbers
+    from web.staff.inbox import page_numbers
 
     assert page_numbers(1, 1) == [1]
     assert page_numbers(2, 4) == [1, 2, 3, 4]
@@ -208,7 +208,7 @@ def test_page_numbers_in_arabic_digits_and_nonsense_pages(desk, engine):
 
 
 def test_time_left_in_words_with_arabic_plural_forms(engine):
-    from web.common import time_left
+    from web.deadlines import time_left
 
     app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
     with app.test_request_context("/?lang=ar"):
@@ -236,7 +236,7 @@ def test_deadline_words_know_the_time_of_day_and_the_weekend(engine):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from web.common import deadline
+    from web.deadlines import deadline
 
     riyadh = ZoneInfo("Asia/Riyadh")
 
@@ -271,7 +271,7 @@ def test_claiming_the_last_row_of_the_last_page_shows_the_page_before(desk, engi
 
 
 def test_a_commit_while_the_team_is_being_counted_is_not_hidden_by_the_cache(desk, engine, monkeypatch):
-    import workflows.inbox as inbox_module
+    import workflows.read.inbox as inbox_module
     from engine.commands import claim_task
 
     desk.open("financial_support")

@@ -4,9 +4,10 @@ import re
 
 import pytest
 
-from tests.integration.test_member_request import Desk
+from engine.actors import SYSTEM
+from tests.support.desk import Desk
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def client_and_member(engine):
     auth.throttle._failures.clear()
     desk = Desk(engine)
     for username, roles in (("rana", ["reception"]), ("member1", [])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)

@@ -5,12 +5,13 @@ import re
 
 import pytest
 
-from tests.integration.test_member_request import Desk
+from engine.actors import SYSTEM
+from tests.support.desk import Desk
 from tests.web.helpers import csrf_token as _token
 from tests.web.helpers import sign_in as _login
 from tests.web.helpers import sign_out as _logout
 from web import auth, create_app
-from workflows.accounts import create_user
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def client(engine):
     desk.open("financial_support")
     for username, roles in (("rana", ["reception", "supervisor"]), ("omar", ["reception"]),
                             ("ali", ["committee"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     return create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
 
 

@@ -7,12 +7,12 @@ import pytest
 from engine.actors import SYSTEM, Actor
 from engine.commands import complete_task
 from engine.queries import list_tasks
-from tests.integration.test_member_request import Desk
+from tests.support.desk import Desk
 from tests.web.helpers import csrf_token as _token
 from tests.web.helpers import sign_in as _login
 from web import auth, create_app
-from workflows.accounts import create_user
-from workflows.forms import load_draft
+from workflows.models import TaskDraft
+from workflows.operations.accounts import create_user
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def setup(engine):
     desk = Desk(engine)
     request = desk.open("financial_support")
     for username, roles in (("rana", ["reception"]), ("ali", ["committee"])):
-        engine.run(lambda e, s, u=username, r=roles: create_user(s, e.clock.now(), u, "secret-pass", u, r))
+        engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     client = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine).test_client()
     [task] = engine.query(list_tasks, SYSTEM)
     return client, task, request
@@ -82,7 +82,7 @@ def test_a_role_without_the_lane_cannot_complete_or_save_the_task(setup, engine)
                                                            "visit_summary": "تم", "inquiries_answered": "on"})
         assert response.status_code == 403
     assert engine.query(list_tasks, SYSTEM)[0].id == task.id
-    assert engine.query(lambda e, s: load_draft(s, task.id)) is None
+    assert engine.query(lambda e, s: s.get(TaskDraft, task.id)) is None
 
 
 def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
@@ -100,7 +100,7 @@ def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
     # Another member of the team opening the task sees the draft.
     client.post("/logout", data={"csrf_token": _token(body)})
     assert client.get("/inbox").status_code == 302  # signed out
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "omar", "secret-pass", "omar", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "omar", "secret-pass", "omar", ["reception"]))
     _login(client, "omar")
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert "نصف ملاحظة" in page
@@ -108,12 +108,12 @@ def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
     client.post(f"/tasks/{task.id}", data={"csrf_token": _token(page), "action": "complete",
                                            "visit_summary": "تم", "inquiries_answered": "on"})
     assert [t.element_id for t in engine.query(list_tasks, SYSTEM)] == ["check_data"]
-    assert engine.query(lambda e, s: load_draft(s, task.id)) is None
+    assert engine.query(lambda e, s: s.get(TaskDraft, task.id)) is None
 
 
 def test_number_fields_are_text_boxes_that_take_arabic_digits(engine):
     from tests.unit.test_forms import SCHEMA
-    from web.tasks import _form_fields
+    from web.staff.tasks import _form_fields
 
     app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
     with app.test_request_context("/?lang=ar"):
@@ -143,7 +143,7 @@ def test_the_deadline_and_assignee_are_shown_and_the_task_claimed_from_its_page(
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert "إعادة للمسار" in page  # release, now that it is hers
     # Someone else's task: no button, and a claim attempt comes back with the reason.
-    engine.run(lambda e, s: create_user(s, e.clock.now(), "omar", "secret-pass", "omar", ["reception"]))
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "omar", "secret-pass", "omar", ["reception"]))
     other = client.application.test_client()
     _login(other, "omar")
     page = other.get(f"/tasks/{task.id}").get_data(as_text=True)
@@ -160,7 +160,7 @@ def test_the_deadline_and_assignee_are_shown_and_the_task_claimed_from_its_page(
 
 def test_form_problems_are_worded_in_the_page_language(engine):
     from tests.unit.test_forms import SCHEMA
-    from web.tasks import field_errors
+    from web.staff.tasks import field_errors
     from workflows.forms import FormErrors, validate
 
     schema = dict(SCHEMA, properties=dict(SCHEMA["properties"], note={
