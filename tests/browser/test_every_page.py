@@ -11,12 +11,17 @@ import pytest
 
 from engine.actors import SYSTEM, Actor
 from tests.browser.conftest import serious_violations, sign_in
-from tests.support.desk import Desk
+from tests.support.desk import RECEPTION, Desk
+from workflows import identity
+from workflows.notifications import dispatch_outbox
 from workflows.operations.accounts import create_user
+from workflows.operations.members import register_member
+from workflows.read.letters import letters_waiting
 
 # Words of the English interface that must never show on an Arabic page (data may be English).
 ENGLISH_CHROME = ("Inbox", "Members", "Sign out", "Save", "Search", "Claim", "Release", "Users and roles",
-                  "History", "Contacts", "Page not found", "Not allowed", "Task", "Due")
+                  "History", "Contacts", "Page not found", "Not allowed", "Task", "Due", "Letters", "Print",
+                  "Mark as sent", "Letters to post")
 
 
 @pytest.fixture
@@ -30,7 +35,16 @@ def pages(engine):
                             ("admin1", ["administrator"])):
         engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     task = desk.task(moved, "check_data")
+    noura = desk.member
+    desk.member = engine.run(register_member, RECEPTION, name_ar="سالم الدوسري",
+                             national_id=identity.with_check_digit("104444444"))  # no mobile, no e-mail: a letter
+    desk.open("in_kind_support")
+    dispatch_outbox(engine)
+    [letter] = engine.query(letters_waiting, SYSTEM)
+    desk.member = noura
     return {
+        "letters": "/letters",
+        "letter": f"/letters/{letter.id}",
         "inbox": "/inbox",
         "task": f"/tasks/{task.id}",
         "case": f"/cases/{moved.instance_id}",
@@ -90,7 +104,7 @@ def _check(page, url, lang, problems, width):
 def test_every_page_in_both_languages(browser, live_server, pages, width):
     problems: list[str] = []
     for username, names in (("sara", ["inbox", "task", "case", "members", "member", "definitions", "not found",
-                                      "waiting"]),
+                                      "waiting", "letters", "letter"]),
                             ("admin1", ["users"]), ("rana", ["users"])):
         context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
         page = context.new_page()

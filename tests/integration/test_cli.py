@@ -266,3 +266,29 @@ def test_a_worker_refuses_a_database_at_another_schema_revision(settings, clock,
     err = capsys.readouterr().err
     assert code != 0 and "schema revision none (empty)" in err and "tawasul init" in err
     assert "Traceback" not in err
+
+
+def test_starting_a_member_request_from_the_cli_opens_a_request_or_says_how(cli, engine):
+    from tests.support.desk import Desk
+    from workflows.models import ServiceRequest
+
+    desk = Desk(engine)
+    code, out, err = cli("start", "member_request", "--data", '{"member_id": 1}')
+    assert (code, out) == (2, None)
+    assert err.startswith("tawasul: process 'member_request' runs member requests, so starting it opens one: "
+                          "service_type, channel missing; give data like")
+    code, out, err = cli("start", "member_request", "--data", '{"member_id": 1, "service_type": "inquiry", '
+                         '"channel": "phone", "request_id": 5}', "--business-key", "X")
+    assert code == 2 and ("service_type 'inquiry' is not run by 'member_request' (it runs financial_support, "
+                          "in_kind_support); request_id cannot be given (the request sets the case's data); a "
+                          "request's business key is its reference, so leave business_key out") in err
+    code, out, err = cli("start", "member_request", "--data",
+                         f'{{"member_id": {desk.member.id}, "service_type": "financial_support", "channel": "phone"}}')
+    assert code == 0, err
+    assert out == {"instance_id": 1, "status": "running", "request_id": 1, "reference": "REQ-2026-000001"}
+    code, out, _ = cli("start", "inquiry", "--data", '{"member_id": 999, "service_type": "inquiry", "channel": "phone"}')
+    assert code == 3 and out is None  # no such member
+    request = engine.query(lambda e, s: s.get(ServiceRequest, 1))
+    assert (request.member_id, request.instance_id, request.channel) == (desk.member.id, 1, "phone")
+    code, tasks, _ = cli("tasks", "--instance", "1")
+    assert [t["element_id"] for t in tasks] == ["intake"]

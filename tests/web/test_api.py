@@ -88,3 +88,40 @@ def test_out_of_range_numbers_and_odd_tokens_are_clear_errors(api):
     assert api.post("/api/v1/instances", json={"key": "review", "version": 2**40}, headers=AUTH).status_code == 422
     assert api.get("/api/v1/tasks", headers={"Authorization": "Bearer é"}).status_code == 401
     assert api.post("/api/v1/tasks/%00/complete", json={}, headers=AUTH).status_code == 400
+
+
+@pytest.fixture
+def api_with_desk(database_url, clock, settings):
+    from tests.support.desk import Desk
+    from workflows.bootstrap import build
+
+    engine = build(dict(settings, api={"token": TOKEN}), database_url=database_url, clock=clock)
+    desk = Desk(engine)
+    yield create_app({"TESTING": True}, engine=engine).test_client(), desk
+    engine.dispose()
+
+
+def test_starting_a_member_request_opens_a_request_or_says_how(api_with_desk):
+    from workflows.models import ServiceRequest
+
+    client, desk = api_with_desk
+    refused = client.post("/api/v1/instances", json={"key": "member_request", "data": {"member_id": desk.member.id}},
+                          headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"] == (
+        "process 'member_request' runs member requests, so starting it opens one: service_type, channel missing; "
+        'give data like {"member_id": 1, "service_type": "financial_support", "channel": "phone"} '
+        "(service_type: financial_support or in_kind_support; channel: in_person, phone, social_media, letter, website)")
+    assert desk.engine.query(lambda e, s: s.query(ServiceRequest).count()) == 0  # nothing half-written
+    started = client.post("/api/v1/instances", headers=AUTH, json={
+        "key": "member_request",
+        "data": {"member_id": desk.member.id, "service_type": "in_kind_support", "channel": "website"}})
+    assert started.status_code == 201
+    body = started.get_json()
+    assert body["reference"] == "REQ-2026-000001" and body["status"] == "running"
+    assert list(body["open_tasks"].values()) == ["intake"]
+    request = desk.engine.query(lambda e, s: s.get(ServiceRequest, body["request_id"]))
+    assert (request.instance_id, request.channel, request.service_type) == (body["instance_id"], "website",
+                                                                            "in_kind_support")
+    detail = client.get(f"/api/v1/instances/{body['instance_id']}", headers=AUTH).get_json()
+    assert detail["data"]["request_id"] == request.id and detail["business_key"] == "REQ-2026-000001"

@@ -94,7 +94,7 @@ def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
                                                        "visit_summary": "نصف ملاحظة"}, follow_redirects=True)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "حُفظت المسودة" in body
-    assert 'value="نصف ملاحظة"' in body or ">نصف ملاحظة<" in body
+    assert 'name="visit_summary" rows="3">نصف ملاحظة</textarea>' in body  # the draft fills the text area
     assert 'id="draft-saved"' in body and "rana" in body
     assert engine.query(list_tasks, SYSTEM)[0].id == task.id  # still open
     # Another member of the team opening the task sees the draft.
@@ -177,3 +177,48 @@ def test_form_problems_are_worded_in_the_page_language(engine):
         validate(schema, {})
     with app.test_request_context("/?lang=ar"):
         assert field_errors(caught.value) == {"children": "هذا الحقل مطلوب.", "income": "هذا الحقل مطلوب."}
+
+
+def test_completing_from_the_page_reads_the_task_once_and_its_form_once(setup, engine, monkeypatch):
+    """route → one operation → one engine command → case store → commit."""
+    from sqlalchemy import event
+
+    import workflows.forms
+    import workflows.operations.tasks as task_operations
+    import workflows.read.tasks as task_reads
+
+    client, task, _ = setup
+    _login(client, "rana")
+    token = _token(client.get("/inbox").get_data(as_text=True))
+    forms_loaded, statements = [], []
+    original = workflows.forms.load_form
+
+    def counted(key, *args):
+        forms_loaded.append(key)
+        return original(key, *args)
+
+    for module in (workflows.forms, task_operations, task_reads):
+        monkeypatch.setattr(module, "load_form", counted)
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    commits = []
+
+    def committed(conn):
+        commits.append(1)
+
+    event.listen(engine.db, "before_cursor_execute", record)
+    event.listen(engine.db, "commit", committed)
+    try:
+        response = client.post(f"/tasks/{task.id}", data={"csrf_token": token, "visit_summary": "حضر وسأل",
+                                                           "inquiries_answered": "on"})
+    finally:
+        event.remove(engine.db, "before_cursor_execute", record)
+        event.remove(engine.db, "commit", committed)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/inbox")
+    assert forms_loaded == ["intake.json"]
+    reads_of_tasks = [s for s in statements if s.startswith("SELECT") and "FROM human_tasks" in s]
+    assert len(reads_of_tasks) == 1 and "JOIN process_instances" in reads_of_tasks[0]
+    assert commits == [1]  # one transaction wrote the completion
+    assert [t.element_id for t in engine.query(list_tasks, SYSTEM)] == ["check_data"]
