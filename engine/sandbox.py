@@ -21,6 +21,7 @@ time, so it does not read the injected clock).
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import operator
 import re
@@ -396,8 +397,6 @@ class Sandbox:
             "ArithmeticError", "Exception", "IndexError", "KeyError", "LookupError", "TypeError",
             "ValueError", "ZeroDivisionError",
         ]
-        import builtins
-
         table: dict[str, Any] = {name: getattr(builtins, name) for name in names}
         table.update({"True": True, "False": False, "None": None, "pow": _guarded_pow_builtin, "sum": _guarded_sum,
                       "int": _guarded_int, "__import__": _internal_import})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -23,8 +23,6 @@ def _explain(code: int) -> str:
 
 
 def _max_mb() -> int:
-    from flask import current_app
-
     return int((current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)) - 1
 
 
