@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, create_engine, inspect
 from sqlalchemy.exc import OperationalError
 
 from engine.db import Base
@@ -101,6 +101,38 @@ def require_current_schema(db: Engine, locations: tuple[Location, ...] = (ENGINE
                 f"the database {where} has schema revision {current or 'none (empty)'} but this version of "
                 f"Tawasul needs {head}: run `tawasul init` (it creates or upgrades the schema), then start again"
             )
+
+
+def run_environment(context: Any, owned_module: str, version_table: str) -> None:
+    """The body of a layer's Alembic ``env.py``: migrate the tables ``owned_module`` maps.
+
+    Runs on the connection `upgrade_on` hands over (or, from the ``alembic`` command, on one made
+    from the URL), versioned in ``version_table``; autogenerate looks at the layer's own tables only.
+    """
+    config = context.config
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            version_table=config.attributes.get("version_table", version_table),
+            include_object=include_tables(tables_of(owned_module)),
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    db = create_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with db.begin() as own_connection:
+            run(own_connection)
+    finally:
+        db.dispose()
 
 
 def tables_of(*modules: str) -> set[str]:

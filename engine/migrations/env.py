@@ -1,37 +1,8 @@
-"""Alembic environment of the engine's tables: runs on the connection `engine.schema` hands over."""
+"""Alembic environment of the engine's tables (run by `engine.schema.upgrade_on`)."""
 
 from alembic import context
-from sqlalchemy import create_engine
 
 import engine.models  # noqa: F401 - the engine's tables
-from engine.db import Base
-from engine.schema import VERSION_TABLE, include_tables, tables_of
+from engine.schema import VERSION_TABLE, run_environment
 
-config = context.config
-
-
-def run_migrations() -> None:
-    connection = config.attributes.get("connection")
-    if connection is None:
-        db = create_engine(config.get_main_option("sqlalchemy.url"))
-        with db.begin() as own_connection:
-            _run(own_connection)
-        db.dispose()
-    else:
-        _run(connection)
-
-
-def _run(connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        version_table=config.attributes.get("version_table", VERSION_TABLE),
-        include_object=include_tables(tables_of("engine.models")),
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-run_migrations()
+run_environment(context, "engine.models", VERSION_TABLE)

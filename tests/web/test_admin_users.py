@@ -66,3 +66,16 @@ def test_an_administrator_keeps_their_own_role(client, engine):
 def test_only_administrators(client):
     _login(client, "rana")
     assert client.get("/admin/users").status_code == 403
+
+
+def test_an_administrator_cannot_lock_themselves_out(client, engine):
+    _login(client, "admin1")
+    me = _user(engine, "admin1")
+    response = client.post(f"/admin/users/{me.id}", data={"csrf_token": _token(client), "roles": ["reception"],
+                                                          "is_active": "on"})
+    assert response.status_code == 422
+    assert "لا يمكنك إزالة دور مدير النظام عن نفسك." in response.get_data(as_text=True)
+    response = client.post(f"/admin/users/{me.id}", data={"csrf_token": _token(client), "roles": ["administrator"]})
+    assert response.status_code == 422 and "لا يمكنك إيقاف حسابك." in response.get_data(as_text=True)
+    me = _user(engine, "admin1")
+    assert (me.roles, me.is_active) == (["administrator"], True)

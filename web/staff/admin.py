@@ -39,33 +39,30 @@ def users():
     return _page(staff_actor())
 
 
-@bp.post("/users")
-@login_required
-def add_user():
-    actor = staff_actor()
-    form = request.form
+def _change(actor: Actor, done: str, operation, *args, **kwargs):
+    """Run an operation on users; the page again with the refusal in its words, or the list with ``done``."""
     try:
-        _engine().run(create_user, actor, form.get("username", ""), form.get("password", ""),
-                      form.get("display_name", ""), form.getlist("roles"), email=form.get("email") or None)
+        _engine().run(operation, actor, *args, **kwargs)
     except Forbidden:
         abort(403)
     except EngineError as exc:
         return _page(actor, _words(exc), 422)
-    flash(_("The user is added."), "success")
+    flash(done, "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/users")
+@login_required
+def add_user():
+    form = request.form
+    return _change(staff_actor(), _("The user is added."), create_user, form.get("username", ""),
+                   form.get("password", ""), form.get("display_name", ""), form.getlist("roles"),
+                   email=form.get("email") or None)
 
 
 @bp.post("/users/<int:user_id>")
 @login_required
 def change_user(user_id: int):
-    actor = staff_actor()
     form = request.form
-    try:
-        _engine().run(update_user, actor, user_id, roles=form.getlist("roles"), is_active=form.get("is_active") == "on",
-                      password=form.get("password") or None)
-    except Forbidden:
-        abort(403)
-    except EngineError as exc:
-        return _page(actor, _words(exc), 422)
-    flash(_("The user is changed."), "success")
-    return redirect(url_for("admin.users"))
+    return _change(staff_actor(), _("The user is changed."), update_user, user_id, roles=form.getlist("roles"),
+                   is_active=form.get("is_active") == "on", password=form.get("password") or None)
