@@ -22,7 +22,7 @@ from engine import audit, history, sla
 from engine.actors import Actor
 from engine.clock import Clock
 from engine.definitions import process_for_definition_id, version_of
-from engine.errors import Conflict, InstanceNotRunning, InvalidInput, NotFound, ScriptError
+from engine.errors import TASK_CLOSED, Conflict, InstanceNotRunning, InvalidInput, NotFound, ScriptError
 from engine.job_rows import TIMER, announce_due, insert_jobs, job_row, sla_job_rows
 from engine.models import HumanTask, Job, ProcessInstance
 from engine.services import ServiceScope, dispatcher
@@ -183,9 +183,10 @@ def closed_task_error(session: Session, task_id: str) -> Conflict | NotFound:
         return NotFound(f"no open task {task_id}")
     if record.outcome == history.COMPLETED:
         when = record.closed_at.isoformat(timespec="seconds")
-        return Conflict(f"task {task_id} was already completed by {record.closed_by} at {when}")
+        return Conflict(f"task {task_id} was already completed by {record.closed_by} at {when}", code=TASK_CLOSED)
     reason = {history.CANCELLED: "the case was cancelled", history.MIGRATED: "the case moved to another version"}
-    return Conflict(f"task {task_id} is no longer open ({reason.get(record.outcome, 'the case moved on')})")
+    return Conflict(f"task {task_id} is no longer open ({reason.get(record.outcome, 'the case moved on')})",
+                    code=TASK_CLOSED)
 
 
 def require_running(loaded: LoadedCase) -> None:
@@ -357,15 +358,6 @@ def _sla_spec(engine: CaseEngine, loaded: LoadedCase, view: HumanTaskView) -> sl
         return None  # refused at deploy; an older version is simply without SLA
 
 
-def _closing_outcome(row: InstanceState, completed_task: str | None) -> Any:
-    def outcome(task_id: str) -> str:
-        if task_id == completed_task:
-            return history.COMPLETED
-        return history.CANCELLED if row.status == CANCELLED else history.INTERRUPTED
-
-    return outcome
-
-
 def _sync_tasks(
     engine: CaseEngine,
     session: Session,
@@ -378,7 +370,9 @@ def _sync_tasks(
     closed = [view for task_id, view in loaded.tasks_before.items() if task_id not in tasks]
     if closed:
         history.close_tasks(session, [view.id for view in closed], now=now, closed_by=actor.name,
-                            outcome=_closing_outcome(row, completed_task), process_key=loaded.case.process.key,
+                            completed=completed_task,
+                            other=history.CANCELLED if row.status == CANCELLED else history.INTERRUPTED,
+                            process_key=loaded.case.process.key,
                             process_version=version_of(engine, session, row.definition_id))
         with_sla = [view.id for view in closed if _sla_spec(engine, loaded, view) is not None]
         if with_sla:

@@ -7,6 +7,7 @@ transactions so writers queue instead of failing half-way; PostgreSQL gets JSONB
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -91,8 +93,14 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         # Writers take the write lock at BEGIN, so two writers queue instead of one failing
         # half-way when it upgrades a read lock. Read-only units of work begin deferred.
-        mode = "DEFERRED" if connection.get_execution_options().get("tawasul_readonly") else "IMMEDIATE"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's statement path
+        # would cost more than the BEGIN itself.
+        readonly = connection.get_execution_options().get("tawasul_readonly")
+        statement = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
+        try:
+            connection.connection.driver_connection.execute(statement)
+        except sqlite3.OperationalError as exc:  # "database is locked": the caller's busy handling applies
+            raise OperationalError(statement, None, exc) from exc
 
 
 _AFTER_COMMIT = "tawasul_after_commit"
@@ -120,18 +128,17 @@ class UnitOfWork:
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
-        self._committed = False
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
-        self._committed = False
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        undo = self.session.info.pop(_AFTER_ROLLBACK, []) if not self._committed else []
+        # A commit takes its callbacks away: what is left was registered since, and is not saved.
+        undo = self.session.info.pop(_AFTER_ROLLBACK, [])
         # close() rolls back whatever was not committed, and unlike rollback() it leaves the
         # loaded objects readable (detached, not expired) for the caller to render.
         self.session.close()
@@ -141,7 +148,6 @@ class UnitOfWork:
     def commit(self) -> None:
         """Commit the transaction, then run the after-commit callbacks."""
         self.session.commit()
-        self._committed = True
         self.session.info.pop(_AFTER_ROLLBACK, None)
         for callback in self.session.info.pop(_AFTER_COMMIT, []):
             callback()

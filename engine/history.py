@@ -1,45 +1,54 @@
 """Task history: when a human task closes, the same transaction keeps a record of it.
 
-The open task's projection row is deleted and returned in one statement, and becomes a
-`TaskRecord` with how and when it closed, who had it, and whether its deadline held.
+The open task's projection row becomes a `TaskRecord`, copied inside the database, with how
+and when it closed, who had it, and whether its deadline held, and the projection row goes:
+on PostgreSQL one statement (the DELETE feeds the INSERT), on SQLite two.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import String, bindparam, case, delete, false, insert, null, select, true
 from sqlalchemy.orm import Session
 
+from engine.actors import SYSTEM
 from engine.models import HumanTask, TaskRecord
 
 COMPLETED, CANCELLED, INTERRUPTED, MIGRATED = "completed", "cancelled", "interrupted", "migrated"
 OUTCOMES = (COMPLETED, CANCELLED, INTERRUPTED, MIGRATED)
 
 _TASKS = HumanTask.__table__
-_KEPT = ("id", "instance_id", "element_id", "name", "lane", "candidate_group", "assignee", "created_at", "due_at",
-         "warn_at", "first_claimed_at", "first_claimed_by", "escalation_level")
-_CLOSE = (
-    delete(_TASKS)
-    .where(_TASKS.c.id.in_(bindparam("b_ids", expanding=True)))
-    .returning(*(_TASKS.c[name] for name in _KEPT))
-)
-_INSERT = insert(TaskRecord.__table__)
+_HISTORY = TaskRecord.__table__
+_NOW = bindparam("v_now", type_=_HISTORY.c.closed_at.type)
+_COLUMNS = ["task_id", "instance_id", "process_key", "process_version", "element_id", "name", "lane",
+            "candidate_group", "opened_at", "first_claimed_at", "first_claimed_by", "assignee", "closed_at",
+            "closed_by", "outcome", "due_at", "warn_at", "deadline_met", "escalation_level"]
+_IDS = bindparam("b_ids", expanding=True)
 
 
-def deadline_met(due_at: datetime | None, closed_at: datetime, outcome: str) -> bool | None:
-    """Whether a task closed by its deadline.
+def _records_of(open_tasks: Any) -> Any:
+    """The history records of the rows of ``open_tasks`` (the projection, or what a DELETE returned)."""
+    c = open_tasks.c
+    outcome = case((c.id == bindparam("v_completed", type_=String), COMPLETED),
+                   else_=bindparam("v_other", type_=String))
+    # A person completes or cancels; a task the case moved away from was closed by the engine.
+    closed_by = case((outcome == INTERRUPTED, SYSTEM.name), else_=bindparam("v_by", type_=String))
+    # Met: done by its due time. Missed: closed, however, after it. None: no deadline, or closed
+    # early without being done (cancelled, or the case moved on before it was due).
+    met = case((c.due_at.is_(None), null()), (c.due_at < _NOW, false()), (outcome == COMPLETED, true()), else_=null())
+    return select(c.id, c.instance_id, bindparam("v_key", type_=String), bindparam("v_version"), c.element_id, c.name,
+                  c.lane, c.candidate_group, c.created_at, c.first_claimed_at, c.first_claimed_by, c.assignee, _NOW,
+                  closed_by, outcome, c.due_at, c.warn_at, met, c.escalation_level)
 
-    True when it was done by its due time; False when it closed (however) after it; None when
-    it had no deadline, or closed before it without being done.
-    """
-    if due_at is None:
-        return None
-    if closed_at > due_at:
-        return False
-    return True if outcome == COMPLETED else None
+
+#: SQLite: copy the rows into the history, then delete them (two statements, no rows to Python).
+_COPY = insert(_HISTORY).from_select(_COLUMNS, _records_of(_TASKS).where(_TASKS.c.id.in_(_IDS)))
+_REMOVE = delete(_TASKS).where(_TASKS.c.id.in_(_IDS))
+#: PostgreSQL: the same as one statement, the delete feeding the insert.
+_CLOSED = delete(_TASKS).where(_TASKS.c.id.in_(_IDS)).returning(*_TASKS.c).cte("closed")
+_MOVE = insert(_HISTORY).add_cte(_CLOSED).from_select(_COLUMNS, _records_of(_CLOSED))
 
 
 def close_tasks(
@@ -48,32 +57,26 @@ def close_tasks(
     *,
     now: datetime,
     closed_by: str,
-    outcome: Callable[[str], str],
+    completed: str | None,
+    other: str,
     process_key: str,
     process_version: int,
-) -> list[dict[str, Any]]:
-    """Remove open tasks from the projection and record them in the history; return the records.
+) -> None:
+    """Record open tasks in the history and remove them from the projection.
 
-    ``outcome(task_id)`` says how each one closed (one of `OUTCOMES`).
+    ``completed`` is the task ``closed_by`` completed (if one is among them); the others closed as
+    ``other``: `CANCELLED` (by ``closed_by``) or `INTERRUPTED` (by the engine, recorded as system).
     """
     if not task_ids:
-        return []
-    rows = session.connection().execute(_CLOSE, {"b_ids": task_ids}).all()
-    records = []
-    for row in rows:
-        how = outcome(row.id)
-        records.append({
-            "task_id": row.id, "instance_id": row.instance_id, "process_key": process_key,
-            "process_version": process_version, "element_id": row.element_id, "name": row.name, "lane": row.lane,
-            "candidate_group": row.candidate_group, "opened_at": row.created_at,
-            "first_claimed_at": row.first_claimed_at, "first_claimed_by": row.first_claimed_by,
-            "assignee": row.assignee, "closed_at": now, "closed_by": closed_by, "outcome": how,
-            "due_at": row.due_at, "warn_at": row.warn_at, "deadline_met": deadline_met(row.due_at, now, how),
-            "escalation_level": row.escalation_level or 0,
-        })
-    if records:
-        session.connection().execute(_INSERT, records)
-    return records
+        return
+    connection = session.connection()
+    params = {"b_ids": task_ids, "v_now": now, "v_by": closed_by, "v_completed": completed or "", "v_other": other,
+              "v_key": process_key, "v_version": process_version}
+    if connection.dialect.name == "postgresql":
+        connection.execute(_MOVE, params)
+    else:
+        connection.execute(_COPY, params)
+        connection.execute(_REMOVE, {"b_ids": task_ids})
 
 
 def last_record(session: Session, task_id: str) -> TaskRecord | None:

@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from engine.errors import DefinitionProblem
 from engine.sandbox import check_expression, check_script
-from engine.spiff.timers import is_timer, value_problem
+from engine.spiff.timers import is_cycle, is_timer, value_problem
 
 
 @dataclass
@@ -31,6 +31,8 @@ class ParsedProcess:
     spec: Any
     subprocess_specs: dict[str, Any]
     lanes: list[str] = field(default_factory=list)
+    #: Whether any timer of the process is a cycle (only then can occurrences be missed).
+    has_cycle_timers: bool = False
 
     def element_names(self) -> dict[str, str]:
         """The name drawn on each BPMN element that has one, by element id (subprocesses too)."""
@@ -97,6 +99,7 @@ def parse_bpmn(
                     spec=spec,
                     subprocess_specs=subspecs,
                     lanes=_lanes_of(spec, subspecs),
+                    has_cycle_timers=_has_cycle_timers(spec, subspecs),
                 )
             )
     except ValidationException as exc:
@@ -142,6 +145,11 @@ def _element_at_line(tree: Any, line: int) -> str | None:
                     return str(node.get("id"))
                 node = node.getparent()
     return None
+
+
+def _has_cycle_timers(spec: Any, subspecs: Mapping[str, Any]) -> bool:
+    return any(is_cycle(getattr(task_spec, "event_definition", None))
+               for each in [spec, *subspecs.values()] for task_spec in each.task_specs.values())
 
 
 def _lanes_of(spec: Any, subspecs: Mapping[str, Any]) -> list[str]:

@@ -109,7 +109,8 @@ class Case:
     def advance(self) -> StepFailure | None:
         """Fire due timers and run every engine step; return the failure if an element failed."""
         try:
-            skip_missed_cycles(self.workflow, TaskState.WAITING)
+            if self.process.has_cycle_timers:  # walking the tree for them costs as much as a step
+                skip_missed_cycles(self.workflow, TaskState.WAITING)
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps()
         except WorkflowException as exc:
