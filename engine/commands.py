@@ -29,7 +29,7 @@ from engine.actors import Actor
 from engine.casestore import CANCELLED, ERROR, RUNNING, InstanceState, LoadedCase, OpenTask
 from engine.clock import FrozenClock
 from engine.definitions import find_definition, process_for_definition_id
-from engine.errors import Conflict, Forbidden, InstanceNotRunning, InvalidInput
+from engine.errors import CLAIMED_BY_OTHER, Conflict, Forbidden, InstanceNotRunning, InvalidInput
 from engine.spiff import using_clock
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def complete_task(
     require_may_work(actor, task)
     if task.assignee is not None and task.assignee != actor.name and not actor.all_lanes:
         raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; ask a supervisor to reassign it",
-                        code="claimed_by_other")
+                        code=CLAIMED_BY_OTHER)
     if prepare is not None:
         data = _data(engine, prepare(task, data))
     loaded = casestore.load(engine, session, task.instance_id, row)

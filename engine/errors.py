@@ -52,6 +52,12 @@ class Conflict(EngineError):
     kind = "conflict"
 
 
+#: `Conflict.code` when the task has closed (completed by someone, or the case moved on).
+TASK_CLOSED = "task_closed"
+#: `Conflict.code` when someone else holds the task.
+CLAIMED_BY_OTHER = "claimed_by_other"
+
+
 class InstanceNotRunning(Conflict):
     """The instance is completed, cancelled, or waiting for a retry after an error."""
 

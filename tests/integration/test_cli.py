@@ -104,6 +104,9 @@ def test_retry_through_the_cli(cli):
         ([], 2, "required: COMMAND"),
         (["--lanes", "x", "tasks"], 2, "only apply with --as"),
         (["--as", "rana", "assign", "t", "omar"], 5, "rana may not assign"),
+        (["--as", "rana", "--roles", "reception,wizard", "tasks"], 2, "roles: unknown ['wizard']; choose from"),
+        (["start", "member_request", "--data", '{"member_id": 99999999999, "service_type": "financial_support", '
+          '"channel": "phone"}'], 2, "member_id 99999999999 is not a member's number"),
     ],
 )
 def test_bad_input_gives_one_line_and_an_exit_code(cli, argv, code, message):

@@ -118,3 +118,16 @@ def test_a_busy_sqlite_database_is_a_conflict_not_a_traceback(database_url, cloc
         blocker.execute("ROLLBACK")
         blocker.close()
         engine.dispose()
+
+
+def test_work_undone_after_an_earlier_commit_in_the_same_unit_of_work_runs_its_undo(engine):
+    """A unit of work that committed once and then did more without committing undoes that more."""
+    from engine.db import after_commit, after_rollback
+
+    happened = []
+    with engine.unit_of_work() as uow:
+        after_rollback(uow.session, lambda: happened.append("first undone"))
+        after_commit(uow.session, lambda: happened.append("first kept"))
+        uow.commit()
+        after_rollback(uow.session, lambda: happened.append("second undone"))
+    assert happened == ["first kept", "second undone"]

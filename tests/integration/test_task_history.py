@@ -91,6 +91,18 @@ def test_a_task_a_timer_took_away_and_one_cancelled_with_its_case(engine, deploy
     assert timed_out.deadline_met is None  # it had no deadline of its own
 
 
+def test_a_timer_that_fires_inside_someones_command_closes_the_task_as_the_system(engine, deploy, clock):
+    deploy("review")
+    engine.run(start_instance, SYSTEM, "review", data={"request_no": 9})
+    engine.run(complete_task, RANA, _open(engine, "check").id, {"complete": True, "needs_referral": False})
+    decide = _open(engine, "decide")
+    clock.advance(days=15)  # the boundary timer is due, but no worker has fired it yet
+    with pytest.raises(Conflict):  # ali's completion loads the case, the timer fires first and wins
+        engine.run(complete_task, ALI, decide.id, {"approved": True})
+    timed_out = _records(engine)[-1]
+    assert (timed_out.task_id, timed_out.outcome, timed_out.closed_by) == (decide.id, "interrupted", "system")
+
+
 def test_the_history_is_indexed_for_lane_process_and_month(engine):
     indexes = {tuple(index["column_names"]) for index in inspect(engine.db).get_indexes("task_history")}
     assert {("lane", "closed_at"), ("process_key", "process_version", "closed_at"), ("closed_at",)} <= indexes

@@ -48,11 +48,15 @@ def test_add_a_user_and_change_roles(client, engine):
     ({"username": "new", "password": "short"}, "password: at least 8 characters"),
     ({"username": "rana", "password": "long-pass-1"}, "username &#39;rana&#39; is taken"),
     ({"username": "new", "password": "long-pass-1", "roles": ["king"]}, "roles: unknown"),
+    ({"username": "u" * 101, "password": "long-pass-1"}, "username: at most 100 characters (this one has 101)"),
+    ({"username": "new", "password": "long-pass-1", "display_name": "ه" * 201}, "display_name: at most 200 characters"),
+    ({"username": "new", "password": "long-pass-1", "email": "a@" + "b" * 330}, "email: at most 320 characters"),
 ])
-def test_bad_users_are_explained(client, data, message):
+def test_bad_users_are_explained(client, engine, data, message):
     _login(client, "admin1")
     response = client.post("/admin/users", data={"csrf_token": _token(client), **data})
     assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert engine.query(lambda e, s: s.query(User).count()) == 2  # nothing half-written
 
 
 def test_an_administrator_keeps_their_own_role(client, engine):

@@ -113,6 +113,10 @@ def test_starting_a_member_request_opens_a_request_or_says_how(api_with_desk):
         'give data like {"member_id": 1, "service_type": "financial_support", "channel": "phone"} '
         "(service_type: financial_support or in_kind_support; channel: in_person, phone, social_media, letter, website)")
     assert desk.engine.query(lambda e, s: s.query(ServiceRequest).count()) == 0  # nothing half-written
+    huge = client.post("/api/v1/instances", headers=AUTH, json={
+        "key": "member_request", "data": {"member_id": 2**40, "service_type": "in_kind_support", "channel": "phone"}})
+    assert huge.status_code == 422
+    assert f"member_id {2**40} is not a member's number" in huge.get_json()["error"]
     started = client.post("/api/v1/instances", headers=AUTH, json={
         "key": "member_request",
         "data": {"member_id": desk.member.id, "service_type": "in_kind_support", "channel": "website"}})

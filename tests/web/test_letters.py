@@ -84,3 +84,20 @@ def test_an_unknown_or_non_letter_message_is_not_found(letter_desk, engine):
                                                 .where(OutboxMessage.recipient == f"member:{noura.id}")).all())
     assert client.get(f"/letters/{sms}").status_code == 404
     assert re.search(r'href="/letters"', client.get("/inbox").get_data(as_text=True))
+
+
+def test_two_people_marking_one_letter_at_once_record_it_once(letter_desk, engine, monkeypatch):
+    """The second to commit read the letter as printable before the first marked it: it is refused."""
+    from engine.errors import Conflict
+    from workflows.operations import letters as operation
+    from workflows.operations.letters import ALREADY_SENT, mark_letter_sent
+    from workflows.read.letters import letter
+
+    _, desk, _, message_id = letter_desk
+    rana = engine.query(lambda e, s: letter(e, s, RECEPTION, message_id))  # what the slower one read
+    engine.run(mark_letter_sent, RECEPTION, message_id)
+    monkeypatch.setattr(operation, "letter", lambda *args: rana)
+    with pytest.raises(Conflict) as refused:
+        engine.run(mark_letter_sent, RECEPTION, message_id)
+    assert refused.value.code == ALREADY_SENT
+    assert len(engine.query(lambda e, s: member_contacts(s, desk.member.id))) == 2  # the letter once, the request

@@ -23,6 +23,7 @@ from engine.actors import SYSTEM, Actor
 from engine.errors import EngineError
 from web.cli import cases, definitions, jobs, members, serve, tasks, workdays
 from web.cli.shared import CliError, Command, Parser
+from workflows.accounts import check_roles
 from workflows.bootstrap import CaseEngine, build
 
 EXIT_CODES = {"invalid": 2, "invalid_definition": 2, "config": 2, "script": 2, "not_found": 3,
@@ -81,7 +82,7 @@ def _actor(args: argparse.Namespace) -> Actor:
             raise CliError("--lanes, --roles and --supervisor only apply with --as USER")
         return SYSTEM
     lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
-    roles = [role.strip() for role in args.roles.split(",") if role.strip()]
+    roles = check_roles([role.strip() for role in args.roles.split(",") if role.strip()])
     return Actor.user(args.as_user, lanes, may_assign=args.supervisor, roles=roles)
 
 

@@ -10,7 +10,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import hijri
-from workflows.operations.letters import mark_letter_sent
+from workflows.operations.letters import ALREADY_SENT, mark_letter_sent
 from workflows.read.letters import letter, letters_waiting
 
 bp = Blueprint("letters", __name__)
@@ -51,8 +51,8 @@ def sent(message_id: int):
         abort(403)
     except (NotFound, InvalidInput):
         abort(404)
-    except Conflict:
-        flash(_("This letter was already marked as sent."), "warning")
+    except Conflict as exc:
+        flash(_("This letter was already marked as sent.") if exc.code == ALREADY_SENT else exc.message, "warning")
         return redirect(url_for("letters.waiting"))
     flash(_("The letter to %(name)s is marked as sent.", name=done.addressee), "success")
     return redirect(url_for("letters.waiting"))

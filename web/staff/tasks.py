@@ -13,7 +13,7 @@ from flask_login import login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine.actors import Actor
-from engine.errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
+from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict, EngineError, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import deadline
@@ -25,9 +25,6 @@ from workflows.read.tasks import TaskPage, document_file, task_page
 from workflows.requests import DOCUMENT_STATES, status_label
 
 bp = Blueprint("tasks", __name__)
-
-#: A task held by someone else is not forbidden to see: the page says who has it.
-CLAIMED_BY_OTHER = "claimed_by_other"
 
 
 def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,7 +103,7 @@ def task(task_id: str):
     except FormErrors as exc:
         return _render(actor, task_id, fields, field_errors(exc), 422)
     except Forbidden as exc:
-        if exc.code != CLAIMED_BY_OTHER:
+        if exc.code != CLAIMED_BY_OTHER:  # held by someone else is not forbidden to see: the page says who
             abort(403)
         return _gone(exc)
     except Conflict as exc:
@@ -173,7 +170,10 @@ def mark(task_id: str, kind: str):
         return back
     except Forbidden:
         abort(403)
-    except Conflict:
+    except Conflict as exc:
+        if exc.code != TASK_CLOSED:
+            flash(exc.message, "danger")
+            return back
         flash(_("This task is no longer open."), "warning")
         return redirect(url_for("inbox.inbox"))
     except NotFound:

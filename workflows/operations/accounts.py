@@ -41,17 +41,28 @@ def create_user(
     username = (username or "").strip()
     if not username or not username.replace("_", "").replace(".", "").isalnum():
         raise InvalidInput("username: letters, digits, '.' and '_' only")
+    display_name = (display_name or "").strip() or username
+    email = (email or "").strip() or None
+    for field, value in (("username", username), ("display_name", display_name), ("email", email)):
+        _fits(field, value)
     password_hash = hash_password(password)
     roles = check_roles(list(roles or []))
     if language not in LANGUAGES:
         raise InvalidInput(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
     if session.scalars(select(User).where(User.username == username)).first() is not None:
         raise Conflict(f"username {username!r} is taken")
-    user = User(username=username, display_name=display_name or username, email=email, password_hash=password_hash,
+    user = User(username=username, display_name=display_name, email=email, password_hash=password_hash,
                 roles=roles, member_id=member_id, is_active=True, language=language, created_at=engine.clock.now())
     session.add(user)
     session.flush()
     return user
+
+
+def _fits(field: str, value: str | None) -> None:
+    """Refuse a value longer than its column keeps (the column's length is the one rule)."""
+    longest = User.__table__.c[field].type.length
+    if value is not None and longest is not None and len(value) > longest:
+        raise InvalidInput(f"{field}: at most {longest} characters (this one has {len(value)})")
 
 
 def update_user(

@@ -147,6 +147,8 @@ def _request_problems(
     member_id = data.get("member_id")
     if member_id not in (None, "") and (isinstance(member_id, bool) or not isinstance(member_id, int)):
         problems.append("member_id must be a member's number")
+    elif isinstance(member_id, int) and not 0 < member_id < 2**31:
+        problems.append(f"member_id {member_id} is not a member's number (members are numbered from 1)")
     offered = [s.key for s in services]
     if data.get("service_type") not in (None, "") and data["service_type"] not in offered:
         problems.append(f"service_type {data['service_type']!r} is not run by {key!r} (it runs {', '.join(offered)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from engine.context import CaseEngine
 
 
+#: The code of the `Conflict` raised for a letter marked sent already.
+ALREADY_SENT = "letter_already_sent"
+
+
 def mark_letter_sent(engine: CaseEngine, session: Session, actor: Actor, message_id: int) -> Letter:
     """Mark a printed letter as posted: its outbox row is sent, and the letter is a contact (P11).
 
@@ -27,11 +32,17 @@ def mark_letter_sent(engine: CaseEngine, session: Session, actor: Actor, message
     printed = letter(engine, session, actor, message_id)
     if printed.status != PRINTABLE:
         when = printed.sent_at.isoformat(timespec="seconds") if printed.sent_at else "before"
-        raise Conflict(f"letter {message_id} was already marked {printed.status} ({when})")
+        raise Conflict(f"letter {message_id} was already marked {printed.status} ({when})", code=ALREADY_SENT)
     now = engine.clock.now()
-    message = session.get(OutboxMessage, message_id)
-    assert message is not None
-    message.status, message.sent_at = SENT, now
+    # Conditional, so two people marking the same letter at once cannot both record it.
+    marked = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == PRINTABLE)
+        .values(status=SENT, sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:
+        raise Conflict(f"letter {message_id} was already marked sent", code=ALREADY_SENT)
     if printed.member_id is not None:
         log_contact(engine, session, actor, printed.member_id, "letter", "outbound",
                     f"{printed.subject} — {printed.reference}" if printed.reference else printed.subject,

@@ -170,12 +170,13 @@ def _write(connection, definitions: dict, still_open: set, batch: list) -> None:
             continue  # the log does not say how it ended
         key, version, names = definition
         lane = (opened.summary or {}).get('lane')
+        outcome = _outcome(closing)
         records.append({
             'task_id': task_id, 'instance_id': opened.instance_id, 'process_key': key, 'process_version': version,
             'element_id': opened.element_id, 'name': names.get(opened.element_id, opened.element_id), 'lane': lane,
             'candidate_group': story['group'] or lane, 'opened_at': opened.at, 'first_claimed_at': claimed_at,
             'first_claimed_by': claimed_by, 'assignee': story['assignee'], 'closed_at': closing.at,
-            'closed_by': closing.actor, 'outcome': _outcome(closing), 'due_at': None, 'warn_at': None,
+            'closed_by': 'system' if outcome == 'interrupted' else closing.actor, 'outcome': outcome, 'due_at': None, 'warn_at': None,
             'deadline_met': None, 'escalation_level': story['level'],
         })
     if records:
