@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from engine.actors import Actor
-from web.cli.shared import Command, json_object, positive_int
+from web.cli.shared import Command, json_object, positive_int, state_of
 from workflows.bootstrap import CaseEngine
 from workflows.operations.cases import cancel_case, retry_case, start_process
 from workflows.read.cases import case_detail
@@ -39,8 +39,7 @@ def _cancel_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _cancel(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> dict[str, Any]:
-    row = engine.run(cancel_case, actor, args.id, args.reason)
-    return {"instance_id": row.id, "status": row.status}
+    return state_of(engine.run(cancel_case, actor, args.id, args.reason))
 
 
 def _retry_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +48,7 @@ def _retry_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _retry(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> dict[str, Any]:
-    row = engine.run(retry_case, actor, args.id, args.data)
-    return {"instance_id": row.id, "status": row.status}
+    return state_of(engine.run(retry_case, actor, args.id, args.data))
 
 
 COMMANDS = (

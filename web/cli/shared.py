@@ -50,6 +50,11 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] = field(default=_no_arguments)
 
 
+def state_of(row: Any) -> dict[str, Any]:
+    """What a command that moved a case prints: the instance and its status."""
+    return {"instance_id": row.id, "status": row.status}
+
+
 def json_object(text: str) -> dict[str, Any]:
     """An argument that must be a JSON object."""
     try:

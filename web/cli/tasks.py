@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from engine.actors import Actor
-from web.cli.shared import Command, json_object, positive_int
+from web.cli.shared import Command, json_object, positive_int, state_of
 from workflows.bootstrap import CaseEngine
 from workflows.operations.tasks import assign_task, claim_task, complete_task, release_task
 from workflows.read.inbox import SLA_STATES
@@ -51,8 +51,7 @@ def _complete_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _complete(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> dict[str, Any]:
-    row = engine.run(complete_task, actor, args.task, args.data)
-    return {"instance_id": row.id, "status": row.status}
+    return state_of(engine.run(complete_task, actor, args.task, args.data))
 
 
 COMMANDS = (
