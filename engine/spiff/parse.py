@@ -219,8 +219,17 @@ def _lint_task_spec(task_spec: Any, element: str) -> Iterator[DefinitionProblem]
             if error:
                 yield DefinitionProblem(f"parameter '{name}' refused: {error}", element_id=element)
     event = getattr(task_spec, "event_definition", None)
-    if is_timer(event):
+    if is_cycle(event) and not _may_repeat(task_spec):
+        yield DefinitionProblem(
+            "a timer cycle repeats, which BPMN allows only on a start event or a boundary event; on this "
+            "event use a duration (PT1H) or a date-time", element_id=element)
+    elif is_timer(event):
         yield from _lint_timer(event, element)
+
+
+def _may_repeat(task_spec: Any) -> bool:
+    """Whether a timer cycle has a meaning on ``task_spec``: a start event or a boundary event."""
+    return any(kind.__name__ in ("StartEvent", "BoundaryEvent") for kind in type(task_spec).__mro__)
 
 
 def _lint_timer(event: Any, element: str) -> Iterator[DefinitionProblem]:

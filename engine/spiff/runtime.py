@@ -303,6 +303,8 @@ def _failure_from(exc: WorkflowException) -> StepFailure:
     elif getattr(exc, "task_spec", None) is not None:
         element = str(exc.task_spec.bpmn_id or exc.task_spec.name)
     message = exc.message if hasattr(exc, "message") and exc.message else str(exc)
+    if message.endswith(". "):  # SpiffWorkflow ends its task messages with a separator for hints
+        message = message[:-2]
     cause = exc.error if hasattr(exc, "error") else None
     cause = cause or exc.__cause__ or exc.__context__
     if cause is not None and str(cause) and str(cause) not in message:

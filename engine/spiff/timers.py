@@ -89,13 +89,24 @@ def is_cycle(event: Any) -> bool:
     return isinstance(event, CycleTimerEventDefinition)
 
 
+#: The shortest period a cycle may repeat at: anything shorter would keep a case busy firing.
+MIN_CYCLE_SECONDS = 60
+
+
 def value_problem(event: TimerEventDefinition, value: Any) -> str | None:
-    """Why a timer expression's value cannot drive ``event``, or None when it can."""
+    """Why a timer expression's value cannot drive ``event``, or None when it can.
+
+    A cycle must advance: its period is at least `MIN_CYCLE_SECONDS` (``R/PT0S`` would fire
+    for ever within one command).
+    """
     if not isinstance(value, str):
         return f"timer value {value!r} is not ISO-8601 text (for example \"P10D\")"
     try:
         if isinstance(event, CycleTimerEventDefinition):
-            TimerEventDefinition.parse_iso_recurring_interval(value)
+            _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
+            if period.total_seconds() < MIN_CYCLE_SECONDS:
+                return (f"timer cycle {value!r} repeats every {period.total_seconds():g} seconds; a cycle's "
+                        f"period must be at least {MIN_CYCLE_SECONDS} seconds (PT1M)")
         elif isinstance(event, DurationTimerEventDefinition):
             TimerEventDefinition.parse_iso_duration(value)
         elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):

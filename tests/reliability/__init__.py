@@ -1,0 +1,1 @@
+"""The reliability suite: hostile diagrams, faults, concurrency and web hardening (docs/RELIABILITY.md)."""
