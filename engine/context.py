@@ -31,7 +31,15 @@ from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import load_settings
 from engine.sla import lint_properties as lint_sla_properties
 from engine.sla import load_config as load_sla_config
-from engine.spiff import ParsedProcess, ParseFailed, PropertyLint, WorkflowRuntime, current_clock, parse_bpmn
+from engine.spiff import (
+    DEFAULT_MAX_STEPS,
+    ParsedProcess,
+    ParseFailed,
+    PropertyLint,
+    WorkflowRuntime,
+    current_clock,
+    parse_bpmn,
+)
 
 T = TypeVar("T")
 
@@ -112,7 +120,9 @@ class CaseEngine:
             ),
             now=lambda: self.now(),
         )
-        self.runtime = WorkflowRuntime(self.sandbox, default_tz=calendar_from_settings(self.settings).tz)
+        engine_settings = self.settings.get("engine") or {}
+        self.runtime = WorkflowRuntime(self.sandbox, default_tz=calendar_from_settings(self.settings).tz,
+                                       max_steps=engine_settings.get("max_steps_per_command", DEFAULT_MAX_STEPS))
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
         #: definition id -> (sha256, key, version); definitions are immutable, so this never goes stale.
         self.definition_refs: dict[int, tuple[str, str, int]] = {}

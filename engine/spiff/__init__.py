@@ -6,19 +6,22 @@
   planning of timer start events;
 * `engine.spiff.scripting` — the sandboxed script environment and the storability of task data;
 * `engine.spiff.snapshot` — the workflow state as compressed JSON without its spec;
+* `engine.spiff.compaction` — keeping the task tree as small as the open work (finished chains
+  taken out);
 * `engine.spiff.runtime` — creating, restoring and stepping workflows (`WorkflowRuntime`, `Case`).
 
 An engine upgrade should touch this package only.
 """
 
 from engine.spiff.parse import ParsedProcess, ParseFailed, PropertyLint, parse_bpmn
-from engine.spiff.runtime import Case, HumanTaskView, StepFailure, TimerView, WorkflowRuntime
+from engine.spiff.runtime import DEFAULT_MAX_STEPS, Case, HumanTaskView, StepFailure, TimerView, WorkflowRuntime
 from engine.spiff.scripting import ServiceDispatcher, serving, unstorable
 from engine.spiff.snapshot import decode_snapshot, encode_snapshot
 from engine.spiff.timers import StartTimerPlan, current_clock, duration_after, start_timer_plans, using_clock
 
 __all__ = [
-    "Case", "HumanTaskView", "ParseFailed", "ParsedProcess", "PropertyLint", "ServiceDispatcher", "StartTimerPlan",
-    "StepFailure", "TimerView", "WorkflowRuntime", "current_clock", "decode_snapshot", "duration_after",
-    "encode_snapshot", "parse_bpmn", "serving", "start_timer_plans", "unstorable", "using_clock",
+    "DEFAULT_MAX_STEPS", "Case", "HumanTaskView", "ParseFailed", "ParsedProcess", "PropertyLint",
+    "ServiceDispatcher", "StartTimerPlan", "StepFailure", "TimerView", "WorkflowRuntime", "current_clock",
+    "decode_snapshot", "duration_after", "encode_snapshot", "parse_bpmn", "serving", "start_timer_plans",
+    "unstorable", "using_clock",
 ]

@@ -7,7 +7,7 @@ need of one workflow (step, complete a task, retry, cancel, read its waits).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -18,6 +18,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.sandbox import Sandbox
+from engine.spiff.compaction import compact, compacted_counts
 from engine.spiff.parse import ParsedProcess
 from engine.spiff.scripting import script_engine
 from engine.spiff.snapshot import freeze as freeze_snapshot
@@ -60,12 +61,28 @@ class StepFailure:
 
 
 
+#: Engine steps (scripts, gateways, events) one command may run before the case is stopped.
+DEFAULT_MAX_STEPS = 2_000
+#: Within one command, the tree is compacted after this many engine steps.
+_COMPACT_EVERY = 200
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+class _StepLimitReached(Exception):  # noqa: N818 - a signal out of SpiffWorkflow's loop, not an error
+    def __init__(self, task: Any) -> None:
+        super().__init__(task)
+        self.task = task
+
+
 class WorkflowRuntime:
     """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
 
-    def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None) -> None:
+    def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+        if int(max_steps) <= 0:
+            raise ValueError("engine.max_steps_per_command must be a positive number of steps")
         self.sandbox = sandbox
         self.script_engine = script_engine(sandbox, default_tz)
+        self.max_steps = int(max_steps)
         install_clock_adapter()
 
     def new(self, process: ParsedProcess, data: Mapping[str, Any], start_timer: str | None = None) -> Case:
@@ -79,44 +96,95 @@ class WorkflowRuntime:
             task.data.update(data)
         if start_timer is not None:
             force_start_timer(workflow, start_timer)
-        return Case(workflow, process)
+        return Case(workflow, process, self.max_steps)
 
     def thaw(self, process: ParsedProcess, stored: str) -> Case:
         """Restore a workflow from its snapshot, against its (cached) parsed process."""
         workflow = thaw_snapshot(process, stored)
         # The script engine is not persisted: without this the default, unrestricted one would run.
         workflow.script_engine = self.script_engine
-        return Case(workflow, process)
+        return Case(workflow, process, self.max_steps)
 
     def freeze(self, case: Case, compress: bool = True) -> str:
         """Serialize a workflow's state (without its spec) to JSON.
 
+        Finished chains are compacted first: the stored tree is as small as the case's open work.
+
         Raises:
             ScriptError: task data holds a value that cannot be stored (named in the message).
         """
+        case.compact()
         return freeze_snapshot(case.workflow, compress)
 
 
 class Case:
     """One workflow and the operations the engine's commands need of it."""
 
-    def __init__(self, workflow: Any, process: ParsedProcess) -> None:
+    def __init__(self, workflow: Any, process: ParsedProcess, max_steps: int = DEFAULT_MAX_STEPS) -> None:
         self.workflow = workflow
         self.process = process
+        self.max_steps = max_steps
+        #: Tasks `compact` took out during this command (all of them finished).
+        self._compacted: set[UUID] = set()
+
+    def compact(self, keep: list[Any] | None = None) -> None:
+        """Take finished tasks out of finished chains (`engine.spiff.compaction`)."""
+        self._compacted.update(compact(self.workflow, keep or ()))
 
     # -- stepping ---------------------------------------------------------------------------
 
     def advance(self) -> StepFailure | None:
-        """Fire due timers and run every engine step; return the failure if an element failed."""
+        """Fire due timers and run every engine step; return the failure if an element failed.
+
+        At most ``max_steps`` engine steps run: an endless loop stops the case at the element
+        it was running, instead of holding the command for ever.
+        """
+        steps = 0
+
+        def count(task: Any) -> None:
+            nonlocal steps
+            steps += 1
+            if steps >= self.max_steps:
+                raise _StepLimitReached(task)
+            if steps % _COMPACT_EVERY == 0:  # a long run of steps: keep the tree shallow as it goes
+                self.compact(keep=self._timer_tasks())
+
         try:
             if self.process.has_cycle_timers:  # walking the tree for them costs as much as a step
                 skip_missed_cycles(self.workflow, TaskState.WAITING)
             self.workflow.refresh_timers()
-            self.workflow.do_engine_steps()
+            self.workflow.do_engine_steps(did_complete_task=count)
+        except _StepLimitReached as stop:
+            return StepFailure(element_id=_element_of(stop.task), message=(
+                f"the case ran {self.max_steps} engine steps in one command without waiting for a person or a "
+                "timer (a loop that does not end?); it was stopped here"))
         except WorkflowException as exc:
             return _failure_from(exc)
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
             return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+        return self._stalled()
+
+    def _timer_tasks(self) -> list[Any]:
+        """The ids of timer tasks: the command still asks which of them fired."""
+        return [task.id for task in self._tasks() if is_timer(getattr(task.task_spec, "event_definition", None))]
+
+    def _tasks(self) -> Iterator[Any]:
+        """Every task of the case and its subprocesses, however deep (SpiffWorkflow's walk stops at 1000)."""
+        for workflow in (self.workflow, *self.workflow.subprocesses.values()):
+            yield from workflow.tasks.values()
+
+    def _stalled(self) -> StepFailure | None:
+        """A failure when the engine stopped short: a step it did not take, or no end and nothing open."""
+        alive = False
+        for task in self._tasks():
+            if task.state == TaskState.READY and not task.task_spec.manual:
+                return StepFailure(element_id=_element_of(task), message=(
+                    "the engine cannot reach this step: the case's history is deeper than SpiffWorkflow can walk "
+                    "(a loop taken too many times)"))
+            alive = alive or bool(task.state & _LIVE)
+        if not alive and not self.workflow.completed:
+            return StepFailure(element_id=_element_of(self.workflow.last_task), message=(
+                "the case stopped without reaching an end event: nothing is open and nothing waits"))
         return None
 
     def _busy_element(self) -> str:
@@ -162,8 +230,12 @@ class Case:
 
     @property
     def is_completed(self) -> bool:
-        """True when the process has reached its end."""
-        return bool(self.workflow.is_completed())
+        """True when the process reached an end event and no work is left (checked, not assumed).
+
+        SpiffWorkflow's own ``is_completed()`` concludes "completed" from finding no open task in
+        a walk that stops at depth 1000, so a deep case would read as finished.
+        """
+        return bool(self.workflow.completed) and not any(task.state & _LIVE for task in self._tasks())
 
     def data(self) -> dict[str, Any]:
         """The case's current data.
@@ -223,13 +295,21 @@ class Case:
                 else:
                     continue
                 counts.setdefault(element, {"done": 0, "active": 0, "cancelled": 0})[kind] += 1
+        for element, done in compacted_counts(self.workflow).items():
+            counts.setdefault(element, {"done": 0, "active": 0, "cancelled": 0})["done"] += done
         return counts
 
     def timer_fired(self, task_id: str) -> bool:
         """True when the timer task ``task_id`` fired (completed), not cancelled with its scope."""
         try:
-            task = self.workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, WorkflowException):
+            key = UUID(task_id)
+        except ValueError:
+            return False
+        if key in self._compacted:  # only finished tasks are compacted
+            return True
+        try:
+            task = self.workflow.get_task_from_id(key)
+        except (KeyError, WorkflowException):
             return False
         return task is not None and task.state == TaskState.COMPLETED
 
@@ -293,6 +373,12 @@ def _timer_view(task: Any) -> TimerView | None:
     if due is None:
         return None
     return TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due)
+
+
+def _element_of(task: Any) -> str:
+    if task is None:
+        return "?"
+    return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
 
 
 def _failure_from(exc: WorkflowException) -> StepFailure:

@@ -39,3 +39,37 @@ def waiting_task_with_reminder(key: str, cycle_expression: str) -> bytes:
                    + '<bpmn:scriptTask id="note_reminder"><bpmn:script>reminded = True</bpmn:script></bpmn:scriptTask>\n'
                    + '<bpmn:endEvent id="reminder_sent" />\n' + END,
                    [*chain("start", "wait_for_member", "end"), *chain("remind", "note_reminder", "reminder_sent")])
+
+
+def _looping(key: str, elements: str, flows: list[tuple[str, str]], back: tuple[str, str], condition: str,
+             out: tuple[str, str]) -> bytes:
+    """``elements`` with a gateway ``back[0]`` that goes back to ``back[1]`` while ``condition``."""
+    xml = diagram(key, elements, flows).decode()
+    loop = (f'<bpmn:sequenceFlow id="back" sourceRef="{back[0]}" targetRef="{back[1]}">'
+            f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>\n"
+            f'<bpmn:sequenceFlow id="out" sourceRef="{out[0]}" targetRef="{out[1]}" />\n')
+    return xml.replace("</bpmn:process>", loop + "</bpmn:process>").encode()
+
+
+def script_loop(key: str, condition: str) -> bytes:
+    """A script that counts ``n`` up while ``condition`` holds, then a user task ``after``."""
+    return _looping(key, START + '<bpmn:scriptTask id="init"><bpmn:script>n = 0</bpmn:script></bpmn:scriptTask>\n'
+                    + '<bpmn:scriptTask id="turn"><bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>\n'
+                    + '<bpmn:exclusiveGateway id="again" default="out" />\n<bpmn:userTask id="after" />\n' + END,
+                    [*chain("start", "init", "turn", "again"), ("after", "end")], ("again", "turn"), condition,
+                    ("again", "after"))
+
+
+def review_loop(key: str) -> bytes:
+    """A user task ``review`` done again while its data says ``more``."""
+    return _looping(key, START + '<bpmn:userTask id="review" />\n<bpmn:exclusiveGateway id="again" default="out" />\n'
+                    + END, chain("start", "review", "again"), ("again", "review"), "more", ("again", "end"))
+
+
+def parallel_loop(key: str) -> bytes:
+    """Two user tasks in parallel (``a``, ``b``), joined, taken again while the data says ``more``."""
+    return _looping(key, START + '<bpmn:parallelGateway id="split" />\n<bpmn:userTask id="a" />\n'
+                    + '<bpmn:userTask id="b" />\n<bpmn:parallelGateway id="join" />\n'
+                    + '<bpmn:exclusiveGateway id="again" default="out" />\n' + END,
+                    [("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"), ("b", "join"),
+                     ("join", "again")], ("again", "split"), "more", ("again", "end"))

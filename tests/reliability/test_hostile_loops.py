@@ -1,0 +1,100 @@
+"""Loops a process owner could deploy: a case is `completed` only when it reached its end, an
+endless loop stops in error at its element, and a long loop keeps working with a stored state
+bounded by its open work (SpiffWorkflow alone keeps every finished task, and its task walk stops
+at depth 1000)."""
+
+from sqlalchemy import select
+
+from engine.actors import SYSTEM
+from engine.commands import complete_task, start_instance
+from engine.definitions import deploy_definition
+from engine.models import ProcessInstance
+from engine.queries import instance_detail, list_tasks
+from engine.spiff import runtime
+from tests.reliability.diagrams import review_loop, script_loop
+
+
+def _deploy(engine, xml):
+    [deployed] = engine.run(deploy_definition, SYSTEM, xml, "loop.bpmn")
+    return deployed.key
+
+
+def _snapshot_bytes(engine, instance_id):
+    return engine.query(lambda e, s: len(s.scalar(select(ProcessInstance.snapshot)
+                                                  .where(ProcessInstance.id == instance_id))))
+
+
+def test_a_long_script_loop_in_one_command_reaches_the_task_after_it(engine):
+    # 700 turns are 1,400 finished tasks in a row: past SpiffWorkflow's depth of 1000.
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, script_loop("counting", "n &lt; 700")))
+    assert (row.status, list(row.open_tasks.values())) == ("running", ["after"])
+    assert engine.query(instance_detail, row.id)["data"]["n"] == 700
+
+
+def test_an_endless_loop_is_stopped_in_error_at_its_element(engine):
+    key = _deploy(engine, script_loop("endless", "True"))
+    row = engine.run(start_instance, SYSTEM, key)
+    assert row.status == "error"
+    assert engine.query(instance_detail, row.id)["error"] == {
+        "element_id": "turn",
+        "message": "the case ran 2000 engine steps in one command without waiting for a person or a timer (a loop "
+                   "that does not end?); it was stopped here"}
+    assert engine.run(start_instance, SYSTEM, _deploy(engine, script_loop("short", "n &lt; 3"))).status == "running"
+
+
+def test_a_case_that_cannot_reach_its_end_is_never_reported_completed(engine, monkeypatch):
+    """Without compaction the tree passes depth 1000, where SpiffWorkflow's walk sees no open task."""
+    monkeypatch.setattr(runtime, "_COMPACT_EVERY", 10**9)
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, script_loop("deep", "n &lt; 700")))
+    assert row.status == "error"
+    detail = engine.query(instance_detail, row.id)
+    assert detail["error"]["message"] == ("the engine cannot reach this step: the case's history is deeper than "
+                                          "SpiffWorkflow can walk (a loop taken too many times)")
+
+
+def test_a_user_task_done_a_thousand_times_keeps_working_in_a_bounded_state(engine):
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, review_loop("reviewing")))
+    sizes = {}
+    for turn in range(1, 1001):
+        [task] = engine.query(list_tasks, SYSTEM, instance_id=row.id)
+        state = engine.run(complete_task, SYSTEM, task.id, {"more": turn < 1000, "turn": turn})
+        if turn in (10, 999):
+            sizes[turn] = _snapshot_bytes(engine, row.id)
+    assert state.status == "completed"
+    detail = engine.query(instance_detail, row.id)
+    assert detail["data"]["turn"] == 1000
+    assert sizes[999] <= sizes[10] + 64  # the stored state does not grow with the turns taken
+    elements = engine.query(instance_detail, row.id, with_diagram=True)["elements"]
+    assert (elements["review"]["done"], elements["again"]["done"]) == (1000, 1000)  # the case page still counts
+
+
+def test_a_loop_through_a_parallel_split_and_join_waits_for_both_branches_every_turn(engine):
+    """Compaction keeps what SpiffWorkflow's joins read (this loop still grows by its joins: see RELIABILITY.md)."""
+    from tests.reliability.diagrams import parallel_loop
+
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, parallel_loop("both")))
+    for turn in range(1, 61):
+        tasks = {t.element_id: t for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
+        assert sorted(tasks) == ["a", "b"], turn
+        state = engine.run(complete_task, SYSTEM, tasks["a"].id, {"more": turn < 60, "a_turn": turn})
+        assert list(state.open_tasks.values()) == ["b"]  # the join waits for the other branch
+        state = engine.run(complete_task, SYSTEM, tasks["b"].id, {"more": turn < 60, "b_turn": turn})
+    assert state.status == "completed"
+    elements = engine.query(instance_detail, row.id, with_diagram=True)["elements"]
+    assert (elements["a"]["done"], elements["b"]["done"]) == (60, 60)
+
+
+def test_an_hourly_reminder_for_two_weeks_keeps_the_task_open_and_the_state_bounded(engine, clock):
+    from tests.reliability.diagrams import waiting_task_with_reminder
+    from tests.support.jobs import fire_due_timers
+
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, waiting_task_with_reminder("reminding", '"R/PT1H"')))
+    for hour in range(1, 337):
+        clock.advance(hours=1, seconds=1)
+        fire_due_timers(engine)
+        if hour == 10:
+            tenth = _snapshot_bytes(engine, row.id)
+    assert [t.element_id for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)] == ["wait_for_member"]
+    elements = engine.query(instance_detail, row.id, with_diagram=True)["elements"]
+    assert elements["note_reminder"]["done"] == 336
+    assert _snapshot_bytes(engine, row.id) <= tenth + 64  # the 336th reminder costs what the 10th did
