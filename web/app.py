@@ -19,6 +19,8 @@ from web.errors import register as register_errors
 from web.extensions import babel, csrf, login_manager
 from web.health import bp as health_bp
 from web.i18n import select_locale, template_helpers
+from web.security import register as register_security
+from web.security import secure_cookies
 from web.staff import register as register_staff
 from workflows.bootstrap import CaseEngine, build, install
 from workflows.schema import require_current_schema
@@ -57,7 +59,9 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
         SECRET_KEY=_secret_key(web_settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(web_settings.get("secure_cookies", False)),
+        # Secure unless web.secure_cookies says otherwise; `tawasul serve` on localhost turns it off.
+        SESSION_COOKIE_SECURE=secure_cookies(web_settings),
+        REMEMBER_COOKIE_SECURE=secure_cookies(web_settings),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="ar",
@@ -81,4 +85,5 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
     app.register_blueprint(auth_bp)
     register_staff(app)
     register_errors(app)
+    register_security(app)
     return app

@@ -6,6 +6,9 @@ into tasks, so a new member of a team sees its open work at once.
 
 from __future__ import annotations
 
+import functools
+import secrets
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -83,8 +86,30 @@ def require_role(actor: Actor, *roles: str) -> None:
 
 def check_password(user: User, password: str) -> bool:
     """True when ``password`` is the user's (argon2, constant time)."""
+    return _verify(user.password_hash, password)
+
+
+def may_sign_in(user: User | None, password: str) -> bool:
+    """True when ``user`` exists, may sign in and ``password`` is theirs.
+
+    An unknown or stopped account costs the same argon2 work as a real one (a made-up hash is
+    checked), so the time of an answer does not tell which user names exist.
+    """
+    if user is None or not user.is_active:
+        _verify(_dummy_hash(), password)
+        return False
+    return check_password(user, password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash of a password nobody knows, made with the same parameters as real ones."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -93,3 +118,11 @@ def users_with_lane(session: Session, lane: str) -> list[User]:
     """Active users whose roles grant ``lane``."""
     roles = {role for role, lanes in ROLE_LANES.items() if lane in lanes}
     return [u for u in session.scalars(select(User).where(User.is_active.is_(True))) if roles & set(u.roles)]
+
+
+def end_sessions(user: User) -> None:
+    """End every session ``user`` is signed in with, on every device: their session epoch moves on.
+
+    A session remembers the epoch it was signed in with; the sign-in check refuses an older one.
+    """
+    user.session_epoch = (user.session_epoch or 0) + 1

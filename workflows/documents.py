@@ -7,6 +7,7 @@ the server chooses; the member's original name is never used as a path.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from engine.settings import config_path
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
+
+log = logging.getLogger(__name__)
 
 #: The first bytes of each accepted type.
 SIGNATURES = {
@@ -75,9 +78,19 @@ def store_upload(engine: CaseEngine, request_id: int, kind: str, filename: str, 
 
 
 def discard_upload(engine: CaseEngine, stored: str) -> None:
-    """Remove a stored file whose record was not written."""
+    """Remove a stored file: one whose record was not written, or one a newer file replaced.
+
+    It runs after the transaction ended, so it never fails the change: a file that cannot be
+    removed is logged. A name that would leave the folder is ignored (the names are the server's).
+    """
     folder, _, _ = limits(engine.settings)
-    (folder / stored).unlink(missing_ok=True)
+    path = (folder / stored).resolve()
+    if folder.resolve() not in path.parents:
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.error("the stored document %s could not be removed: %s", stored, exc)
 
 
 def upload_path(engine: CaseEngine, stored: str) -> Path:

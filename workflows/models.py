@@ -35,6 +35,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     language: Mapped[str] = mapped_column(String(5), default="ar")
     created_at: Mapped[datetime]
+    #: Counted up when the user signs out, their password changes or their account stops: a
+    #: session keeps the number it was signed in with, and one with an older number has ended.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Member(Base):

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
+from engine.db import after_commit
 from engine.errors import Conflict, InvalidInput, NotFound
+from workflows.documents import discard_upload
 from workflows.domain import domain
 from workflows.members import get_member
 from workflows.models import CHANNELS, Acknowledgement, Decision, RequestDocument, ServiceRequest
@@ -92,7 +94,8 @@ def mark_document(
     """Mark a checklist item received, verified (by the actor, now) or missing (with a note).
 
     Following the PDPL an ID document is recorded as verified, not stored: a file name is
-    accepted only for kinds whose service requires the file.
+    accepted only for kinds whose service requires the file, and a file it replaces is deleted
+    once the change is committed (never before: if it is not saved, the old file stays).
 
     Raises:
         InvalidInput: unknown state, missing note, a file for a kind that must not be stored.
@@ -116,8 +119,10 @@ def mark_document(
         item.received_at = now
     if state == "verified":
         item.verified_by, item.verified_at = actor.name, now
-    if file_name:
-        item.file_name = file_name
+    if file_name and file_name != item.file_name:
+        replaced, item.file_name = item.file_name, file_name
+        if replaced:
+            after_commit(session, lambda: discard_upload(engine, replaced))
     session.flush()
     return item
 

@@ -1,8 +1,9 @@
 """Every staff page in Chromium, in Arabic and English, on a desktop and a phone-sized screen.
 
 For each page: the language and direction of the document, no script error, no asset or
-request that failed, no serious or critical axe-core violation, nothing wider than the screen,
-and no English chrome left on an Arabic page.
+request that failed, the Content-Security-Policy sent and nothing on the page refused by it, no
+serious or critical axe-core violation, nothing wider than the screen, and no English chrome
+left on an Arabic page.
 """
 
 from __future__ import annotations
@@ -65,14 +66,21 @@ def _check(page, url, lang, problems, width):
     page.on("console", lambda message: errors.append(f"console: {message.text}")
             if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
     page.on("requestfailed", lambda request: errors.append(f"request failed: {request.url}"))
+    # What the Content-Security-Policy refuses (an inline script or style, a source elsewhere).
+    page.add_init_script("""window.cspViolations = [];
+        document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(
+            `${e.effectiveDirective} refused ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));""")
     page.on("response", lambda response: errors.append(f"{response.status}: {response.url}")
             if response.status >= 400 and response.request.resource_type != "document" else None)
     separator = "&" if "?" in url else "?"
-    page.goto(f"{url}{separator}lang={lang}")
+    response = page.goto(f"{url}{separator}lang={lang}")
     page.wait_for_load_state("networkidle")
     if page.locator("#diagram").count():
         page.locator('#diagram[data-ready="true"]').wait_for()
     where = f"{url} [{lang}, {width}px]"
+    if "frame-ancestors 'none'" not in (response.headers.get("content-security-policy") or ""):
+        problems.append(f"{where}: no Content-Security-Policy")
+    problems.extend(f"{where}: CSP violation: {v}" for v in page.evaluate("window.cspViolations"))
     html = page.locator("html")
     if (html.get_attribute("lang"), html.get_attribute("dir")) != (lang, "rtl" if lang == "ar" else "ltr"):
         problems.append(f"{where}: lang={html.get_attribute('lang')} dir={html.get_attribute('dir')}")

@@ -81,9 +81,11 @@ def _counts(db, tables):
 
 def _make_it_old(db):
     """Take the database back to what the single chain 0001-0006 made (the layout before this one)."""
-    config = alembic_config(ENGINE, db.url.render_as_string(hide_password=False))
+    url = db.url.render_as_string(hide_password=False)
+    config, domain = alembic_config(ENGINE, url), alembic_config(DOMAIN, url)
     with db.begin() as connection:
-        config.attributes["connection"] = connection
+        config.attributes["connection"] = domain.attributes["connection"] = connection
+        command.downgrade(domain, "domain_0004")  # the domain's tables as the old chain's 0006 left them
         command.downgrade(config, "engine_0004")  # no task history, no first claim or escalation level
         connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
         connection.execute(text("UPDATE alembic_version SET version_num = '0006'"))

@@ -46,7 +46,9 @@ def test_reception_prints_a_letter_and_marks_it_sent(letter_desk, engine, clock)
     page = client.get(f"/letters/{message_id}").get_data(as_text=True)
     assert '<article class="letter bg-white border" lang="ar" dir="rtl"' in page
     assert "الجمعية التعاونية متعددة الأغراض بالمحفر" in page and "مسجلة بوزارة العمل" in page  # config.yaml
-    assert "@media print" in page and "nav, .no-print" in page
+    assert 'href="/static/letter.css"' in page  # the print rules, from a file (the CSP allows no inline style)
+    with client.get("/static/letter.css") as sheet:
+        assert "@media print" in sheet.get_data(as_text=True) and "nav, .no-print" in sheet.get_data(as_text=True)
     assert "عزيزنا سالم الدوسري" in page and "2026-12-01" in page and "1448-" in page  # Gregorian and Hijri
     response = client.post(f"/letters/{message_id}/sent", data={"csrf_token": _token(page)}, follow_redirects=True)
     assert "سُجّل إرسال الخطاب إلى سالم الدوسري." in response.get_data(as_text=True)

@@ -8,6 +8,7 @@ import json
 from engine.actors import Actor
 from web.app import create_app
 from web.cli.shared import Command, positive_int
+from web.security import secure_cookies
 from workflows.bootstrap import CaseEngine, worker
 
 
@@ -17,9 +18,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> None:
-    app = create_app(engine=engine)
     web_settings = engine.settings.get("web") or {}
     host = args.host or web_settings.get("host", "127.0.0.1")
+    # The development server speaks plain HTTP: on localhost a Secure cookie would be the only
+    # thing in the way; on any other address the cookie stays Secure (serve it behind HTTPS).
+    secure = secure_cookies(web_settings, host)
+    app = create_app({"SESSION_COOKIE_SECURE": secure, "REMEMBER_COOKIE_SECURE": secure}, engine=engine)
     port = args.port or int(web_settings.get("port", 5000))
     embedded = worker(engine) if (engine.settings.get("worker") or {}).get("embedded", True) else None
     if embedded is not None:

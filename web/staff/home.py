@@ -25,17 +25,14 @@ _PAGE = """<!doctype html>
 <html lang="{{ lang }}" dir="{{ w.dir }}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ w.title }}</title>
-<style>
- body { font-family: system-ui, "Noto Sans Arabic", sans-serif; margin: 2rem; }
- table { border-collapse: collapse; } th, td { border: 1px solid #999; padding: .3rem .6rem; text-align: start; }
-</style></head>
+<link rel="stylesheet" href="{{ url_for('static', filename='definitions.css') }}"></head>
 <body>
 <header><a href="?lang={{ w.other_lang }}" lang="{{ w.other_lang }}">{{ w.other }}</a></header>
 <main>
 <h1>{{ w.app }}</h1>
 <h2>{{ w.heading }}</h2>
 {% if definitions %}
-<div style="overflow-x: auto" tabindex="0" role="region" aria-label="{{ w.heading }}">
+<div class="scroll-x" tabindex="0" role="region" aria-label="{{ w.heading }}">
 <table>
 <thead><tr><th scope="col">{{ w.key }}</th><th scope="col">{{ w.name }}</th><th scope="col">{{ w.version }}</th>
 <th scope="col">{{ w.deployed_at }}</th><th scope="col">{{ w.deployed_by }}</th></tr></thead>

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine.actors import Actor
 from engine.errors import Conflict, InvalidInput, NotFound
-from workflows.accounts import check_roles, hash_password, require_role
+from workflows.accounts import check_roles, end_sessions, hash_password, require_role
 from workflows.models import User
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def update_user(
 ) -> User:
     """Change a user's roles, whether they may sign in, or their password; administrators only.
 
+    A new password or a stopped account ends every session of the user (`end_sessions`).
     An administrator cannot take away their own administrator role, nor stop their own account.
 
     Raises:
@@ -97,8 +98,18 @@ def update_user(
         user.is_active = is_active
     if password:
         user.password_hash = hash_password(password)
+    if password or is_active is False:
+        end_sessions(user)
     session.flush()
     return user
+
+
+def sign_out(engine: CaseEngine, session: Session, actor: Actor) -> None:
+    """Sign the actor out: the session cookie they hold, and any copy of it, no longer signs in."""
+    user = session.scalars(select(User).where(User.username == actor.name)).first()
+    if user is not None:
+        end_sessions(user)
+        session.flush()
 
 
 def set_language(engine: CaseEngine, session: Session, actor: Actor, language: str) -> None:
