@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from engine.actors import SYSTEM, Actor
 from engine.errors import EngineError
-from web.cli import cases, definitions, jobs, members, serve, tasks, workdays
+from web.cli import backup, cases, definitions, jobs, members, serve, tasks, workdays
 from web.cli.shared import CliError, Command, Parser
 from workflows.accounts import check_roles
 from workflows.bootstrap import CaseEngine, build
@@ -32,7 +32,7 @@ EXIT_CODES = {"invalid": 2, "invalid_definition": 2, "config": 2, "script": 2, "
 #: Every subcommand, area by area, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
     *definitions.COMMANDS, *cases.COMMANDS, *tasks.COMMANDS, *jobs.COMMANDS, *workdays.COMMANDS,
-    *members.COMMANDS, *serve.COMMANDS,
+    *members.COMMANDS, *backup.COMMANDS, *serve.COMMANDS,
 )
 #: Subcommands that group actions, and their help; a group that is a command itself runs without one.
 GROUPS = {"jobs": "timers and other due work", "incidents": "jobs whose retries ran out",
