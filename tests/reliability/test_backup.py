@@ -501,3 +501,26 @@ def test_a_postgresql_restore_failing_at_its_last_step_rolls_back_all_of_it(
     stray = [p.name for p in Path(settings["documents"]["dir"]).parent.iterdir()
              if ".restore-" in p.name or ".old-" in p.name]
     assert stray == []
+
+
+def test_a_backup_taken_during_a_write_holds_what_was_committed_and_waits_for_nothing(
+        backed_up, engine, settings, clock, capsys, database_url, tmp_path):
+    """Another connection is inside a write transaction (audit rows deleted, not yet committed)
+    while the backup runs: the backup finishes without waiting for it and holds the committed rows."""
+    committed = counts(engine)["audit_events"]
+    assert committed > 0
+    during = tmp_path / "during.tar"
+    with engine.db.connect() as writer:
+        writer.execute(text("DELETE FROM audit_events"))  # inside a transaction left open
+        assert writer.execute(text("SELECT COUNT(*) FROM audit_events")).scalar_one() == 0
+        code, _, err = tawasul(capsys, settings, database_url, clock, "backup", str(during))
+        assert (code, err) == (0, "")
+        writer.rollback()
+    restored_settings = dict(settings, documents=dict(settings["documents"], dir=str(tmp_path / "restored-uploads")))
+    with fresh_database(tmp_path, "during") as target:
+        assert tawasul(capsys, restored_settings, target, clock, "restore", str(during))[0] == 0
+        restored = build(restored_settings, database_url=target, clock=clock)
+        try:
+            assert counts(restored)["audit_events"] == committed
+        finally:
+            restored.dispose()
