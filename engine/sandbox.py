@@ -5,8 +5,14 @@ that also
 
 * calls ``_tick_()`` at the top of every ``while`` / ``for`` body, function and lambda, and
   wraps every iteration, so a time limit stops infinite loops and runaway recursion;
-* routes ``**``, ``*`` and ``<<`` through guards that refuse results too large to compute in
-  the limit (``10 ** 10 ** 10``, ``"x" * 10 ** 10``).
+* routes ``**``, ``*``, ``<<``, ``//``, ``%`` and ``+`` through guards that refuse results too
+  large to compute in the limit (``10 ** 10 ** 10``, ``"x" * 10 ** 10``): one C call holds the
+  interpreter lock, so the time limit cannot stop it once it has begun. Integers stay under
+  `_MAX_INT_BITS` bits, the strings and lists one call builds under `_MAX_TOTAL` items, and text
+  made from a value (``str()``, f-strings, ``%``, ``print``) is sized before it is made;
+* measures the memory the process holds now (not its peak) against the script's budget.
+
+Names the sandbox provides (builtins, the whitelist, helpers) cannot be assigned by a script.
 
 Names starting with ``_`` and attribute walks such as ``().__class__.__base__.__subclasses__()``
 are refused at compile time; ``import``, ``open``, ``eval``, ``getattr``, ``type`` and friends
@@ -24,6 +30,7 @@ import ast
 import builtins
 import math
 import operator
+import os
 import re
 import resource
 import time
@@ -49,10 +56,16 @@ from engine.errors import ScriptError
 DEFAULT_TIME_LIMIT_MS = 1000
 DEFAULT_MAX_SEQUENCE = 100_000
 DEFAULT_MAX_MEMORY_MB = 256
-_MAX_POW_BITS = 100_000
-#: Largest string, bytes or list one operation may build by joining or growing (10 million items).
-_MAX_TOTAL = 10_000_000
+#: Largest integer a script may make (about 30,000 decimal digits); division, roots, gcd and the
+#: like on integers this size take milliseconds, so they cannot outlast the time limit.
+_MAX_INT_BITS = 100_000
+#: ``pow(base, exponent, modulo)`` costs about bits(exponent) x bits(modulo)^1.6: 10**7 is ~70 ms.
+_MAX_MODPOW_WORK = 10**7
+#: Largest string, bytes or list one operation may build by joining or growing (2 million items).
+_MAX_TOTAL = 2_000_000
 _MAX_FORMAT_WIDTH = 10_000
+#: How many items the size estimate of a value's text may visit before it calls the value too big.
+_MAX_TEXT_WALK = 1_000_000
 _MAX_FACTORIAL = 5_000
 #: Modules C code inside whitelisted types imports on its own (strftime, strptime).
 _INTERNAL_IMPORTS = frozenset({"time", "_strptime"})
@@ -88,18 +101,20 @@ class SandboxLimits:
 class _Budget:
     """The time and memory budget of one evaluation; once spent it stays spent.
 
-    Memory is the growth of the process's peak resident size while the script runs (cheap to
-    read; other threads' allocations count too, which errs on the safe side).
+    Memory is the growth of the process's resident size since the script began, read every 64
+    ticks and after each call that can build a large object (`_size_guarded`). It is the size
+    now, not the peak, so a script after another one's peak is measured as well; other threads'
+    allocations count too, which errs on the safe side.
     """
 
-    __slots__ = ("count", "deadline", "limit", "memory_kb", "peak0", "reason")
+    __slots__ = ("count", "deadline", "limit", "memory_kb", "rss0", "reason")
 
     def __init__(self, limit: float, memory_kb: int = DEFAULT_MAX_MEMORY_MB * 1024) -> None:
         self.limit = limit
         self.deadline = time.monotonic() + limit
         self.count = 0
         self.memory_kb = memory_kb
-        self.peak0 = _peak_rss_kb()
+        self.rss0 = _rss_kb()
         self.reason = ""
 
     def tick(self) -> None:
@@ -109,13 +124,48 @@ class _Budget:
         if self.count & 31 == 0 and time.monotonic() > self.deadline:
             self.reason = f"script ran longer than its time limit of {self.limit * 1000:.0f} ms"
             raise ScriptTimeout(self.reason)
-        if self.count & 255 == 0 and _peak_rss_kb() - self.peak0 > self.memory_kb:
+        if self.count & 63 == 0:
+            self.check_memory()
+
+    def check_memory(self) -> None:
+        if _rss_kb() - self.rss0 > self.memory_kb:
             self.reason = f"script used more than its memory limit of {self.memory_kb // 1024} MB"
             raise ScriptTimeout(self.reason)
 
 
-def _peak_rss_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+class _Statm:
+    """The process's resident size now, from ``/proc/self/statm`` (a kept descriptor, ~2 µs a read).
+
+    Where there is no /proc the peak (``ru_maxrss``) stands in: it never goes down, so there a
+    script after another's peak is measured only once it passes that peak.
+    """
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.fd: int | None = None
+        self.page_kb = os.sysconf("SC_PAGE_SIZE") // 1024 if hasattr(os, "sysconf") else 4
+
+    def rss_kb(self) -> int:
+        if self.pid != os.getpid():  # opened before a fork, /proc/self would still be the parent
+            self._reopen()
+        if self.fd is not None:
+            try:
+                return int(os.pread(self.fd, 64, 0).split()[1]) * self.page_kb
+            except (OSError, ValueError, IndexError):
+                self.fd = None
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def _reopen(self) -> None:
+        self.pid = os.getpid()
+        if self.fd is not None:
+            os.close(self.fd)
+        try:
+            self.fd = os.open("/proc/self/statm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            self.fd = None
+
+
+_rss_kb = _Statm().rss_kb
 
 
 #: Builtins that reach outside the sandbox; refused when the diagram is deployed.
@@ -129,7 +179,8 @@ _UNAVAILABLE = frozenset({
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus time-limit ticks and size guards on big operators."""
 
-    _GUARDED_OPS = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_"}
+    _GUARDED_OPS = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_",
+                    ast.FloorDiv: "_floordiv_"}
 
     @staticmethod
     def _tick_stmt(like: ast.AST) -> ast.stmt:
@@ -168,11 +219,19 @@ class _Policy(RestrictingNodeTransformer):
             widths = [int(w) for w in re.findall(r"\d+", text)]
             if widths and max(widths) > _MAX_FORMAT_WIDTH:
                 self.error(node, f"an f-string width over {_MAX_FORMAT_WIDTH} is not allowed")
-        return super().visit_FormattedValue(node)
+        node = super().visit_FormattedValue(node)
+        # f"{value}" -> f"{_text_(value)}": the value's text is sized before it is made.
+        sized = ast.Call(func=ast.Name(id="_text_", ctx=ast.Load()), args=[node.value], keywords=[])
+        node.value = ast.fix_missing_locations(ast.copy_location(sized, node.value))
+        return node
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if isinstance(node.ctx, ast.Load) and node.id in _UNAVAILABLE:
             self.error(node, f"{node.id}() is not available in scripts")
+        if isinstance(node.ctx, ast.Store | ast.Del) and node.id in _PROVIDED:
+            # `datetime = 'poison'` would hide the sandbox's datetime and stay in the case's data.
+            self.error(node, f"'{node.id}' is a name the sandbox provides; a script may not assign or delete it, "
+                             "so choose another name")
         return super().visit_Name(node)
 
     def visit_While(self, node: ast.While) -> ast.AST:
@@ -300,7 +359,7 @@ class Sandbox:
                 is_sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(count, int)
                 if is_sequence and len(seq) * count > limits.max_sequence:
                     raise ScriptError(f"a sequence of {len(seq) * count} items is over the limit")
-            if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > _MAX_POW_BITS:
+            if _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > _MAX_INT_BITS:
                 raise ScriptError("a product of integers that large is too large to compute")
             return left * right
 
@@ -312,8 +371,10 @@ class Sandbox:
                     return default
                 if isinstance(obj, _Facade):
                     raise AttributeError(f"{obj._cls.__name__}.{name} is not available in scripts")
+                if obj is _Text:
+                    raise AttributeError(f"str.{name} is not available in scripts")
                 raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
-            return _size_guarded(obj, name, value)
+            return _size_guarded(obj, name, value, budget)
 
         globals_ = {
             "__builtins__": dict(self._builtins, range=guarded_range),
@@ -326,13 +387,15 @@ class Sandbox:
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_apply_": _apply,
-            "_print_": PrintCollector,
+            "_print_": _BoundedPrint,
+            "_text_": _text_sized,
             "_tick_": budget.tick,
             "_pow_": _guarded_pow,
             "_mul_": guarded_mul,
             "_lshift_": _guarded_lshift,
             "_add_": _guarded_add,
             "_mod_": _guarded_mod,
+            "_floordiv_": _guarded_floordiv,
             "_inplacevar_": lambda op, x, y: _inplace(op, x, y, guarded_mul),
         }
         globals_.update(self._whitelist)
@@ -379,6 +442,11 @@ class Sandbox:
             exec(code, scope)  # noqa: S102 - code compiled by RestrictedPython with guards
         except ScriptTimeout as exc:
             raise ScriptError(str(exc)) from None
+        for name in self.helpers:
+            if scope.get(name, _MISSING) is not base[name]:
+                # Builtins and the whitelist are refused when compiled; helpers are known only here.
+                raise ScriptError(f"'{name}' is a helper the engine provides; a script may not assign or "
+                                  "delete it, so choose another name")
         for key in list(context):
             if key not in scope and not str(key).startswith("_"):
                 del context[key]
@@ -390,17 +458,21 @@ class Sandbox:
             context[key] = value
 
     def _make_builtins(self) -> dict[str, Any]:
-        names = [
-            "abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float",
-            "frozenset", "int", "isinstance", "len", "list", "map", "max", "min", "ord", "reversed",
-            "round", "set", "sorted", "str", "sum", "tuple", "zip",
-            "ArithmeticError", "Exception", "IndexError", "KeyError", "LookupError", "TypeError",
-            "ValueError", "ZeroDivisionError",
-        ]
-        table: dict[str, Any] = {name: getattr(builtins, name) for name in names}
+        table: dict[str, Any] = {name: getattr(builtins, name) for name in _BUILTIN_NAMES}
         table.update({"True": True, "False": False, "None": None, "pow": _guarded_pow_builtin, "sum": _guarded_sum,
-                      "int": _guarded_int, "__import__": _internal_import})
+                      "int": _guarded_int, "divmod": _guarded_divmod, "round": _guarded_round, "str": _Text,
+                      "__import__": _internal_import})
         return table
+
+
+#: The builtins scripts have (some of them guarded, see `Sandbox._make_builtins`).
+_BUILTIN_NAMES = (
+    "abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float",
+    "frozenset", "int", "isinstance", "len", "list", "map", "max", "min", "ord", "reversed",
+    "round", "set", "sorted", "str", "sum", "tuple", "zip", "pow",
+    "ArithmeticError", "Exception", "IndexError", "KeyError", "LookupError", "TypeError",
+    "ValueError", "ZeroDivisionError",
+)
 
 
 _MISSING = object()
@@ -425,18 +497,85 @@ def _guarded_add(left: Any, right: Any) -> Any:
     return left + right
 
 
-_PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\*|\d+)")
+# -- integers: no operand or result over _MAX_INT_BITS ------------------------------------------
+
+
+def _checked_ints(what: str, *values: Any) -> None:
+    """Refuse ``what`` when one of the integers it works on is over `_MAX_INT_BITS` bits."""
+    for value in values:
+        if _is_int(value) and value.bit_length() > _MAX_INT_BITS:
+            raise ScriptError(f"{what} of an integer of {value.bit_length()} bits is too large to compute "
+                              f"(the limit is {_MAX_INT_BITS} bits)")
+
+
+def _checked_result_bits(what: str, bits: int) -> None:
+    if bits > _MAX_INT_BITS:
+        raise ScriptError(f"{what} would make an integer of {bits} bits, too large to compute "
+                          f"(the limit is {_MAX_INT_BITS} bits)")
+
+
+def _guarded_floordiv(left: Any, right: Any) -> Any:
+    _checked_ints("//", left, right)
+    return left // right
+
+
+def _guarded_divmod(left: Any, right: Any) -> Any:
+    _checked_ints("divmod()", left, right)
+    return divmod(left, right)
+
+
+def _guarded_round(number: Any, ndigits: Any = None) -> Any:
+    # round(1, -10**8) computes 10 ** 10**8 inside one C call.
+    if _is_int(ndigits) and abs(ndigits) > _MAX_FORMAT_WIDTH:
+        raise ScriptError(f"round() to {ndigits} digits is not allowed (at most {_MAX_FORMAT_WIDTH} either way)")
+    _checked_ints("round()", number)
+    return round(number) if ndigits is None else round(number, ndigits)
+
+
+def _guarded_lshift(value: Any, shift: Any) -> Any:
+    if _is_int(value) and _is_int(shift) and value and shift > 0:
+        _checked_result_bits("<<", value.bit_length() + shift)
+    return value << shift
+
+
+def _guarded_pow(base: Any, exponent: Any) -> Any:
+    big_ints = isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
+    if big_ints and exponent * max(1, abs(base).bit_length()) > _MAX_INT_BITS:
+        raise ScriptError(f"{_short(base)} ** {_short(exponent)} is too large to compute")
+    return base**exponent
+
+
+def _guarded_pow_builtin(base: Any, exponent: Any, modulo: Any = None) -> Any:
+    if modulo is not None:
+        _checked_ints("pow()", base, exponent, modulo)
+        if _is_int(exponent) and _is_int(modulo) and exponent.bit_length() * modulo.bit_length() > _MAX_MODPOW_WORK:
+            raise ScriptError("pow() with numbers that large is too large to compute")
+        return pow(base, exponent, modulo)
+    return _guarded_pow(base, exponent)
+
+
+def _short(number: Any) -> str:
+    """A number for a message: a huge one by its size, not its 30,000 digits."""
+    if _is_int(number) and number.bit_length() > 64:
+        return f"<an integer of {number.bit_length()} bits>"
+    return str(number)
+
+
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
 def _guarded_mod(left: Any, right: Any) -> Any:
     if isinstance(left, str | bytes):
         text = left.decode("latin-1") if isinstance(left, bytes) else left
         args = right if isinstance(right, tuple) else (right,)
-        for width in _PERCENT_WIDTH.findall(text):
-            if width == "*" and any(_is_int(a) and abs(a) > _MAX_FORMAT_WIDTH for a in args):
-                raise ScriptError(f"a %-format width over {_MAX_FORMAT_WIDTH} is not allowed")
-            if width != "*" and int(width) > _MAX_FORMAT_WIDTH:
-                raise ScriptError(f"a %-format width over {_MAX_FORMAT_WIDTH} is not allowed")
+        starred = any(_is_int(a) and abs(a) > _MAX_FORMAT_WIDTH for a in args)
+        for spec in _PERCENT_SPEC.finditer(text):
+            for part, name in ((spec.group(1), "width"), (spec.group(2), "precision")):
+                if part and ((part == "*" and starred) or (part != "*" and int(part) > _MAX_FORMAT_WIDTH)):
+                    raise ScriptError(f"a %-format {name} over {_MAX_FORMAT_WIDTH} is not allowed")
+        _text_sized(right)
+    else:
+        _checked_ints("%", left, right)
     return left % right
 
 
@@ -451,7 +590,96 @@ def _guarded_int(value: Any = 0, *args: Any) -> int:
         raise ScriptError("int() of a Decimal with more than 4300 digits is not allowed")
     if isinstance(value, float) and value != value:  # NaN
         raise ScriptError("int() of NaN")
-    return int(value, *args)
+    result = int(value, *args)
+    # int('1' * 10**6, 2): a base that is a power of two has no digit limit.
+    _checked_result_bits("int()", result.bit_length())
+    return result
+
+
+# -- text: sized before it is made --------------------------------------------------------------
+
+
+def _text_length(value: Any, limit: int) -> int:
+    """About how long ``str(value)`` is, at most ``limit + 1`` (counting stops there).
+
+    Shared items count each time they appear, as the text repeats them: ``[[s] * 1000] * 1000``
+    is a million copies of ``s``. Visiting more than `_MAX_TEXT_WALK` items counts as too long.
+    """
+    total, visits, stack = 0, 0, [value]
+    while stack:
+        item = stack.pop()
+        visits += 1
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, bytes | bytearray):
+            total += 4 * len(item) + 3  # b'\x00' is four characters a byte
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 * len(item) + 2
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 4 * len(item) + 2
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif _is_int(item):
+            total += item.bit_length() // 3 + 2
+        else:
+            total += 64  # a date, a Decimal, a float: short
+        if total > limit or visits > _MAX_TEXT_WALK or len(stack) > _MAX_TEXT_WALK:
+            return limit + 1
+    return total
+
+
+def _text_sized(value: Any) -> Any:
+    """``value`` itself, once its text is known to be under `_MAX_TOTAL` characters."""
+    if not isinstance(value, str | int | float | bool) and _text_length(value, _MAX_TOTAL) > _MAX_TOTAL:
+        raise ScriptError(f"the text of this value would be over the limit of {_MAX_TOTAL} characters")
+    return value
+
+
+class _TextType(type):
+    """``str`` in scripts: ``str(x)`` sizes ``x``'s text first; isinstance and methods as str's."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, str)
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        return issubclass(subclass, str)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> str:
+        if args and not kwargs and len(args) == 1:
+            _text_sized(args[0])
+        return str(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name in ("format", "format_map"):  # a format string walks attributes: refused like ''.format
+            raise AttributeError(f"str.{name} is not available in scripts")
+        method = getattr(str, name)
+        if name in _AMPLIFYING:
+            # str.join(sep, items) is sep.join(items): the same guard.
+            return lambda self, *args, **kwargs: _size_guarded(self, name, getattr(self, name))(*args, **kwargs)
+        return method
+
+
+class _Text(metaclass=_TextType):
+    pass
+
+
+class _BoundedPrint(PrintCollector):
+    """``print`` in scripts: what it collects stays under `_MAX_TOTAL` characters."""
+
+    def __init__(self, _getattr_: Any = None) -> None:
+        super().__init__(_getattr_)
+        self.size = 0
+
+    def _call_print(self, *objects: Any, **kwargs: Any) -> None:
+        room = _MAX_TOTAL - self.size
+        size = sum(_text_length(obj, room) for obj in objects)
+        size += _text_length(kwargs.get("sep") or " ", room) * max(0, len(objects) - 1)
+        size += _text_length(kwargs.get("end") or "\n", room)
+        if size > room:
+            raise ScriptError(f"print() would collect over the limit of {_MAX_TOTAL} characters")
+        self.size += size
+        super()._call_print(*objects, **kwargs)
 
 
 def _checked_size(name: str, size: Any) -> None:
@@ -459,37 +687,107 @@ def _checked_size(name: str, size: Any) -> None:
         raise ScriptError(f"{name}() of {size} is over the limit of {_MAX_TOTAL}")
 
 
-def _size_guarded(obj: Any, name: str, value: Any) -> Any:
-    """Wrap methods that build an object whose size an argument chooses."""
+#: Methods whose result can be much larger than the object they are called on.
+_AMPLIFYING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate",
+                         "to_bytes", "from_bytes", "extend"})
+
+
+def _size_guarded(obj: Any, name: str, value: Any, budget: _Budget | None = None) -> Any:
+    """Wrap methods that build an object whose size an argument chooses.
+
+    The result's size is checked before the call; with a ``budget``, its memory after it.
+    """
+    if name not in _AMPLIFYING or not callable(value):
+        return value
+    check = _size_check(obj, name)
+    if check is None:
+        return value
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        args = check(list(args), kwargs)
+        result = value(*args, **kwargs)
+        if budget is not None:
+            budget.check_memory()
+        return result
+
+    return guarded
+
+
+def _argument(args: list[Any], kwargs: dict[str, Any], index: int, name: str, default: Any) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _size_check(obj: Any, name: str) -> Callable[[list[Any], dict[str, Any]], list[Any]] | None:
+    """A function of (args, kwargs) that refuses those making ``obj.name(...)`` too large.
+
+    It returns the positional arguments to call with: an iterable it had to read is handed on
+    as a list.
+    """
     if isinstance(obj, str | bytes | bytearray):
         if name in ("ljust", "rjust", "center", "zfill"):
-            def padded(width: Any, *args: Any) -> Any:
-                _checked_size(name, width)
-                return value(width, *args)
-            return padded
+            return lambda args, kwargs: _checked(name, _argument(args, kwargs, 0, "width", 0), args)
         if name == "expandtabs":
-            def expanded(tabsize: Any = 8) -> Any:
-                _checked_size(name, obj.count("\t" if isinstance(obj, str) else b"\t") * (tabsize or 0) + len(obj))
-                return value(tabsize)
+            def expanded(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+                tabsize = _argument(args, kwargs, 0, "tabsize", 8)
+                tabs = obj.count("\t" if isinstance(obj, str) else b"\t")
+                return _checked(name, tabs * (tabsize if _is_int(tabsize) else 0) + len(obj), args)
             return expanded
         if name == "replace":
-            def replaced(old: Any, new: Any, count: Any = -1) -> Any:
-                times = obj.count(old) if count is None or count < 0 else min(count, obj.count(old))
-                _checked_size(name, len(obj) + times * (len(new) - len(old)) + (len(obj) + 1) * len(new) * (not old))
-                return value(old, new, count)
+            def replaced(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+                old, new = _argument(args, kwargs, 0, "old", ""), _argument(args, kwargs, 1, "new", "")
+                count = _argument(args, kwargs, 2, "count", -1)
+                if not isinstance(old, str | bytes | bytearray) or not isinstance(new, str | bytes | bytearray):
+                    return args  # the call itself says what is wrong
+                times = obj.count(old) if not _is_int(count) or count < 0 else min(count, obj.count(old))
+                grown = len(obj) + times * (len(new) - len(old)) + (len(obj) + 1) * len(new) * (not old)
+                return _checked(name, grown, args)
             return replaced
+        if name == "join":
+            def joined(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+                if not args:
+                    return args
+                items = args[0] if isinstance(args[0], list | tuple) else list(args[0])
+                pieces = sum(len(item) for item in items if isinstance(item, str | bytes | bytearray))
+                return _checked(name, pieces + len(obj) * max(0, len(items) - 1), [items, *args[1:]])
+            return joined
+        if name == "translate" and isinstance(obj, str):
+            return lambda args, kwargs: _checked(name, len(obj) * _longest_replacement(args[0] if args else None), args)
     if _is_int(obj) and name == "to_bytes":
-        def to_bytes(length: Any = 1, *args: Any, **kwargs: Any) -> Any:
-            _checked_size(name, length)
-            return value(length, *args, **kwargs)
-        return to_bytes
+        return lambda args, kwargs: _checked(name, _argument(args, kwargs, 0, "length", 1), args)
+    if _is_int(obj) and name == "from_bytes":
+        def from_bytes(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            data = _argument(args, kwargs, 0, "bytes", b"")
+            size = len(data) if isinstance(data, bytes | bytearray | list | tuple) else 0
+            _checked_result_bits("from_bytes()", 8 * size)
+            return args
+        return from_bytes
     if isinstance(obj, list) and name == "extend":
-        def extend(items: Any) -> None:
-            materialised = list(items) if not isinstance(items, list | tuple) else items
-            _checked_size(name, len(obj) + len(materialised))
-            value(materialised)
+        def extend(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            if not args:
+                return args
+            items = args[0] if isinstance(args[0], list | tuple) else list(args[0])
+            return _checked(name, len(obj) + len(items), [items, *args[1:]])
         return extend
-    return value
+    return None
+
+
+def _checked(name: str, size: Any, args: list[Any]) -> list[Any]:
+    _checked_size(name, size)
+    return args
+
+
+def _longest_replacement(table: Any) -> int:
+    """The longest text one character may become under ``str.translate(table)`` (at least 1)."""
+    if isinstance(table, dict):
+        values: Iterable[Any] = table.values()
+    elif isinstance(table, str | list | tuple):
+        values = table
+    else:
+        return 1
+    return max([1, *(len(v) for v in values if isinstance(v, str))])
+
+
+# -- math ---------------------------------------------------------------------------------------
 
 
 def _guarded_factorial(n: Any) -> int:
@@ -513,10 +811,27 @@ def _guarded_perm(n: Any, k: Any = None) -> int:
 def _guarded_prod(iterable: Any, *, start: Any = 1) -> Any:
     result = start
     for item in iterable:
-        if _is_int(result) and _is_int(item) and result.bit_length() + item.bit_length() > _MAX_POW_BITS:
+        if _is_int(result) and _is_int(item) and result.bit_length() + item.bit_length() > _MAX_INT_BITS:
             raise ScriptError("a product of integers that large is too large to compute")
         result = result * item
     return result
+
+
+def _guarded_isqrt(n: Any) -> int:
+    _checked_ints("math.isqrt()", n)
+    return math.isqrt(n)
+
+
+def _guarded_gcd(*numbers: Any) -> int:
+    _checked_ints("math.gcd()", *numbers)
+    return math.gcd(*numbers)
+
+
+def _guarded_lcm(*numbers: Any) -> int:
+    _checked_ints("math.lcm()", *numbers)
+    # The least common multiple can be as large as the product of them all.
+    _checked_result_bits("math.lcm()", sum(n.bit_length() for n in numbers if _is_int(n)))
+    return math.lcm(*numbers)
 
 
 class _MathNamespace:
@@ -528,6 +843,7 @@ class _MathNamespace:
                 setattr(self, name, getattr(math, name))
         self.factorial, self.comb = _guarded_factorial, _guarded_comb
         self.perm, self.prod = _guarded_perm, _guarded_prod
+        self.isqrt, self.gcd, self.lcm = _guarded_isqrt, _guarded_gcd, _guarded_lcm
         self.pow = _guarded_pow  # math.pow works on floats; the guard only bites on huge ints
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -536,7 +852,13 @@ class _MathNamespace:
         object.__setattr__(self, name, value)
 
 
+#: A Decimal's exponent may reach ±1000, so an integer of more bits than this is refused unread.
+_MAX_DECIMAL_INT_BITS = 3400
+
+
 def _checked_decimal(value: Any = "0", *args: Any) -> Decimal:
+    if _is_int(value) and value.bit_length() > _MAX_DECIMAL_INT_BITS:
+        raise ScriptError("a Decimal with an exponent beyond ±1000 is not allowed")
     result = Decimal(value, *args)
     if result.is_finite() and abs(result.adjusted()) > 1000:
         raise ScriptError("a Decimal with an exponent beyond ±1000 is not allowed")
@@ -589,31 +911,12 @@ def _make_whitelist(now: Callable[[], datetime]) -> dict[str, Any]:
 
 #: The whitelisted names, for messages (the objects themselves are made per sandbox).
 _WHITELIST = ("Decimal", "date", "datetime", "math", "timedelta", "timezone")
+#: Names a script may not assign or delete (refused when it is compiled).
+_PROVIDED = frozenset(_BUILTIN_NAMES) | frozenset(_WHITELIST) | {"range"}
 
 
 def _apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return function(*args, **kwargs)
-
-
-def _guarded_pow(base: Any, exponent: Any) -> Any:
-    big_ints = isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
-    if big_ints and exponent * max(1, abs(base).bit_length()) > _MAX_POW_BITS:
-        raise ScriptError(f"{base} ** {exponent} is too large to compute")
-    return base**exponent
-
-
-def _guarded_pow_builtin(base: Any, exponent: Any, modulo: Any = None) -> Any:
-    if modulo is not None:
-        if _is_int(exponent) and _is_int(modulo) and exponent.bit_length() * max(1, modulo.bit_length()) > 10**8:
-            raise ScriptError("pow() with numbers that large is too large to compute")
-        return pow(base, exponent, modulo)
-    return _guarded_pow(base, exponent)
-
-
-def _guarded_lshift(value: Any, shift: Any) -> Any:
-    if isinstance(shift, int) and shift > _MAX_POW_BITS:
-        raise ScriptError(f"<< {shift} is too large to compute")
-    return value << shift
 
 
 _INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -621,7 +924,7 @@ _INPLACE_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "%=": _guarded_mod,
     "-=": operator.sub,
     "/=": operator.truediv,
-    "//=": operator.floordiv,
+    "//=": _guarded_floordiv,
     "**=": _guarded_pow,
     "<<=": _guarded_lshift,
     ">>=": operator.rshift,

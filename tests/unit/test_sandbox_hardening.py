@@ -4,40 +4,13 @@ Each attack runs in a child process with a time-out and a 2 GB address-space lim
 guard that regressed makes the test fail instead of hanging or exhausting the machine.
 """
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from engine.errors import ScriptError
 from engine.sandbox import Sandbox, SandboxLimits
-
-ROOT = Path(__file__).resolve().parents[2]
-HARNESS = """
-import json, resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (2 * 1024 ** 3, 2 * 1024 ** 3))
-sys.path.insert(0, sys.argv[1])
-from engine.sandbox import Sandbox, SandboxLimits
-from engine.errors import ScriptError
-source, context = sys.argv[2], json.loads(sys.argv[3])
-try:
-    Sandbox(SandboxLimits(time_limit_ms=300)).execute(source, context)
-    print(json.dumps({"outcome": "ran"}))
-except ScriptError as exc:
-    print(json.dumps({"outcome": "refused", "message": exc.message}))
-except Exception as exc:
-    print(json.dumps({"outcome": "raised", "message": f"{type(exc).__name__}: {exc}"}))
-"""
-
-
-def attack(source, context=None):
-    done = subprocess.run([sys.executable, "-c", HARNESS, str(ROOT), source, json.dumps(context or {})],
-                          capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+from tests.support.sandbox import attack
 
 
 @pytest.mark.parametrize(
