@@ -606,32 +606,40 @@ def _text_length(value: Any, limit: int) -> int:
     is a million copies of ``s``. Visiting more than `_MAX_TEXT_WALK` items counts as too long.
     """
     total, visits, stack = 0, 0, [value]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        item = stack.pop()
+        item = pop()
         visits += 1
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
             total += len(item) + 2
-        elif isinstance(item, bytes | bytearray):
-            total += 4 * len(item) + 3  # b'\x00' is four characters a byte
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += 2 * len(item) + 2
-            stack.extend(item)
-        elif isinstance(item, dict):
-            total += 4 * len(item) + 2
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif _is_int(item):
+        elif kind is int:
             total += item.bit_length() // 3 + 2
+        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+            total += 2 * len(item) + 2
+            extend(item)
+        elif kind is dict:
+            total += 4 * len(item) + 2
+            extend(item.keys())
+            extend(item.values())
+        elif kind is bytes or kind is bytearray:
+            total += 4 * len(item) + 3  # b'\x00' is four characters a byte
+        elif kind is Decimal:
+            total += len(item.as_tuple().digits) + 8
         else:
-            total += 64  # a date, a Decimal, a float: short
+            total += 64  # a date, a float: short
         if total > limit or visits > _MAX_TEXT_WALK or len(stack) > _MAX_TEXT_WALK:
             return limit + 1
     return total
 
 
+#: Types whose text is no longer than the value itself (an int's is capped by Python at 4300 digits).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _text_sized(value: Any) -> Any:
     """``value`` itself, once its text is known to be under `_MAX_TOTAL` characters."""
-    if not isinstance(value, str | int | float | bool) and _text_length(value, _MAX_TOTAL) > _MAX_TOTAL:
+    if type(value) not in _PLAIN and _text_length(value, _MAX_TOTAL) > _MAX_TOTAL:
         raise ScriptError(f"the text of this value would be over the limit of {_MAX_TOTAL} characters")
     return value
 
@@ -645,10 +653,12 @@ class _TextType(type):
     def __subclasscheck__(cls, subclass: type) -> bool:
         return issubclass(subclass, str)
 
-    def __call__(cls, *args: Any, **kwargs: Any) -> str:
-        if args and not kwargs and len(args) == 1:
-            _text_sized(args[0])
-        return str(*args, **kwargs)
+    def __call__(cls, value: Any = "", *args: Any, **kwargs: Any) -> str:
+        if args or kwargs:  # str(data, encoding): a decoding, as long as the data
+            return str(value, *args, **kwargs)
+        if type(value) not in _PLAIN:
+            _text_sized(value)
+        return str(value)
 
     def __getattr__(cls, name: str) -> Any:
         if name in ("format", "format_map"):  # a format string walks attributes: refused like ''.format
