@@ -217,16 +217,16 @@ def check_data(data: Any, reserved: frozenset[str] = frozenset()) -> dict[str, A
         return {}
     if not isinstance(data, dict):
         raise InvalidInput(f"data must be a JSON object, not {type(data).__name__}")
-    for key, value in data.items():
+    for key in data:
         if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise InvalidInput(
                 f"data key {key!r} is not a valid variable name (letters, digits and _, not starting with _)"
             )
         if key in reserved:
             raise InvalidInput(f"data key {key!r} is the name of something scripts use; choose another name")
-        problem = unstorable(value)
-        if problem:
-            raise InvalidInput(f"data key {key!r} holds {problem}, which cannot be saved with the case")
+    problem = unstorable(data, names=True)
+    if problem:
+        raise InvalidInput(f"data key {problem}, which cannot be saved with the case")
     return data
 
 
@@ -267,7 +267,14 @@ def advance_first(engine: CaseEngine, session: Session, loaded: LoadedCase, acto
 def insert_instance(
     session: Session, definition_id: int, business_key: str | None, now: datetime, actor: Actor
 ) -> InstanceState:
-    """Write a new instance row (its snapshot follows with the first `save`)."""
+    """Write a new instance row (its snapshot follows with the first `save`).
+
+    Raises:
+        InvalidInput: ``business_key`` is text that cannot be stored (a lone surrogate).
+    """
+    problem = unstorable(business_key) if business_key is not None else None
+    if problem:
+        raise InvalidInput(f"business_key holds {problem}")
     new_id = session.connection().execute(
         _INSERT_INSTANCE,
         {"definition_id": definition_id, "business_key": business_key, "status": RUNNING, "revision": 1,

@@ -50,7 +50,36 @@ def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
+    problem = _unencodable_text(body)
+    if problem is not None:
+        raise InvalidInput(f"{problem}: a lone surrogate can be neither stored nor shown")
     return body
+
+
+def _unencodable_text(body: dict) -> str | None:
+    """Which text in ``body`` (a value or a key) cannot be encoded, and where; None when all can.
+
+    JSON may escape a lone surrogate (``"\\ud800"``): valid JSON, but text that no database and no
+    page can encode, so it is refused here for every field, before a lookup or a write meets it.
+    """
+    stack: list[tuple[object, str, bool]] = [(name, repr(name), True) for name in body]
+    stack += [(value, name if name.isidentifier() else repr(name), False) for name, value in body.items()]
+    while stack:
+        item, where, is_key = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    what = f"the name {where}" if is_key else f"field {where}"
+                    return (f"{what} holds text that is not valid Unicode ({item[exc.start]!r} at character "
+                            f"{exc.start + 1})")
+        elif isinstance(item, dict):
+            stack += [(key, f"{key!r} in {where}", True) for key in item]
+            stack += [(inner, f"{where}[{key!r}]", False) for key, inner in item.items()]
+        elif isinstance(item, list):
+            stack += [(inner, f"{where}[{n}]", False) for n, inner in enumerate(item)]
+    return None
 
 
 @bp.post("/instances")
@@ -74,10 +103,25 @@ def instance(instance_id: int):
 
 @bp.get("/tasks")
 def tasks():
-    instance_id = request.args.get("instance", type=int)
-    if instance_id is not None and not 0 < instance_id < 2**31:
-        raise InvalidInput("'instance' must be an instance id (a whole number from 1)")
-    return jsonify(_engine().query(task_list, SYSTEM, instance_id=instance_id, lane=request.args.get("lane")))
+    unknown = sorted(set(request.args) - {"instance", "lane"})
+    if unknown:
+        return _bad_query(f"unknown query parameter {unknown[0]!r}; this list takes 'instance' and 'lane'")
+    instance_id = None
+    if "instance" in request.args:
+        text = request.args["instance"]
+        # int() would also take " 7", "+7", "7_0" and Arabic-Indic digits; an id is plain digits.
+        if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**31):
+            return _bad_query(f"query parameter 'instance' must be an instance id (a whole number from 1), "
+                              f"not {text[:40]!r}")
+        instance_id = int(text)
+    lane = request.args.get("lane")
+    if lane is not None and not lane.strip():
+        return _bad_query("query parameter 'lane' must name a lane")
+    return jsonify(_engine().query(task_list, SYSTEM, instance_id=instance_id, lane=lane))
+
+
+def _bad_query(message: str):
+    return jsonify(error=message, kind="invalid"), 400
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -24,9 +24,6 @@ from engine.errors import ScriptError
 from engine.sandbox import Sandbox
 from engine.spiff.timers import is_timer, value_problem, with_zone
 
-#: How deep task data may nest before it is refused (JSON and the serializer recurse).
-_MAX_DATA_DEPTH = 40
-
 #: Runs a service task: (handler name, element id, task data, parameters) -> result.
 ServiceDispatcher = Callable[[str, str, dict[str, Any], dict[str, Any]], Any]
 
@@ -44,35 +41,114 @@ def serving(dispatcher: ServiceDispatcher) -> Iterator[None]:
         _dispatcher.reset(token)
 
 
-def unstorable(value: Any, depth: int = 0) -> str | None:
-    """Why ``value`` cannot be kept in task data (None when it can).
+#: How deep task data may nest before it is refused (JSON and the serializer recurse).
+_MAX_DATA_DEPTH = 40
 
-    Storable: None, bool, int (up to 4300 digits), finite float, str, Decimal, date, datetime,
-    and lists and dicts (with text keys) of those, nested at most 40 deep.
+#: How much data one command may bring in, as characters of JSON text (estimated on the way):
+#: more would be serialized into every snapshot, compressed and stored on every save.
+MAX_DATA_CHARS = 5_000_000
+
+_END = object()
+
+
+def unstorable(value: Any, *, names: bool = False) -> str | None:
+    """Why ``value`` cannot be kept in task data (None when it can), naming where inside it.
+
+    Storable: None, bool, int (up to 4300 digits), finite float, str that is valid Unicode (no
+    lone surrogate: it cannot be encoded, so neither stored nor shown), Decimal, date, datetime,
+    and lists and dicts (with text keys) of those, nested at most 40 deep, in all at most about
+    `MAX_DATA_CHARS` characters as JSON. The walk keeps its own stack (no recursion).
+
+    With ``names``, ``value`` is a case's data (variable name -> value; the names stand at level
+    0 and share one size budget) and the reason starts with the name: ``'address' holds text
+    that is not valid Unicode (...) at address['lines'][0]``.
     """
-    if depth > _MAX_DATA_DEPTH:
-        return f"data nested more than {_MAX_DATA_DEPTH} levels deep"
-    if value is None or isinstance(value, bool | str | date | Decimal):
+    found = _first_problem(value, depth=-1 if names else 0)
+    if found is None:
         return None
-    if isinstance(value, int):
-        return "an integer of more than 4300 digits" if value.bit_length() > 14_280 else None
-    if isinstance(value, float):
-        return None if value == value and value not in (float("inf"), float("-inf")) else f"the number {value}"
-    if isinstance(value, list | tuple):
-        for item in value:
-            problem = unstorable(item, depth + 1)
-            if problem:
-                return problem
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"a dictionary key {key!r} that is not text"
-            problem = unstorable(item, depth + 1)
-            if problem:
-                return problem
-        return None
-    return f"a {type(value).__name__}"
+    path, problem = found
+    if not names or not path:
+        return problem + _where(path)
+    return f"{path[0]!r} holds {problem}" + (_where(path) if len(path) > 1 else "")
+
+
+def _where(path: list[Any]) -> str:
+    if not path:
+        return ""
+    head, rest = path[0], path[1:]
+    text = head if isinstance(head, str) and head.isidentifier() else f"[{head!r}]"
+    return " at " + text + "".join(f"[{key!r}]" for key in rest)
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"text that is not valid Unicode (a lone surrogate {text[exc.start]!r} at character "
+                f"{exc.start + 1}; it cannot be stored or shown)")
+    return None
+
+
+def _first_problem(value: Any, depth: int = 0) -> tuple[list[Any], str] | None:
+    """Walk ``value`` without recursion: (the path to the first problem, the problem), or None.
+
+    ``depth`` is the level ``value`` itself stands at (-1 for a case's data: its names are level 0).
+    """
+    size = 0
+    path: list[Any] = []
+    # One entry per open list or dict: an iterator over (key, item) pairs, and whether keys are text.
+    stack: list[tuple[Iterator[tuple[Any, Any]], bool]] = []
+    current = value
+    while True:
+        if current is None or current is True or current is False:
+            size += 5
+        elif isinstance(current, str):
+            if current.isascii():
+                size += len(current) + 2
+            else:
+                problem = _text_problem(current)
+                if problem:
+                    return path, problem
+                size += 6 * len(current) + 2  # json.dumps writes \\uXXXX for each character beyond ASCII
+        elif isinstance(current, int):
+            if current.bit_length() > 14_280:
+                return path, "an integer of more than 4300 digits"
+            size += current.bit_length() * 3 // 10 + 2
+        elif isinstance(current, float):
+            if current != current or current in (float("inf"), float("-inf")):
+                return path, f"the number {current}"
+            size += 24
+        elif isinstance(current, date | Decimal):
+            size += 40
+        elif isinstance(current, list | tuple | dict):
+            if depth + len(stack) + (1 if current else 0) > _MAX_DATA_DEPTH:
+                return path, f"data nested more than {_MAX_DATA_DEPTH} levels deep"
+            is_dict = isinstance(current, dict)
+            size += 2 + (4 if is_dict else 1) * len(current)
+            stack.append((iter(current.items()) if is_dict else enumerate(current), is_dict))
+            path.append(None)
+        else:
+            return path, f"a {type(current).__name__}"
+        if size > MAX_DATA_CHARS:
+            return path[:1], f"more data than a case may take in at once (about {MAX_DATA_CHARS:,} characters as JSON)"
+        while stack:
+            items, is_dict = stack[-1]
+            entry = next(items, _END)
+            if entry is _END:
+                stack.pop()
+                path.pop()
+                continue
+            key, current = entry
+            if is_dict:
+                if not isinstance(key, str):
+                    return path[:-1], f"a dictionary key {key!r} that is not text"
+                if not key.isascii() and _text_problem(key):
+                    return path[:-1], f"a dictionary key {key!r} that is not valid Unicode (a lone surrogate)"
+                size += len(key) if key.isascii() else 6 * len(key)
+            path[-1] = key
+            break
+        else:
+            return None
 
 
 class _SandboxEnvironment(TaskDataEnvironment):
@@ -88,11 +164,15 @@ class _SandboxEnvironment(TaskDataEnvironment):
         return self.sandbox.evaluate(expression, scope)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
-        self.sandbox.execute(script, context)
-        for name, value in context.items():
-            problem = unstorable(value)
-            if problem:
-                raise ScriptError(f"variable '{name}' holds {problem}, which cannot be saved with the case")
+        # The script works on a copy: refused data must not stay in the task's data, where the
+        # save would meet it (and fail the whole command) instead of the instance error below.
+        after = dict(context)
+        self.sandbox.execute(script, after)
+        problem = unstorable(after, names=True)
+        if problem:
+            raise ScriptError(f"variable {problem}, which cannot be saved with the case")
+        context.clear()
+        context.update(after)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> str:
