@@ -13,7 +13,8 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     try:
-        with current_engine().db.connect() as connection:
+        # Read-only: on SQLite a plain transaction begins IMMEDIATE and would wait behind a writer.
+        with current_engine().db.execution_options(tawasul_readonly=True).connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
         return jsonify(status="error", database=type(exc).__name__), 503
