@@ -14,7 +14,8 @@ from engine.actors import Actor
 from engine.errors import DefinitionProblem, InvalidDefinition, NotFound, ScriptError
 from engine.job_rows import TIMER_START, insert_jobs, job_row
 from engine.models import Job, ProcessDefinition
-from engine.spiff import ParsedProcess, start_timer_plans
+from engine.settings import DefinitionLimits
+from engine.spiff import ParsedProcess, ParseFailed, limit_problems, start_timer_plans
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -40,13 +41,25 @@ def deploy_definition(
     """Validate, lint and store BPMN XML; identical XML returns the existing version.
 
     Raises:
-        InvalidDefinition: the file is malformed, fails the XSD, or has a script, condition or
-            timer expression the sandbox refuses; every problem names its element (or line).
+        InvalidDefinition: the file is malformed, fails the XSD, is larger than the limits
+            (`DefinitionLimits`), or has a script, condition or timer expression the sandbox
+            refuses; every problem names its element (or line).
     """
+    limits = DefinitionLimits.from_settings(engine.settings)
+    if len(xml) > limits.max_kb * 1024:
+        raise InvalidDefinition(source, [DefinitionProblem(
+            f"the file is {-(-len(xml) // 1024)} KB; at most {limits.max_kb} KB is allowed "
+            "(engine.max_definition_kb)")])
     try:
         text = xml.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidDefinition(source, [DefinitionProblem(f"file is not UTF-8 ({exc.reason})")]) from None
+    try:
+        too_large = limit_problems(xml, limits)
+    except ParseFailed as exc:
+        raise InvalidDefinition(source, exc.problems) from None
+    if too_large:
+        raise InvalidDefinition(source, too_large)
     digest = hashlib.sha256(xml).hexdigest()
     processes = engine.specs.parse(xml, digest, source, services=engine.service_handlers,
                                    property_lint=engine.lint_task_properties)
@@ -95,8 +108,9 @@ def _schedule_start_timers(
     now = engine.clock.now()
     try:
         plans = start_timer_plans(engine.sandbox, process.spec, now)
-    except ScriptError as exc:
-        raise InvalidDefinition(source, [DefinitionProblem(exc.message)]) from None
+    except ScriptError as exc:  # a StartTimerError names the start event
+        element = getattr(exc, "element_id", None)
+        raise InvalidDefinition(source, [DefinitionProblem(exc.message, element_id=element)]) from None
     insert_jobs(session, [
         job_row(TIMER_START, plan.due_at, now, engine.job_settings.max_attempts, definition_id=definition.id,
                 task_id=plan.element_id, element_id=plan.element_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,35 @@ def resolve_database_url(url: str, base: Path) -> str:
         # psycopg 3 is the driver we install; plain postgresql:// would ask for psycopg2.
         return "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+@dataclass(frozen=True)
+class DefinitionLimits:
+    """How large a deployed BPMN file may be.
+
+    Set as ``engine.max_definition_kb``, ``engine.max_process_elements`` and ``engine.max_branches``.
+    """
+
+    #: Size of one file, checked before it is read.
+    max_kb: int = 2048
+    #: Flow nodes and sequence flows of one process, its subprocesses' included.
+    max_elements: int = 1000
+    #: Sequence flows leaving one element (a split's branches), and a literal multi-instance cardinality.
+    max_branches: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> DefinitionLimits:
+        """The limits in ``settings["engine"]``, defaults for those not set.
+
+        Raises:
+            ConfigError: a limit that is not a positive whole number.
+        """
+        engine = settings.get("engine") or {}
+        values = {}
+        for field_name, key in (("max_kb", "max_definition_kb"), ("max_elements", "max_process_elements"),
+                                ("max_branches", "max_branches")):
+            value = engine.get(key, getattr(cls, field_name))
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"engine.{key} must be a positive whole number (it is {value!r})")
+            values[field_name] = value
+        return cls(**values)

@@ -105,15 +105,25 @@ def value_problem(event: TimerEventDefinition, value: Any) -> str | None:
         if isinstance(event, CycleTimerEventDefinition):
             _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
             if period.total_seconds() < MIN_CYCLE_SECONDS:
-                return (f"timer cycle {value!r} repeats every {period.total_seconds():g} seconds; a cycle's "
+                return (f"timer cycle {_shown(value)} repeats every {period.total_seconds():g} seconds; a cycle's "
                         f"period must be at least {MIN_CYCLE_SECONDS} seconds (PT1M)")
+            clock_now() + period  # its next occurrence must fit a date too
         elif isinstance(event, DurationTimerEventDefinition):
-            TimerEventDefinition.parse_iso_duration(value)
+            parsed = TimerEventDefinition.parse_iso_duration(value)
+            # The due time as SpiffWorkflow will compute it: a parsable duration may still not fit a date.
+            TimerEventDefinition.get_timedelta_from_start(parsed, clock_now()) + clock_now()
         elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
             return f"timer value {value!r} is not an ISO-8601 {_DATE_TIME} (it is a duration)"
+    except OverflowError:
+        return f"timer value {_shown(value)} is too large: its due time would fall after the year 9999"
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / ValueError / AttributeError
-        return f"timer value {value!r} is not an ISO-8601 {_KINDS.get(type(event), _DATE_TIME)}"
+        return f"timer value {_shown(value)} is not an ISO-8601 {_KINDS.get(type(event), _DATE_TIME)}"
     return None
+
+
+def _shown(value: str) -> str:
+    """``value`` quoted, cut short when a hostile diagram makes it long."""
+    return repr(value) if len(value) <= 80 else repr(value[:60]) + f"... ({len(value)} characters)"
 
 
 def with_zone(value: Any, zone: tzinfo) -> Any:
@@ -156,6 +166,14 @@ def due_time(value: Any) -> datetime | None:
 # -- timer start events -------------------------------------------------------------------------
 
 
+class StartTimerError(ScriptError):
+    """A timer start event's expression failed or gave no usable value; ``element_id`` names the event."""
+
+    def __init__(self, element_id: str, message: str) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+
+
 @dataclass
 class StartTimerPlan:
     """When a timer start event first fires, how many more times, and how far apart."""
@@ -171,7 +189,7 @@ def start_timer_plans(sandbox: Sandbox, spec: Any, now: datetime) -> list[StartT
     """The timer start events of a process spec and their first occurrence after ``now``.
 
     Raises:
-        ScriptError: the timer expression fails or is not an ISO-8601 value.
+        StartTimerError: the timer expression fails or is not an ISO-8601 value (a `ScriptError`).
     """
     plans = []
     for task_spec in spec.task_specs.values():
@@ -181,10 +199,10 @@ def start_timer_plans(sandbox: Sandbox, spec: Any, now: datetime) -> list[StartT
         element = task_spec.bpmn_id or task_spec.name
         try:
             value = sandbox.evaluate(event.expression, {})
-        except ScriptError:
-            raise
+        except ScriptError as exc:
+            raise StartTimerError(element, exc.message) from None
         except Exception as exc:  # noqa: BLE001 - the expression's own failure, reported as such
-            raise ScriptError(f"timer start event '{element}': {type(exc).__name__}: {exc}") from None
+            raise StartTimerError(element, f"timer start event '{element}': {type(exc).__name__}: {exc}") from None
         token = _clock.set(FrozenClock(now))
         try:
             if isinstance(event, CycleTimerEventDefinition):
@@ -200,7 +218,8 @@ def start_timer_plans(sandbox: Sandbox, spec: Any, now: datetime) -> list[StartT
         except ScriptError:
             raise
         except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
-            raise ScriptError(f"timer start event '{element}': {value!r} is not an ISO-8601 timer value") from None
+            problem = value_problem(event, value) or f"{value!r} is not an ISO-8601 timer value"
+            raise StartTimerError(element, f"timer start event '{element}': {problem}") from None
         finally:
             _clock.reset(token)
     return plans
@@ -257,7 +276,7 @@ def _plain(value: datetime) -> datetime:
 
 
 __all__ = [
-    "StartTimerPlan", "clock_now", "current_clock", "due_time", "duration_after", "force_start_timer",
-    "install_clock_adapter", "is_cycle", "is_timer", "skip_missed_cycles", "start_timer_plans", "using_clock",
-    "value_problem", "with_zone",
+    "StartTimerError", "StartTimerPlan", "clock_now", "current_clock", "due_time", "duration_after",
+    "force_start_timer", "install_clock_adapter", "is_cycle", "is_timer", "skip_missed_cycles",
+    "start_timer_plans", "using_clock", "value_problem", "with_zone",
 ]

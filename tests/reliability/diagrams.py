@@ -73,3 +73,38 @@ def parallel_loop(key: str) -> bytes:
                     + '<bpmn:exclusiveGateway id="again" default="out" />\n' + END,
                     [("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"), ("b", "join"),
                      ("join", "again")], ("again", "split"), "more", ("again", "end"))
+
+
+def script_chain(key: str, length: int) -> bytes:
+    """``length`` script tasks one after another (``s0`` ... ), each setting ``n`` to its number."""
+    ids = [f"s{i}" for i in range(length)]
+    return diagram(key, START + "".join(f'<bpmn:scriptTask id="{each}"><bpmn:script>n = {i}</bpmn:script>'
+                                        "</bpmn:scriptTask>\n" for i, each in enumerate(ids)) + END,
+                   chain("start", *ids, "end"))
+
+
+def parallel_split(key: str, branches: int, splits: int = 1) -> bytes:
+    """``splits`` parallel splits one after another, each of ``branches`` script tasks joined again;
+    the task ``b<split>_<branch>`` sets ``seen_<split>_<branch>``."""
+    elements, flows, previous = START, [], "start"
+    for s in range(splits):
+        elements += f'<bpmn:parallelGateway id="split_{s}" />\n<bpmn:parallelGateway id="join_{s}" />\n'
+        flows.append((previous, f"split_{s}"))
+        for b in range(branches):
+            elements += (f'<bpmn:scriptTask id="b{s}_{b}"><bpmn:script>seen_{s}_{b} = True</bpmn:script>'
+                         "</bpmn:scriptTask>\n")
+            flows += [(f"split_{s}", f"b{s}_{b}"), (f"b{s}_{b}", f"join_{s}")]
+        previous = f"join_{s}"
+    flows.append((previous, "end"))
+    return diagram(key, elements + END, flows)
+
+
+def with_doctype(xml: bytes, doctype: str) -> bytes:
+    """``xml`` with ``doctype`` (a DOCTYPE declaration) after its XML declaration."""
+    head, _, rest = xml.partition(b"\n")
+    return head + b"\n" + doctype.encode() + b"\n" + rest
+
+
+def user_task_process(key: str) -> bytes:
+    """The smallest process that waits: start, a user task ``task``, end."""
+    return diagram(key, START + '<bpmn:userTask id="task" name="Task" />\n' + END, chain("start", "task", "end"))
