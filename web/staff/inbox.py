@@ -144,10 +144,13 @@ def assign(task_id: str):
 def _assignment(operation, task_id: str, extra: tuple = ()):
     actor = _staff()
     message = None
+    refused = 409
     try:
         _engine().run(operation, actor, task_id, *extra)
     except EngineError as exc:
         message = exc.message
+        # Not allowed is not a conflict: a lane one does not hold, or assigning without the right.
+        refused = 403 if isinstance(exc, Forbidden) else 409
     if request.form.get("next") == "task" and not request.headers.get("HX-Request"):
         # From the task page: after a claim (or a failed release) back to the task; after a release
         # to the inbox, as the task may be one the user saw only because it was theirs.
@@ -158,5 +161,5 @@ def _assignment(operation, task_id: str, extra: tuple = ()):
             return redirect(url_for("inbox.inbox"))
         return redirect(url_for("tasks.task", task_id=task_id))
     # htmx swaps only 2xx answers: the message is shown inside the table it replaces.
-    status = 200 if message is None or request.headers.get("HX-Request") else 409
+    status = 200 if message is None or request.headers.get("HX-Request") else refused
     return _render(actor, _filters(), "_inbox_table.html", message or ""), status
