@@ -98,7 +98,7 @@ def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str)
     if task.assignee == actor.name:
         return task
     if task.assignee is not None:
-        raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}")
+        raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}", code=CLAIMED_BY_OTHER)
     return _set_assignee(engine, session, actor, task, row, actor.name, "claimed")
 
 

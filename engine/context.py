@@ -233,8 +233,10 @@ class CaseEngine:
             EngineError: what the command raised; changes are kept only when it says so.
         """
         with self.unit_of_work() as uow:
+            saving = False
             try:
                 result = command(self, uow.session, *args, **kwargs)
+                saving = True
                 self._commit(uow)
                 return result
             except EngineError as exc:
@@ -250,6 +252,13 @@ class CaseEngine:
                 # SQLite: another writer held the lock too long; PostgreSQL: a deadlock or a
                 # serialization failure. Either way nothing was saved and trying again works.
                 code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+                if exc.connection_invalidated or str(code or "")[:3] == "57P" or str(code or "")[:2] == "08":
+                    # The connection died (the server ended it, or restarted): a clear refusal, not a 500.
+                    uow.session.rollback()
+                    raise Conflict("the connection to the database was lost while the change was being saved; "
+                                   "reload to see whether it was saved" if saving else
+                                   "the connection to the database was lost before the change was saved; "
+                                   "nothing was saved; try again") from None
                 if "database is locked" not in str(exc.orig) and code not in ("40P01", "40001"):
                     raise
                 uow.session.rollback()
