@@ -1,0 +1,234 @@
+"""Many people acting on the same work at the same moment, as the web does it (one engine, one
+unit of work per request, each on its own thread and connection), on a file database (SQLite) or
+PostgreSQL: exactly one wins each race, every loser gets the engine's `Conflict` saying who won,
+and the case moves on exactly once. An overdue timer racing a user's completion is never a silent
+discard: the timer wins and the user is told, in every ordering."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.actors import SYSTEM, Actor
+from engine.commands import claim_task, complete_task, start_instance
+from engine.definitions import deploy_definition
+from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict
+from engine.jobs import acquire_jobs, new_owner, run_due_jobs, run_job
+from engine.models import AuditEvent, HumanTask, Job, ProcessInstance, TaskRecord
+from engine.queries import instance_detail, list_tasks
+from tests.conftest import POSTGRES_URL
+from tests.reliability.diagrams import END, START, chain, diagram, timer
+
+#: Two user tasks one after the other.
+HANDOVER = diagram("handover", START + '<bpmn:userTask id="first" name="First" />\n'
+                   + '<bpmn:userTask id="second" name="Second" />\n' + END, chain("start", "first", "second", "end"))
+#: A review with an interrupting one-hour deadline that opens an escalation task.
+DEADLINE = diagram("deadline", START + '<bpmn:userTask id="review" name="Review" />\n'
+                   + '<bpmn:boundaryEvent id="overdue" attachedToRef="review" cancelActivity="true">'
+                   + timer("timeDuration", '"PT1H"') + "</bpmn:boundaryEvent>\n"
+                   + '<bpmn:userTask id="escalated" name="Escalated" />\n<bpmn:endEvent id="escalation_end" />\n'
+                   + END, [*chain("start", "review", "end"), *chain("overdue", "escalated", "escalation_end")])
+
+
+def clerk(n: int) -> Actor:
+    return Actor.user(f"clerk{n:02d}", ["desk"])
+
+
+def race(count: int, action) -> list[tuple[int, object, BaseException | None]]:
+    """Run ``action(n)`` on ``count`` threads released together; (n, result, error) of each."""
+    barrier = threading.Barrier(count)
+    outcomes: list[tuple[int, object, BaseException | None]] = []
+    lock = threading.Lock()
+
+    def one(n: int) -> None:
+        barrier.wait()
+        try:
+            result, error = action(n), None
+        except BaseException as exc:  # noqa: BLE001 - every outcome is collected and asserted
+            result, error = None, exc
+        with lock:
+            outcomes.append((n, result, error))
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread is still waiting after 120 s"
+    assert len(outcomes) == count
+    return sorted(outcomes, key=lambda outcome: outcome[0])
+
+
+def open_tasks(engine, instance_id):
+    return engine.query(list_tasks, SYSTEM, instance_id=instance_id)
+
+
+def history(engine, task_id):
+    return engine.query(lambda e, s: [(r.outcome, r.closed_by) for r in s.scalars(
+        select(TaskRecord).where(TaskRecord.task_id == task_id))])
+
+
+def audit_actions(engine, instance_id):
+    return engine.query(lambda e, s: Counter(s.scalars(
+        select(AuditEvent.action).where(AuditEvent.instance_id == instance_id))))
+
+
+def test_fifty_threads_completing_one_task_one_wins_and_the_case_moves_on_once(engine):
+    assert engine.db.url.database != ":memory:"  # a file (or a server): every thread has its own connection
+    engine.run(deploy_definition, SYSTEM, HANDOVER, "handover.bpmn")
+    case = engine.run(start_instance, SYSTEM, "handover")
+    [first] = open_tasks(engine, case.id)
+    revision = engine.query(lambda e, s: s.get(ProcessInstance, case.id).revision)
+
+    outcomes = race(50, lambda n: engine.run(complete_task, clerk(n), first.id, {"decided_by": n}))
+
+    winners = [(n, result) for n, result, error in outcomes if error is None]
+    losers = [(n, error) for n, _, error in outcomes if error is not None]
+    assert len(winners) == 1 and len(losers) == 49
+    winner = clerk(winners[0][0]).name
+    # Each loser gets the conflict (not some other error) and is told who completed the task.
+    assert {type(error) for _, error in losers} == {Conflict}
+    assert all(winner in error.message for _, error in losers), [error.message for _, error in losers]
+    if not POSTGRES_URL:  # writers queue at BEGIN on SQLite: every loser finds the task closed
+        assert {error.code for _, error in losers} == {TASK_CLOSED}
+    # The case advanced exactly once, with the winner's data.
+    assert history(engine, first.id) == [("completed", winner)]
+    assert [t.element_id for t in open_tasks(engine, case.id)] == ["second"]
+    detail = engine.query(instance_detail, case.id)
+    assert detail["data"]["decided_by"] == winners[0][0]
+    assert engine.query(lambda e, s: s.get(ProcessInstance, case.id).revision) == revision + 1
+    actions = audit_actions(engine, case.id)
+    assert (actions["completed"], actions["task_opened"]) == (1, 2)  # first and second, each opened once
+
+
+def test_twenty_users_claiming_from_one_inbox_each_task_is_claimed_once(engine):
+    engine.run(deploy_definition, SYSTEM, HANDOVER, "handover.bpmn")
+    cases = [engine.run(start_instance, SYSTEM, "handover").id for _ in range(20)]
+    inbox = [open_tasks(engine, case)[0].id for case in cases]
+
+    def claim_all(n: int) -> dict[str, object]:
+        """Try every task of the inbox, starting at one's own place in it; what each attempt gave."""
+        tried = {}
+        for task_id in inbox[n:] + inbox[:n]:
+            try:
+                tried[task_id] = engine.run(claim_task, clerk(n), task_id).assignee
+            except Conflict as exc:
+                tried[task_id] = exc
+        return tried
+
+    outcomes = race(20, claim_all)
+
+    held = engine.query(lambda e, s: dict(s.execute(select(HumanTask.id, HumanTask.assignee)
+                                                    .where(HumanTask.id.in_(inbox))).all()))
+    wins = {task_id: clerk(n).name for n, tried, _ in outcomes for task_id, got in tried.items()
+            if not isinstance(got, Exception)}
+    refusals = [(task_id, got) for _, tried, _ in outcomes for task_id, got in tried.items() if isinstance(got, Exception)]
+    assert all(error is None for _, _, error in outcomes)
+    # 400 attempts: each task won once, by the one who holds it now; no claim lost or doubled.
+    assert len(wins) == 20 and sum(len(tried) for _, tried, _ in outcomes) == 400
+    assert held == wins
+    assert len(refusals) == 380
+    assert all(held[task_id] in error.message for task_id, error in refusals)
+    if not POSTGRES_URL:  # writers queue on SQLite: every loser finds the task held
+        assert {error.code for _, error in refusals} == {CLAIMED_BY_OTHER}
+    claims = engine.query(lambda e, s: Counter(s.scalars(select(AuditEvent.task_id).where(AuditEvent.action == "claimed"))))
+    assert claims == Counter(inbox)
+
+
+# -- an overdue timer against a user's completion ---------------------------------------------
+
+
+@pytest.fixture
+def review(engine, clock):
+    """A case at ``review``, its one-hour deadline now overdue (the clock is two hours on)."""
+    engine.run(deploy_definition, SYSTEM, DEADLINE, "deadline.bpmn")
+    case = engine.run(start_instance, SYSTEM, "deadline", data={"applicant": "Noura"})
+    [task] = open_tasks(engine, case.id)
+    return case.id, task
+
+
+def assert_escalated_once(engine, case_id, task):
+    """The deadline fired once: the review interrupted, one escalation task, no job left for it."""
+    assert history(engine, task.id) == [("interrupted", "system")]
+    assert [t.element_id for t in open_tasks(engine, case_id)] == ["escalated"]
+    actions = audit_actions(engine, case_id)
+    assert (actions["timer_fired"], actions["completed"]) == (1, 0)
+    assert engine.query(lambda e, s: s.scalar(select(func.count()).select_from(Job).where(Job.instance_id == case_id))) == 0
+
+
+def complete_late(engine, task):
+    with pytest.raises(Conflict) as refused:
+        engine.run(complete_task, clerk(1), task.id, {"approved": True})
+    return refused.value
+
+
+def test_the_worker_fires_first_then_the_user_is_told_the_task_closed(engine, clock, review):
+    case_id, task = review
+    clock.advance(timedelta(hours=2))
+    report = run_due_jobs(engine)
+    assert (report.ran, report.fired) == (1, 1)
+    refused = complete_late(engine, task)
+    assert refused.code == TASK_CLOSED
+    assert refused.message == f"task {task.id} is no longer open (the case moved on)"
+    assert_escalated_once(engine, case_id, task)
+    assert "approved" not in engine.query(instance_detail, case_id)["data"]
+
+
+def test_the_user_completes_first_the_overdue_timer_fires_in_that_command_and_the_user_is_told(engine, clock, review):
+    case_id, task = review
+    clock.advance(timedelta(hours=2))
+    refused = complete_late(engine, task)  # the worker has not run: the command fires the timer first
+    assert refused.message.startswith("task 'Review' is no longer open: the case moved on before your change")
+    assert_escalated_once(engine, case_id, task)
+    assert run_due_jobs(engine).ran == 0  # the timer's job went with the timer: nothing runs twice
+    assert_escalated_once(engine, case_id, task)
+
+
+def test_the_user_completes_while_the_worker_holds_the_job_then_the_job_fires_nothing(engine, clock, review):
+    case_id, task = review
+    clock.advance(timedelta(hours=2))
+    owner = new_owner()
+    with engine.unit_of_work() as uow:  # the worker took the job ...
+        [job] = acquire_jobs(engine, uow.session, owner, clock.now(), 10, 60)
+        uow.commit()
+    refused = complete_late(engine, task)  # ... the user's command fires the timer meanwhile ...
+    assert refused.message.startswith("task 'Review' is no longer open")
+    report = run_job(engine, job, owner, clock.now(), engine.job_settings)  # ... then the worker runs it
+    assert (report.ran, report.fired, report.failed) == (1, 0, 0)
+    assert_escalated_once(engine, case_id, task)
+
+
+def test_a_completion_before_the_deadline_wins_and_the_timer_job_is_closed(engine, clock, review):
+    case_id, task = review
+    clock.advance(timedelta(minutes=59))
+    engine.run(complete_task, clerk(1), task.id, {"approved": True})
+    clock.advance(timedelta(hours=1))
+    assert run_due_jobs(engine).ran == 0
+    assert history(engine, task.id) == [("completed", "clerk01")]
+    detail = engine.query(instance_detail, case_id)
+    assert (detail["status"], detail["data"]["approved"]) == ("completed", True)
+    assert audit_actions(engine, case_id)["timer_fired"] == 0
+
+
+def test_twenty_overdue_deadlines_racing_twenty_completions_the_timer_always_wins(engine, clock, review):
+    cases = [engine.run(start_instance, SYSTEM, "deadline").id for _ in range(20)]
+    tasks = [open_tasks(engine, case)[0] for case in cases]
+    clock.advance(timedelta(hours=2))
+
+    def act(n: int):
+        if n == 20:
+            return run_due_jobs(engine)
+        return engine.run(complete_task, clerk(n), tasks[n].id, {"approved": True})
+
+    outcomes = race(21, act)
+
+    users = [error for n, _, error in outcomes if n < 20]
+    assert {type(error) for error in users} == {Conflict}  # every user is told; none silently loses data
+    assert outcomes[20][2] is None
+    for case, task in zip(cases, tasks, strict=True):
+        assert_escalated_once(engine, case, task)
+
