@@ -29,6 +29,11 @@ SIGNATURES = {
     "jpeg": (b"\xff\xd8\xff",),
 }
 
+#: `InvalidInput.code` of each refused upload, for a page to put into its own words.
+FILE_MISSING, FILE_NAME, FILE_TYPE, FILE_SIZE, FILE_EMPTY, FILE_CONTENT = (
+    "file_missing", "file_name", "file_type", "file_size", "file_empty", "file_content")
+#: `InvalidInput.code` of a file sent for an item that is verified, never stored (an ID, PDPL).
+FILE_NOT_KEPT = "file_not_kept"
 
 @dataclass
 class Upload:
@@ -57,17 +62,22 @@ def store_upload(engine: CaseEngine, request_id: int, kind: str, filename: str, 
     folder, max_bytes, types = limits(engine.settings)
     name = (filename or "").strip()
     if not name:
-        raise InvalidInput("file: choose a file to attach")
+        raise InvalidInput("file: choose a file to attach", code=FILE_MISSING)
+    # A browser sends the bare name; a folder in it (or a control character) comes from a tool.
+    # The name is never a path here, but a file sent that way is refused, not quietly renamed.
+    if any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name) or name.strip(".") == "":
+        raise InvalidInput(f"file: {name!r} names a folder or holds a control character; send the file itself",
+                           code=FILE_NAME)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in types:
-        raise InvalidInput(f"file: {name!r} is not an accepted type ({', '.join(types)})")
+        raise InvalidInput(f"file: {name!r} is not an accepted type ({', '.join(types)})", code=FILE_TYPE)
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise InvalidInput(f"file: {name!r} is larger than {max_bytes // (1024 * 1024)} MB")
+        raise InvalidInput(f"file: {name!r} is larger than {max_bytes // (1024 * 1024)} MB", code=FILE_SIZE)
     if not data:
-        raise InvalidInput(f"file: {name!r} is empty")
+        raise InvalidInput(f"file: {name!r} is empty", code=FILE_EMPTY)
     if not any(data.startswith(sig) for sig in SIGNATURES.get(extension, (b"",))):
-        raise InvalidInput(f"file: {name!r} is not a real {extension.upper()} file")
+        raise InvalidInput(f"file: {name!r} is not a real {extension.upper()} file", code=FILE_CONTENT)
     stored = f"{int(request_id)}/{kind}-{uuid.uuid4().hex}.{extension}"
     target = folder / stored
     target.parent.mkdir(parents=True, exist_ok=True)

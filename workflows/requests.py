@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.actors import Actor
 from engine.db import after_commit
 from engine.errors import Conflict, InvalidInput, NotFound
-from workflows.documents import discard_upload
+from workflows.documents import FILE_NOT_KEPT, discard_upload
 from workflows.domain import domain
 from workflows.members import get_member
 from workflows.models import CHANNELS, Acknowledgement, Decision, RequestDocument, ServiceRequest
@@ -110,7 +110,8 @@ def mark_document(
         raise NotFound(f"request {request.reference} has no document {kind!r}")
     kind_spec = {d.kind: d for d in domain(engine).catalogue.service(request.service_type).documents}.get(kind)
     if file_name and (kind_spec is None or not kind_spec.store_file):
-        raise InvalidInput(f"{kind}: this document is verified, not stored; do not attach the file")
+        raise InvalidInput(f"{kind}: this document is verified, not stored; do not attach the file",
+                           code=FILE_NOT_KEPT)
     if state == "missing" and not (note or "").strip():
         raise InvalidInput("note: say what is missing")
     now = engine.clock.now()

@@ -71,10 +71,11 @@ def test_a_file_is_checked_stored_and_downloaded(setup, engine):
             content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
         return html.unescape(body)
 
-    assert "'tool.exe' is not an accepted type (pdf, png)" in send("tool.exe", b"MZ..")
-    assert "'fake.pdf' is not a real PDF file" in send("fake.pdf", b"<html>not a pdf</html>")
-    assert "is larger than 1 MB" in send("big.pdf", b"%PDF-" + b"0" * (1024 * 1024 + 10))
-    assert "this document is verified, not stored" in send("id.pdf", PDF, kind="national_id")
+    # In the page's language (Arabic by default; tests/reliability/test_uploads.py walks both).
+    assert "الملف «tool.exe» ليس من الأنواع المقبولة (pdf, png)." in send("tool.exe", b"MZ..")
+    assert "الملف «fake.pdf» ليس ملف PDF حقيقيًا." in send("fake.pdf", b"<html>not a pdf</html>")
+    assert "حجم الملف «big.pdf» أكبر من 1 ميغابايت." in send("big.pdf", b"%PDF-" + b"0" * (1024 * 1024 + 10))
+    assert "هذا المستند يُتحقق منه ولا يُحفظ" in send("id.pdf", PDF, kind="national_id")
     assert client.post(f"/tasks/{check.id}/documents/not_a_kind", data={
         "csrf_token": token, "state": "received", "file": (io.BytesIO(PDF), "a.pdf")},
         content_type="multipart/form-data").status_code == 404  # not an item of this checklist

@@ -17,6 +17,7 @@ from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict, EngineError, 
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import deadline
+from workflows import documents as files
 from workflows.documents import Upload, limits
 from workflows.forms import FormErrors, data_from_fields
 from workflows.operations.documents import mark_checklist_item
@@ -179,7 +180,7 @@ def mark(task_id: str, kind: str):
     except NotFound:
         abort(404)
     except InvalidInput as exc:
-        flash(exc.message, "danger")
+        flash(_upload_refusal(exc, attached.filename if attached else ""), "danger")
         return back
     finally:
         with contextlib.suppress(RequestEntityTooLarge):
@@ -187,6 +188,24 @@ def mark(task_id: str, kind: str):
                 upload_file.close()
     flash(_("The checklist is updated."), "success")
     return back
+
+
+def _upload_refusal(exc: InvalidInput, name: str) -> str:
+    """A refused file in the page's language, naming the file and the rule (other refusals as they are)."""
+    max_bytes, types = limits(_engine().settings)[1:]
+    extension = name.rsplit(".", 1)[-1].upper() if "." in name else ""
+    words = {
+        files.FILE_MISSING: lambda: _("Choose a file to attach."),
+        files.FILE_NAME: lambda: _("The file name “%(name)s” names a folder or holds a control character; "
+                                   "send the file itself.", name=name),
+        files.FILE_TYPE: lambda: _("“%(name)s” is not an accepted type (%(types)s).", name=name,
+                                   types=", ".join(types)),
+        files.FILE_SIZE: lambda: _("“%(name)s” is larger than %(mb)d MB.", name=name, mb=max_bytes // (1024 * 1024)),
+        files.FILE_EMPTY: lambda: _("“%(name)s” is empty.", name=name),
+        files.FILE_CONTENT: lambda: _("“%(name)s” is not a real %(type)s file.", name=name, type=extension),
+        files.FILE_NOT_KEPT: lambda: _("This document is verified, not stored: do not attach the file."),
+    }
+    return words[exc.code]() if exc.code in words else exc.message
 
 
 @bp.get("/requests/<int:request_id>/documents/<kind>", endpoint="document_file")
