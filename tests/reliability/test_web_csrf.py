@@ -25,6 +25,7 @@ from tests.reliability.test_web_authorization import (
     build_world,
     url_for_rule,
 )
+from web import create_app
 from web.extensions import csrf
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -114,3 +115,18 @@ def test_only_the_token_authenticated_api_is_exempt(world):
         "member_id": world.ids["member"], "service_type": "inquiry", "channel": "phone"}},
                                             headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert response.status_code == 201, response.get_json()
+
+
+def test_a_form_post_added_later_is_walked_and_must_have_its_url_values(world):
+    # What the walk does with a route a new feature adds: it is in the walk, and with URL
+    # variables nobody gave sample ids for, the walk stops naming it (rather than skipping it).
+    app = create_app({"TESTING": True, "SECRET_KEY": "web-reliability"}, engine=world.engine)
+    app.add_url_rule("/reports/<int:year>", "reports.export", lambda year: "", methods=["POST"])
+    walked = [rule for rule in _form_routes(app) if rule.endpoint == "reports.export"]
+    assert len(walked) == 1
+    with pytest.raises(AssertionError, match=r"reports\.export \(/reports/<int:year>\): no sample ids"):
+        url_for_rule(world, walked[0])
+    # And it is refused without a token like every other form post (the app's CSRF covers it).
+    client = app.test_client()
+    response = client.post("/reports/2026", data={})
+    assert response.status_code == 400 and REFUSAL_AR in response.get_data(as_text=True)
