@@ -178,6 +178,9 @@ def _read_xml(xml: bytes) -> Any:
 
 def _structure_problems(tree: Any) -> list[DefinitionProblem]:
     """Ids used twice, and sequence flows whose ends are missing (SpiffWorkflow would mislabel or accept them)."""
+    if tree.tag != f"{_BPMN}definitions":
+        return [DefinitionProblem(f"the file's root element is {_cut(str(tree.tag))}, not bpmn:definitions "
+                                  f"({_BPMN[1:-1]})")]
     problems: list[DefinitionProblem] = []
     lines: dict[str, list[int]] = {}
     for node in tree.iter():
@@ -190,6 +193,8 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
                 f"the id '{element_id}' is given to {len(where)} elements (lines "
                 f"{', '.join(str(line) for line in where)}); each id must be unique in the file",
                 element_id=element_id, line=where[1] or None))
+    problems.extend(_no_id(node) for node in tree.iter()
+                    if (_is_flow_element(node) or node.tag == f"{_BPMN}process") and not node.get("id"))
     siblings_of: dict[Any, set[str | None]] = {}  # per container, read once (a flow per element is common)
     for flow in tree.iter(f"{_BPMN}sequenceFlow"):
         flow_id = flow.get("id") or "?"
@@ -236,7 +241,14 @@ def limit_problems(xml: bytes, limits: DefinitionLimits) -> list[DefinitionProbl
                 f"{count} sequence flows leave '{_cut(source)}'; at most {limits.max_branches} branches may leave "
                 "one element (engine.max_branches)", element_id=source))
     for container in (*tree.iter(f"{_BPMN}process"), *tree.iter(f"{_BPMN}subProcess")):
-        length, first = _longest_path(container)
+        following, undecided = _flow_graph(container)
+        looping = _endless_loop(undecided)
+        if looping is not None:
+            problems.append(DefinitionProblem(
+                f"the flows from '{_cut(looping)}' lead back to it with nothing to decide whether to go round "
+                "again (an exclusive, inclusive or event-based gateway, or a condition): the case would loop for "
+                "ever", element_id=looping))
+        length, first = _longest_path(following)
         if length > MAX_PATH:
             problems.append(DefinitionProblem(
                 f"a path of {length} elements one after another starts at '{_cut(first)}'; the engine follows a "
@@ -258,22 +270,63 @@ def limit_problems(xml: bytes, limits: DefinitionLimits) -> list[DefinitionProbl
 MAX_PATH = 600
 
 
-def _longest_path(container: Any) -> tuple[int, str]:
-    """The flow nodes on the longest path through ``container``'s own elements, and where it starts.
+_DECIDING = tuple(f"{_BPMN}{kind}" for kind in ("exclusiveGateway", "inclusiveGateway", "eventBasedGateway",
+                                                 "complexGateway"))
 
-    Loops are cut where a walk meets them again; linear in the elements.
+
+def _flow_graph(container: Any) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The flow nodes of ``container`` (not of its subprocesses) and where each leads.
+
+    Every way out, and the ways out that nothing decides (no gateway choosing, no condition, no
+    boundary event).
     """
     following: dict[str, list[str]] = {}
     for node in container:
         if _is_flow_element(node) and node.tag != f"{_BPMN}sequenceFlow" and node.get("id"):
             following.setdefault(str(node.get("id")), [])
+    undecided: dict[str, list[str]] = {node: [] for node in following}
+    deciding = {str(node.get("id")) for node in container if node.tag in _DECIDING and node.get("id")}
     for node in container:
         if node.tag == f"{_BPMN}sequenceFlow":
             source, target = node.get("sourceRef"), node.get("targetRef")
             if source in following and target in following:
                 following[source].append(target)
-        elif node.tag == f"{_BPMN}boundaryEvent" and node.get("attachedToRef") in following:
+                if source not in deciding and node.find(f"{_BPMN}conditionExpression") is None:
+                    undecided[source].append(target)
+        elif node.tag == f"{_BPMN}boundaryEvent" and node.get("attachedToRef") in following \
+                and node.get("id") in following:
             following[node.get("attachedToRef")].append(str(node.get("id")))
+    return following, undecided
+
+
+def _endless_loop(undecided: Mapping[str, list[str]]) -> str | None:
+    """An element that its undecided ways out lead back to (None if there is none)."""
+    done: set[str] = set()
+    for root in undecided:
+        if root in done:
+            continue
+        on_walk = {root}
+        walk = [(root, iter(undecided[root]))]
+        while walk:
+            node, rest = walk[-1]
+            nxt = next(rest, None)
+            if nxt is None:
+                walk.pop()
+                on_walk.discard(node)
+                done.add(node)
+            elif nxt in on_walk:
+                return nxt
+            elif nxt not in done:
+                on_walk.add(nxt)
+                walk.append((nxt, iter(undecided[nxt])))
+    return None
+
+
+def _longest_path(following: Mapping[str, list[str]]) -> tuple[int, str]:
+    """The flow nodes on the longest path through ``following``, and where it starts.
+
+    Loops are cut where a walk meets them again; linear in the elements.
+    """
     longest: dict[str, int] = {}
     on_walk: set[str] = set()
     for root in following:
@@ -305,6 +358,12 @@ def _is_flow_element(node: Any) -> bool:
         return False
     local = node.tag[len(_BPMN):]
     return local in _FLOW_NODES or local.endswith(("Task", "Event", "Gateway"))
+
+
+def _no_id(node: Any) -> DefinitionProblem:
+    """An element the engine finds by its id that has none (a process's id is its key)."""
+    return DefinitionProblem(f"the {etree.QName(node).localname} on line {node.sourceline} has no id",
+                             line=node.sourceline)
 
 
 def _cut(text: str) -> str:

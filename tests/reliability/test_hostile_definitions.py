@@ -210,6 +210,28 @@ CORPUS = [
                  id="duplicate-id"),
     pytest.param(_replace(_script("flow_clash", "x = 1"), 'id="run"', 'id="flow_0"'), "flow_0",
                  "the id 'flow_0' is given to 2 elements", id="task-and-flow-share-an-id"),
+    pytest.param(_replace(_script("no_id", "x = 1"), 'process id="no_id" ', "process "), None,
+                 "the process on line 3 has no id", id="process-without-id"),
+    pytest.param(_replace(_script("nameless", "x = 1"), 'scriptTask id="run"', "scriptTask"), None,
+                 "the scriptTask on line 5 has no id", id="task-without-id"),
+    pytest.param(b'<?xml version="1.0"?>\n<bpmn:sequenceFlow xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+                 b'id="f" sourceRef="a" targetRef="b" />', None,
+                 "the file's root element is {http://www.omg.org/spec/BPMN/20100524/MODEL}sequenceFlow, not "
+                 "bpmn:definitions", id="root-not-definitions"),
+    # Found by the fuzzer: each was a RecursionError when a case started (SpiffWorkflow predicts the
+    # tasks ahead by recursion, and a loop nothing decides to leave has no end).
+    pytest.param(_replace(parallel_split("self", 2), 'sourceRef="split_0" targetRef="b0_1"',
+                          'sourceRef="split_0" targetRef="split_0"'), "split_0",
+                 "the flows from 'split_0' lead back to it with nothing to decide whether to go round again (an "
+                 "exclusive, inclusive or event-based gateway, or a condition): the case would loop for ever",
+                 id="flow-to-itself"),
+    pytest.param(_with_flow(_script("round", "x = 1"), '<bpmn:sequenceFlow id="again" sourceRef="run" '
+                                                       'targetRef="start" />'),
+                 "start", "the flows from 'start' lead back to it with nothing to decide", id="loop-without-gateway"),
+    pytest.param(diagram("orphan_boundary", START + '<bpmn:userTask id="wait" /><bpmn:boundaryEvent '
+                         'attachedToRef="wait">' + timer("timeDuration", '"PT1H"') + "</bpmn:boundaryEvent>\n" + END,
+                         chain("start", "wait", "end")),
+                 None, "the boundaryEvent on line 5 has no id", id="boundary-event-without-id"),
     pytest.param(_script("truncated", "x = 1")[:-40], None, "malformed XML", id="truncated"),
     pytest.param(_script("latin", "x = 'caf\u00e9'").decode().encode("latin-1"), None, "file is not UTF-8",
                  id="not-utf8"),
@@ -243,6 +265,7 @@ CORPUS = [
 
 @pytest.mark.parametrize("xml, element_id, fragment", CORPUS)
 def test_a_hostile_definition_is_refused_naming_what_is_wrong(engine, xml, element_id, fragment):
+    """Each refused with its message (and element), never an internal error."""
     problems = _refusal(engine, xml)
     assert any(element == element_id and fragment in message for element, message in problems), problems
     assert not any("internal error" in message or "perhaps" in message for _, message in problems), problems
@@ -281,3 +304,11 @@ def test_a_start_timer_expression_too_large_for_a_date_is_refused_naming_the_sta
     assert _refusal(engine, xml) == [(
         "every_day", f"timer start event 'every_day': timer value 'R/{HUGE_DURATION}' is too large: its due time "
                      "would fall after the year 9999")]
+
+
+def test_a_loop_a_gateway_decides_to_leave_still_deploys_and_runs(engine):
+    from tests.reliability.diagrams import script_loop
+
+    engine.run(deploy_definition, SYSTEM, script_loop("counting", "n &lt; 5"), "counting.bpmn")
+    row = engine.run(start_instance, SYSTEM, "counting")
+    assert (row.status, engine.query(instance_detail, row.id)["data"]) == ("running", {"n": 5})
