@@ -99,6 +99,9 @@ def run_command(args: argparse.Namespace, engine_factory: Callable[[], CaseEngin
 
 def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], CaseEngine] | None = None) -> int:
     """Entry point of the ``tawasul`` console command."""
+    unreadable = _unreadable_argument(sys.argv[1:] if argv is None else list(argv))
+    if unreadable:
+        return _fail(unreadable, 2)
     try:
         args = build_parser().parse_args(argv)
         result = run_command(args, engine_factory or build)
@@ -129,6 +132,27 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], CaseEng
             # The reader went away (`tawasul tasks | head`): not an error of ours.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _unreadable_argument(argv: Sequence[str]) -> str | None:
+    """Why an argument cannot be used, if one has a byte that is not UTF-8 (Python keeps such a
+    byte as a lone surrogate, which no database, page or file can hold)."""
+    for index, argument in enumerate(argv):
+        if argument.isascii():
+            continue
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            option, has_value, _ = argument.partition("=")
+            if option.startswith("--") and has_value:
+                where, start = f"the value of {option}", exc.start - len(option) - 1
+            elif index and argv[index - 1].startswith("--"):
+                where, start = f"the value of {argv[index - 1]}", exc.start
+            else:
+                where, start = f"argument {index + 1}", exc.start
+            return (f"{where} is not valid UTF-8 text (character {start + 1} is a byte that is not UTF-8); "
+                    "nothing was done")
+    return None
 
 
 def _fail(message: str, code: int) -> int:
