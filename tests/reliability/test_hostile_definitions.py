@@ -312,3 +312,23 @@ def test_a_loop_a_gateway_decides_to_leave_still_deploys_and_runs(engine):
     engine.run(deploy_definition, SYSTEM, script_loop("counting", "n &lt; 5"), "counting.bpmn")
     row = engine.run(start_instance, SYSTEM, "counting")
     assert (row.status, engine.query(instance_detail, row.id)["data"]) == ("running", {"n": 5})
+
+
+@pytest.mark.parametrize("xml, element_id", [
+    pytest.param(diagram("catch", START + '<bpmn:intermediateCatchEvent id="pause">'
+                         + timer("timeDuration", '"P" + "9" * 20 + "D"') + "</bpmn:intermediateCatchEvent>\n" + END,
+                         chain("start", "pause", "end")), "pause", id="catch-event-expression"),
+    pytest.param(diagram("boundary", START + '<bpmn:userTask id="wait" /><bpmn:boundaryEvent id="too_late" '
+                         'attachedToRef="wait">' + timer("timeDuration", '"P" + "9" * 20 + "D"')
+                         + '</bpmn:boundaryEvent><bpmn:endEvent id="expired" />\n' + END,
+                         [*chain("start", "wait", "end"), ("too_late", "expired")]), "too_late",
+                 id="boundary-event-expression"),
+])
+def test_a_timer_expression_too_large_for_a_date_stops_the_case_at_its_element(engine, xml, element_id):
+    """Issue 10 §8: it failed at element '?'. An expression is not checked at deploy; its value is, when it runs."""
+    [deployed] = engine.run(deploy_definition, SYSTEM, xml, "far.bpmn")
+    row = engine.run(start_instance, SYSTEM, deployed.key)
+    assert row.status == "error"
+    assert engine.query(instance_detail, row.id)["error"] == {
+        "element_id": element_id,
+        "message": f"timer value '{HUGE_DURATION}' is too large: its due time would fall after the year 9999"}
