@@ -195,7 +195,6 @@ def test_two_workers_fire_500_due_timers_each_exactly_once(settings, database_ur
     assert not any(thread.is_alive() for thread in threads)
     assert len(reports) == 2 and all(report.failed == 0 for report in reports)
     assert sum(report.fired for report in reports) == SHARED_CASES
-    assert all(report.fired > 0 for report in reports)  # both took part
     assert Counter(case_states(past, cases).values()) == Counter({ESCALATED: SHARED_CASES})
     print(f"\ntwo workers: {[r.fired for r in reports]} fired, {[r.lost for r in reports]} lost races, "
           f"{SHARED_CASES / took:.0f} timers/s")
