@@ -32,6 +32,7 @@ from engine.settings import load_settings
 from engine.sla import lint_properties as lint_sla_properties
 from engine.sla import load_config as load_sla_config
 from engine.spiff import (
+    DEFAULT_MAX_SECONDS,
     DEFAULT_MAX_STEPS,
     ParsedProcess,
     ParseFailed,
@@ -122,7 +123,8 @@ class CaseEngine:
         )
         engine_settings = self.settings.get("engine") or {}
         self.runtime = WorkflowRuntime(self.sandbox, default_tz=calendar_from_settings(self.settings).tz,
-                                       max_steps=engine_settings.get("max_steps_per_command", DEFAULT_MAX_STEPS))
+                                       max_steps=engine_settings.get("max_steps_per_command", DEFAULT_MAX_STEPS),
+                                       max_seconds=engine_settings.get("max_seconds_per_command", DEFAULT_MAX_SECONDS))
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
         #: definition id -> (sha256, key, version); definitions are immutable, so this never goes stale.
         self.definition_refs: dict[int, tuple[str, str, int]] = {}

@@ -14,13 +14,21 @@ An engine upgrade should touch this package only.
 """
 
 from engine.spiff.parse import ParsedProcess, ParseFailed, PropertyLint, limit_problems, parse_bpmn
-from engine.spiff.runtime import DEFAULT_MAX_STEPS, Case, HumanTaskView, StepFailure, TimerView, WorkflowRuntime
+from engine.spiff.runtime import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_STEPS,
+    Case,
+    HumanTaskView,
+    StepFailure,
+    TimerView,
+    WorkflowRuntime,
+)
 from engine.spiff.scripting import ServiceDispatcher, serving, unstorable
 from engine.spiff.snapshot import decode_snapshot, encode_snapshot
 from engine.spiff.timers import StartTimerPlan, current_clock, duration_after, start_timer_plans, using_clock
 
 __all__ = [
-    "DEFAULT_MAX_STEPS", "Case", "HumanTaskView", "ParseFailed", "ParsedProcess", "PropertyLint",
+    "DEFAULT_MAX_SECONDS", "DEFAULT_MAX_STEPS", "Case", "HumanTaskView", "ParseFailed", "ParsedProcess", "PropertyLint",
     "ServiceDispatcher", "StartTimerPlan", "StepFailure", "TimerView", "WorkflowRuntime", "current_clock",
     "decode_snapshot", "duration_after", "encode_snapshot", "limit_problems", "parse_bpmn", "serving",
     "start_timer_plans", "unstorable", "using_clock",

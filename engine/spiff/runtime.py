@@ -7,6 +7,7 @@ need of one workflow (step, complete a task, retry, cancel, read its waits).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -63,26 +64,34 @@ class StepFailure:
 
 #: Engine steps (scripts, gateways, events) one command may run before the case is stopped.
 DEFAULT_MAX_STEPS = 2_000
+#: Seconds of engine steps one command may run before the case is stopped (steps that each cost
+#: much, such as thousands of parallel instances that SpiffWorkflow walks at every step).
+DEFAULT_MAX_SECONDS = 10.0
 #: Within one command, the tree is compacted after this many engine steps.
 _COMPACT_EVERY = 200
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
 class _StepLimitReached(Exception):  # noqa: N818 - a signal out of SpiffWorkflow's loop, not an error
-    def __init__(self, task: Any) -> None:
+    def __init__(self, task: Any, why: str) -> None:
         super().__init__(task)
         self.task = task
+        self.why = why
 
 
 class WorkflowRuntime:
     """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
 
-    def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+    def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
         if int(max_steps) <= 0:
             raise ValueError("engine.max_steps_per_command must be a positive number of steps")
+        if not float(max_seconds) > 0:
+            raise ValueError("engine.max_seconds_per_command must be a positive number of seconds")
         self.sandbox = sandbox
         self.script_engine = script_engine(sandbox, default_tz)
         self.max_steps = int(max_steps)
+        self.max_seconds = float(max_seconds)
         install_clock_adapter()
 
     def new(self, process: ParsedProcess, data: Mapping[str, Any], start_timer: str | None = None) -> Case:
@@ -96,14 +105,14 @@ class WorkflowRuntime:
             task.data.update(data)
         if start_timer is not None:
             force_start_timer(workflow, start_timer)
-        return Case(workflow, process, self.max_steps)
+        return Case(workflow, process, self.max_steps, self.max_seconds)
 
     def thaw(self, process: ParsedProcess, stored: str) -> Case:
         """Restore a workflow from its snapshot, against its (cached) parsed process."""
         workflow = thaw_snapshot(process, stored)
         # The script engine is not persisted: without this the default, unrestricted one would run.
         workflow.script_engine = self.script_engine
-        return Case(workflow, process, self.max_steps)
+        return Case(workflow, process, self.max_steps, self.max_seconds)
 
     def freeze(self, case: Case, compress: bool = True) -> str:
         """Serialize a workflow's state (without its spec) to JSON.
@@ -120,10 +129,12 @@ class WorkflowRuntime:
 class Case:
     """One workflow and the operations the engine's commands need of it."""
 
-    def __init__(self, workflow: Any, process: ParsedProcess, max_steps: int = DEFAULT_MAX_STEPS) -> None:
+    def __init__(self, workflow: Any, process: ParsedProcess, max_steps: int = DEFAULT_MAX_STEPS,
+                 max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
         self.workflow = workflow
         self.process = process
         self.max_steps = max_steps
+        self.max_seconds = max_seconds
         #: Tasks `compact` took out during this command (all of them finished).
         self._compacted: set[UUID] = set()
 
@@ -136,16 +147,24 @@ class Case:
     def advance(self) -> StepFailure | None:
         """Fire due timers and run every engine step; return the failure if an element failed.
 
-        At most ``max_steps`` engine steps run: an endless loop stops the case at the element
-        it was running, instead of holding the command for ever.
+        At most ``max_steps`` engine steps, for at most ``max_seconds``, run: an endless loop, or
+        steps each too costly, stop the case at the element it was running, instead of holding
+        the command (and on SQLite every writer) for ever.
         """
         steps = 0
+        deadline = time.monotonic() + self.max_seconds
 
         def count(task: Any) -> None:
             nonlocal steps
             steps += 1
             if steps >= self.max_steps:
-                raise _StepLimitReached(task)
+                raise _StepLimitReached(task, f"the case ran {self.max_steps} engine steps in one command without "
+                                              "waiting for a person or a timer (a loop that does not end?); it was "
+                                              "stopped here")
+            if time.monotonic() > deadline:
+                raise _StepLimitReached(task, f"the case ran engine steps for over {self.max_seconds:g} seconds in "
+                                              f"one command ({steps} steps) without waiting for a person or a timer; "
+                                              "it was stopped here")
             if steps % _COMPACT_EVERY == 0:  # a long run of steps: keep the tree shallow as it goes
                 self.compact(keep=self._timer_tasks())
 
@@ -155,9 +174,7 @@ class Case:
             self.workflow.refresh_timers()
             self.workflow.do_engine_steps(did_complete_task=count)
         except _StepLimitReached as stop:
-            return StepFailure(element_id=_element_of(stop.task), message=(
-                f"the case ran {self.max_steps} engine steps in one command without waiting for a person or a "
-                "timer (a loop that does not end?); it was stopped here"))
+            return StepFailure(element_id=_element_of(stop.task), message=stop.why)
         except WorkflowException as exc:
             return _failure_from(exc)
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error

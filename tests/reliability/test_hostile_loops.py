@@ -3,6 +3,9 @@ endless loop stops in error at its element, and a long loop keeps working with a
 bounded by its open work (SpiffWorkflow alone keeps every finished task, and its task walk stops
 at depth 1000)."""
 
+import time
+
+import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM
@@ -11,7 +14,8 @@ from engine.definitions import deploy_definition
 from engine.models import ProcessInstance
 from engine.queries import instance_detail, list_tasks
 from engine.spiff import runtime
-from tests.reliability.diagrams import review_loop, script_loop
+from tests.reliability.diagrams import END, START, chain, diagram, review_loop, script_loop
+from workflows.bootstrap import build
 
 
 def _deploy(engine, xml):
@@ -98,3 +102,49 @@ def test_an_hourly_reminder_for_two_weeks_keeps_the_task_open_and_the_state_boun
     elements = engine.query(instance_detail, row.id, with_diagram=True)["elements"]
     assert elements["note_reminder"]["done"] == 336
     assert _snapshot_bytes(engine, row.id) <= tenth + 64  # the 336th reminder costs what the 10th did
+
+
+# -- the time a command may spend on engine steps -------------------------------------------------
+
+
+@pytest.fixture
+def impatient(database_url, clock, settings):
+    """An engine whose commands may run engine steps for one second."""
+    engine = build(dict(settings, engine=dict(settings["engine"], max_seconds_per_command=1)),
+                   database_url=database_url, clock=clock)
+    yield engine
+    engine.dispose()
+
+
+def test_steps_too_costly_each_stop_the_case_at_the_time_limit_before_the_step_limit(impatient):
+    # Each turn busy-loops ~50 ms inside its own time limit: 2,000 steps would hold the command 100 s.
+    xml = script_loop("slow", "True").replace(b"n = n + 1", b"n = n + 1\nk = 0\nwhile k &lt; 150000:\n    k += 1")
+    started = time.monotonic()
+    row = impatient.run(start_instance, SYSTEM, _deploy(impatient, xml))
+    held = time.monotonic() - started
+    assert row.status == "error"
+    error = impatient.query(instance_detail, row.id)["error"]
+    # The slow turn is what passes the deadline (the gateway after it takes microseconds).
+    assert error["element_id"] == "turn"
+    assert error["message"].startswith("the case ran engine steps for over 1 seconds in one command (")
+    assert held < 5, held  # stopped near its one second, not after 2,000 steps
+    assert impatient.run(start_instance, SYSTEM, _deploy(impatient, script_loop("quick", "n &lt; 3"))).status == \
+        "running"
+
+
+def test_thousands_of_parallel_instances_from_the_data_stop_at_the_time_limit(impatient):
+    # A cardinality from the case's data is not known at deploy; SpiffWorkflow walks every
+    # instance at each step, so 3,000 script instances took 7.7 s to reach the step limit.
+    xml = diagram("fan_out", START + '<bpmn:userTask id="enter" />\n'
+                  + '<bpmn:scriptTask id="each"><bpmn:multiInstanceLoopCharacteristics>'
+                  + "<bpmn:loopCardinality>count</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
+                  + "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>\n" + END, chain("start", "enter", "each", "end"))
+    row = impatient.run(start_instance, SYSTEM, _deploy(impatient, xml))
+    [enter] = impatient.query(list_tasks, SYSTEM, instance_id=row.id)
+    started = time.monotonic()
+    stopped = impatient.run(complete_task, SYSTEM, enter.id, {"count": 3000})
+    held = time.monotonic() - started
+    error = impatient.query(instance_detail, row.id)["error"]
+    assert (stopped.status, error["element_id"]) == ("error", "each"), error
+    assert "engine steps for over 1 seconds in one command" in error["message"]
+    assert held < 5, held
