@@ -9,8 +9,9 @@ their neighbours, counting them per element so the case page still shows how oft
 element ran.
 
 Also taken out: a side branch that has ended (every task in it finished, hanging beside live
-work), and a second identical wait under the same task (SpiffWorkflow adds one for each time a
-non-interrupting boundary event fires).
+work; but not a branch's arrival at a join that waits for others: a parallel join counts the
+branches that reached it by those), and a second identical wait under the same task
+(SpiffWorkflow adds one for each time a non-interrupting boundary event fires).
 
 Kept in a chain: joins, the inputs of joins and the task before a join (SpiffWorkflow's joins
 read their parents and look for a finished task of each input, in loops too), subprocess and
@@ -25,7 +26,9 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
@@ -36,6 +39,8 @@ COUNTS = "tawasul_compacted"
 _NESTING = (LoopTask, SubWorkflowTask)
 #: Never taken out of a chain: joins read their parents and their splits through it.
 _FIXED = (Join, *_NESTING)
+#: Joins that count the branches that reached them by those branches' finished join tasks.
+COUNTING_JOINS = (ParallelGateway, InclusiveGateway)
 
 
 def compact(workflow: Any, keep: Iterable[UUID] = ()) -> list[UUID]:
@@ -76,6 +81,10 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
     for each in workflows:
         tasks = each.tasks
         join_inputs = _join_inputs(each.spec)
+        # A join that has not fired counts the branches that reached it by their finished join
+        # tasks (the earlier arrivals are cancelled as later ones come): those must stay.
+        pending_joins = {task.task_spec for task in tasks.values()
+                         if isinstance(task.task_spec, COUNTING_JOINS) and not task.state & TaskState.FINISHED_MASK}
         for task in list(tasks.values()):
             if task.id not in tasks or task.id in kept:
                 continue
@@ -83,7 +92,7 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
             if parent is None or isinstance(parent.task_spec, LoopTask):
                 continue
             if task.state & TaskState.FINISHED_MASK and len(parent._children) > 1:
-                branch = _finished_branch(tasks, task, kept)
+                branch = _finished_branch(tasks, task, kept, pending_joins)
                 if branch is not None:  # a side branch that has ended: nothing reads it again
                     parent._children.remove(task.id)
                     for dead in branch:
@@ -127,12 +136,17 @@ def _join_inputs(spec: Any) -> set[Any]:
     return inputs
 
 
-def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID]) -> list[Any] | None:
-    """``top`` and every task below it, if all have finished and none is kept; else None."""
+def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID], pending_joins: set[Any]) -> list[Any] | None:
+    """``top`` and every task below it, if all have finished and none is kept; else None.
+
+    Also None when the branch holds a branch's arrival at a join that still waits for others.
+    """
     branch, pending = [], [top]
     while pending:
         task = pending.pop()
         if not task.state & TaskState.FINISHED_MASK or task.id in kept or isinstance(task.task_spec, _NESTING):
+            return None
+        if task.task_spec in pending_joins:
             return None
         branch.append(task)
         pending.extend(tasks[i] for i in task._children if i in tasks)

@@ -16,10 +16,11 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from engine.sandbox import Sandbox
-from engine.spiff.compaction import compact, compacted_counts
+from engine.spiff.compaction import COUNTING_JOINS, compact, compacted_counts
 from engine.spiff.parse import ParsedProcess
 from engine.spiff.scripting import script_engine
 from engine.spiff.snapshot import freeze as freeze_snapshot
@@ -192,13 +193,23 @@ class Case:
 
     def _stalled(self) -> StepFailure | None:
         """A failure when the engine stopped short: a step it did not take, or no end and nothing open."""
-        alive = False
+        alive, stuck_join = False, None
         for task in self._tasks():
             if task.state == TaskState.READY and not task.task_spec.manual:
                 return StepFailure(element_id=_element_of(task), message=(
                     "the engine cannot reach this step: the case's history is deeper than SpiffWorkflow can walk "
                     "(a loop taken too many times)"))
-            alive = alive or bool(task.state & _LIVE)
+            if task.state == TaskState.WAITING and isinstance(task.task_spec, Join):
+                # A join (a gateway's, or the one before the process's end) waits for branches:
+                # stuck if nothing else lives. The gateway's is the one to name.
+                if stuck_join is None or isinstance(task.task_spec, COUNTING_JOINS):
+                    stuck_join = task
+            else:
+                alive = alive or bool(task.state & _LIVE)
+        if not alive and stuck_join is not None:
+            return StepFailure(element_id=_element_of(stuck_join), message=(
+                "the case cannot go on: this join waits for a branch that can no longer reach it (it ended "
+                "elsewhere or was never taken), and nothing else is open or waits"))
         if not alive and not self.workflow.completed:
             return StepFailure(element_id=_element_of(self.workflow.last_task), message=(
                 "the case stopped without reaching an end event: nothing is open and nothing waits"))
