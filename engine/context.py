@@ -25,7 +25,7 @@ from engine import audit
 from engine.calendar import CalendarCache, Override, calendar_from_settings, load_overrides, parse_day
 from engine.clock import Clock, SystemClock
 from engine.db import UnitOfWork, make_engine
-from engine.errors import Conflict, EngineError, InvalidDefinition, InvalidInput
+from engine.errors import CASE_CHANGED, Conflict, EngineError, InvalidDefinition, InvalidInput
 from engine.job_rows import JobSettings, earliest_due, notify_statement, take_earliest_due
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import load_settings
@@ -230,10 +230,24 @@ class CaseEngine:
     def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``command(self, session, *args, **kwargs)`` in one transaction and commit it.
 
+        When another transaction saved the same case between this one's read and its write, the
+        command runs once more against what the other saved: its answer is then about the case
+        as it is now (the task the other completed, the claim the other made), and a change the
+        other did not touch goes through.
+
         Raises:
-            Conflict: another transaction changed the same instance first.
+            Conflict: another transaction changed the same instance first, twice in a row, or
+                the command refused what the other transaction did.
             EngineError: what the command raised; changes are kept only when it says so.
         """
+        try:
+            return self._run_once(command, *args, **kwargs)
+        except Conflict as exc:
+            if exc.code != CASE_CHANGED:
+                raise
+        return self._run_once(command, *args, **kwargs)
+
+    def _run_once(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.unit_of_work() as uow:
             saving = False
             try:
@@ -281,10 +295,10 @@ class CaseEngine:
         """A `Conflict` that says who changed the instance last, and when."""
         latest = audit.last_change(session, instance_id) if instance_id is not None else None
         if latest is None:
-            return Conflict("the case was changed by someone else first; reload and try again")
+            return Conflict("the case was changed by someone else first; reload and try again", code=CASE_CHANGED)
         return Conflict(
             f"the case was changed first by {latest.actor} ({latest.action} at "
-            f"{latest.at.isoformat(timespec='seconds')}); reload and try again"
+            f"{latest.at.isoformat(timespec='seconds')}); reload and try again", code=CASE_CHANGED,
         )
 
     def dispose(self) -> None:

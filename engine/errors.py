@@ -56,6 +56,9 @@ class Conflict(EngineError):
 TASK_CLOSED = "task_closed"
 #: `Conflict.code` when someone else holds the task.
 CLAIMED_BY_OTHER = "claimed_by_other"
+#: `Conflict.code` when another transaction saved the same case between this one's read and write
+#: (`CaseEngine.run` tries such a command once more, against what the other one saved).
+CASE_CHANGED = "case_changed"
 
 
 class InstanceNotRunning(Conflict):
