@@ -73,7 +73,7 @@ RUNAWAYS = [
                  "<< would make an integer of", id="isqrt-of-a-grown-integer"),
     pytest.param("s = 'x' * 100000\nc = ''.join([s] * 100000)", "join() of 10000000000", id="join"),
     pytest.param("c = '%.1000000000d' % 1", "%-format precision over 10000", id="percent-precision"),
-    pytest.param("l = []\nwhile True:\n    l.append('x' * 100000 + str(len(l)))", "memory limit of 256 MB",
+    pytest.param("s = 'x' * 100000\ns = s + s + s + s + s + s + s + s + s + s\nl = []\nwhile True:\n    l.append(s + str(len(l)))", "memory limit of 256 MB",
                  id="memory"),
 ]
 

@@ -58,7 +58,7 @@ ATTACKS = [
     pytest.param(LIST + "print(l)", "print() would collect over", id="print"),
     pytest.param("s = 'x' * 100000\nprint(*range(50000), sep=s)", "print() would collect over", id="print-sep"),
     # Memory: measured now, not as the process's peak, and every 64 ticks.
-    pytest.param("l = []\nwhile True:\n    l.append('x' * 100000 + str(len(l)))", "memory limit of 256 MB",
+    pytest.param("s = 'x' * 100000\ns = s + s + s + s + s + s + s + s + s + s\nl = []\nwhile True:\n    l.append(s + str(len(l)))", "memory limit of 256 MB",
                  id="memory-growth"),
 ]
 
