@@ -28,6 +28,7 @@ from engine.access import require_may_work
 from engine.actors import Actor
 from engine.casestore import CANCELLED, ERROR, RUNNING, InstanceState, LoadedCase, OpenTask
 from engine.clock import FrozenClock
+from engine.db import rerunnable
 from engine.definitions import find_definition, process_for_definition_id
 from engine.errors import CLAIMED_BY_OTHER, Conflict, Forbidden, InstanceNotRunning, InvalidInput
 from engine.spiff import using_clock
@@ -86,6 +87,7 @@ def start_instance(
     return row
 
 
+@rerunnable
 def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Take an unassigned task of one of the actor's lanes.
 
@@ -102,6 +104,7 @@ def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str)
     return _set_assignee(engine, session, actor, task, row, actor.name, "claimed")
 
 
+@rerunnable
 def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Give a claimed task back to its lane (the assignee, or a supervisor).
 
@@ -118,6 +121,7 @@ def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
     return _set_assignee(engine, session, actor, task, row, None, "unclaimed")
 
 
+@rerunnable
 def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
     """Assign (or reassign) a task to ``assignee``; supervisors and the system user only.
 
@@ -161,6 +165,7 @@ def _set_assignee(
     return task
 
 
+@rerunnable
 def complete_task(
     engine: CaseEngine,
     session: Session,

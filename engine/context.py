@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine.calendar import CalendarCache, Override, calendar_from_settings, load_overrides, parse_day
 from engine.clock import Clock, SystemClock
-from engine.db import UnitOfWork, make_engine
+from engine.db import RERUNNABLE, UnitOfWork, make_engine
 from engine.errors import CASE_CHANGED, Conflict, EngineError, InvalidDefinition, InvalidInput
 from engine.job_rows import JobSettings, earliest_due, notify_statement, take_earliest_due
 from engine.sandbox import Sandbox, SandboxLimits
@@ -88,6 +88,11 @@ class SpecCache:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return processes
+
+
+#: How often `CaseEngine.run` runs a rerunnable command again after another change to the same
+#: case was saved first (ten people changing one case at the same moment).
+_MAX_RERUNS = 10
 
 
 class CaseEngine:
@@ -230,22 +235,26 @@ class CaseEngine:
     def run(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``command(self, session, *args, **kwargs)`` in one transaction and commit it.
 
-        When another transaction saved the same case between this one's read and its write, the
-        command runs once more against what the other saved: its answer is then about the case
-        as it is now (the task the other completed, the claim the other made), and a change the
-        other did not touch goes through.
+        When another transaction saved the same case between this one's read and its write, a
+        command marked `engine.db.rerunnable` runs again against what the other saved (up to
+        `_MAX_RERUNS` times, one for each other change saved meanwhile): its answer is then about
+        the case as it is now (the task the other completed, the claim the other made), and a
+        change the other did not touch goes through.
 
         Raises:
-            Conflict: another transaction changed the same instance first, twice in a row, or
-                the command refused what the other transaction did.
+            Conflict: another transaction changed the same instance first (a command not marked
+                rerunnable, or past its reruns), or the command refused what the other did.
             EngineError: what the command raised; changes are kept only when it says so.
         """
-        try:
-            return self._run_once(command, *args, **kwargs)
-        except Conflict as exc:
-            if exc.code != CASE_CHANGED:
-                raise
-        return self._run_once(command, *args, **kwargs)
+        reruns = _MAX_RERUNS if getattr(command, RERUNNABLE, False) else 0
+        while True:
+            try:
+                return self._run_once(command, *args, **kwargs)
+            except Conflict as exc:
+                # Each such conflict means another change was saved: the reruns make progress.
+                if exc.code != CASE_CHANGED or reruns == 0:
+                    raise
+                reruns -= 1
 
     def _run_once(self, command: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self.unit_of_work() as uow:

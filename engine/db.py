@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -115,6 +115,24 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 def after_rollback(session: Session, callback: Callable[[], None]) -> None:
     """Run ``callback`` if the session's unit of work ends without a commit (undo work outside it)."""
     session.info.setdefault(_AFTER_ROLLBACK, []).append(callback)
+
+
+#: The attribute that marks a command `rerunnable`.
+RERUNNABLE = "tawasul_rerunnable"
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def rerunnable(command: _Command) -> _Command:
+    """Mark ``command`` as safe to run again from the start in a new transaction.
+
+    `CaseEngine.run` does so once when another transaction saved the same case between this
+    one's read and its write: the second run answers for the case as it is now (the task the
+    other completed, the claim the other made), or goes through if the other did not touch it.
+    Only for commands whose arguments are plain values and which do nothing outside the
+    database before they commit (an upload's stream cannot be read twice).
+    """
+    setattr(command, RERUNNABLE, True)
+    return command
 
 
 class UnitOfWork:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from engine.actors import SYSTEM, Actor
 from engine.commands import claim_task, complete_task, start_instance
+from engine.db import rerunnable
 from engine.definitions import deploy_definition
-from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict
+from engine.errors import CASE_CHANGED, CLAIMED_BY_OTHER, TASK_CLOSED, Conflict
 from engine.jobs import acquire_jobs, new_owner, run_due_jobs, run_job
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance, TaskRecord
 from engine.queries import instance_detail, list_tasks
@@ -257,3 +258,20 @@ def test_twenty_overdue_deadlines_racing_twenty_completions_the_timer_always_win
     for case, task in zip(cases, tasks, strict=True):
         assert_escalated_once(engine, case, task)
 
+
+
+def test_only_a_command_marked_rerunnable_runs_again_after_the_case_changed_under_it(engine):
+    calls = []
+
+    def changed_under_it(engine, session, name):
+        calls.append(name)
+        if len(calls) == 1:
+            raise Conflict("the case was changed first by someone", code=CASE_CHANGED)
+        return "done"
+
+    with pytest.raises(Conflict) as refused:  # an upload's stream, say, cannot be read twice
+        engine.run(changed_under_it, "plain")
+    assert (refused.value.code, calls) == (CASE_CHANGED, ["plain"])
+    calls.clear()
+    assert engine.run(rerunnable(changed_under_it), "marked") == "done"
+    assert calls == ["marked", "marked"]

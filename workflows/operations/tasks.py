@@ -17,6 +17,7 @@ from engine.access import require_may_work
 from engine.actors import Actor
 from engine.casestore import closed_task_error
 from engine.commands import InstanceState, OpenTask
+from engine.db import rerunnable
 from engine.errors import InvalidInput
 from engine.models import HumanTask
 from workflows.forms import NO_FORM, data_from_fields, load_form, validate
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 _DELETE_DRAFT = delete(TaskDraft.__table__)
 
 
+@rerunnable
 def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Take an unassigned task of one of the actor's lanes.
 
@@ -38,6 +40,7 @@ def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str)
     return commands.claim_task(engine, session, actor, task_id)
 
 
+@rerunnable
 def release_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
     """Give a claimed task back to its lane (its assignee, or a supervisor).
 
@@ -47,6 +50,7 @@ def release_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
     return commands.unclaim_task(engine, session, actor, task_id)
 
 
+@rerunnable
 def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
     """Assign (or reassign) a task to a user who can sign in; supervisors only.
 
@@ -61,6 +65,7 @@ def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str
     return commands.assign_task(engine, session, actor, task_id, name)
 
 
+@rerunnable
 def complete_task(
     engine: CaseEngine,
     session: Session,
