@@ -73,14 +73,14 @@ RUNAWAYS = [
                  "<< would make an integer of", id="isqrt-of-a-grown-integer"),
     pytest.param("s = 'x' * 100000\nc = ''.join([s] * 100000)", "join() of 10000000000", id="join"),
     pytest.param("c = '%.1000000000d' % 1", "%-format precision over 10000", id="percent-precision"),
-    pytest.param("s = 'x' * 100000\ns = s + s + s + s + s + s + s + s + s + s\nl = []\nwhile True:\n    l.append(s + str(len(l)))", "memory limit of 256 MB",
+    pytest.param("s = 'x' * 100000\ns = s + s + s + s + s + s + s + s + s + s\nl = []\nwhile True:\n    l.append(s + str(len(l)))", "memory limit of 64 MB",
                  id="memory"),
 ]
 
 
 @pytest.fixture
 def server(database_url, clock, settings):
-    settings = dict(settings, api={"token": TOKEN}, sandbox=dict(settings["sandbox"], time_limit_ms=1000))
+    settings = dict(settings, api={"token": TOKEN}, sandbox=dict(settings["sandbox"], time_limit_ms=1000, max_memory_mb=64))
     engine = build(settings, database_url=database_url, clock=clock)
     app = create_app({"TESTING": True, "SECRET_KEY": "reliability"}, engine=engine)
     http = make_server("127.0.0.1", 0, app, threaded=True)

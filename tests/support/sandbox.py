@@ -17,7 +17,7 @@ sys.path.insert(0, sys.argv[1])
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.errors import ScriptError
 kind, source, context = sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-sandbox = Sandbox(SandboxLimits(time_limit_ms=300))
+sandbox = Sandbox(SandboxLimits(time_limit_ms=int(sys.argv[5]), max_memory_mb=int(sys.argv[6])))
 result, gaps = {}, [0.0]
 
 def run():
@@ -48,11 +48,12 @@ print(json.dumps(result))
 """
 
 
-def attack(source: str, context: dict[str, Any] | None = None, kind: str = "script") -> dict[str, Any]:
+def attack(source: str, context: dict[str, Any] | None = None, kind: str = "script", time_limit_ms: int = 300,
+           memory_mb: int = 256) -> dict[str, Any]:
     """Run ``source`` (a script, or an expression when ``kind`` is "expression") with a 300 ms
     time limit; its outcome ("ran", "refused", "raised"), message, seconds, the longest time the
     other thread was frozen, and the child's peak memory in MB."""
-    done = subprocess.run([sys.executable, "-c", _HARNESS, str(ROOT), kind, source, json.dumps(context or {})],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", _HARNESS, str(ROOT), kind, source, json.dumps(context or {}),
+                           str(time_limit_ms), str(memory_mb)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
