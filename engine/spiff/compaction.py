@@ -9,9 +9,10 @@ their neighbours, counting them per element so the case page still shows how oft
 element ran.
 
 Also taken out: a side branch that has ended (every task in it finished, hanging beside live
-work; but not a branch's arrival at a join that waits for others: a parallel join counts the
-branches that reached it by those), and a second identical wait under the same task
-(SpiffWorkflow adds one for each time a non-interrupting boundary event fires).
+work; but not a branch's arrival at a join that has not fired yet: a parallel join counts the
+branches that reached it by those, while an earlier turn's must go), and a second identical wait
+under the same task (SpiffWorkflow adds one for each time a non-interrupting boundary event
+fires).
 
 Kept in a chain: joins, the inputs of joins and the task before a join (SpiffWorkflow's joins
 read their parents and look for a finished task of each input, in loops too), subprocess and
@@ -81,10 +82,7 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
     for each in workflows:
         tasks = each.tasks
         join_inputs = _join_inputs(each.spec)
-        # A join that has not fired counts the branches that reached it by their finished join
-        # tasks (the earlier arrivals are cancelled as later ones come): those must stay.
-        pending_joins = {task.task_spec for task in tasks.values()
-                         if isinstance(task.task_spec, COUNTING_JOINS) and not task.state & TaskState.FINISHED_MASK}
+        arrivals = _waiting_arrivals(tasks)
         for task in list(tasks.values()):
             if task.id not in tasks or task.id in kept:
                 continue
@@ -92,7 +90,7 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
             if parent is None or isinstance(parent.task_spec, LoopTask):
                 continue
             if task.state & TaskState.FINISHED_MASK and len(parent._children) > 1:
-                branch = _finished_branch(tasks, task, kept, pending_joins)
+                branch = _finished_branch(tasks, task, kept | arrivals)
                 if branch is not None:  # a side branch that has ended: nothing reads it again
                     parent._children.remove(task.id)
                     for dead in branch:
@@ -136,18 +134,33 @@ def _join_inputs(spec: Any) -> set[Any]:
     return inputs
 
 
-def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID], pending_joins: set[Any]) -> list[Any] | None:
-    """``top`` and every task below it, if all have finished and none is kept; else None.
-
-    Also None when the branch holds a branch's arrival at a join that still waits for others.
-    """
+def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID]) -> list[Any] | None:
+    """``top`` and every task below it, if all have finished and none is kept; else None."""
     branch, pending = [], [top]
     while pending:
         task = pending.pop()
         if not task.state & TaskState.FINISHED_MASK or task.id in kept or isinstance(task.task_spec, _NESTING):
             return None
-        if task.task_spec in pending_joins:
-            return None
         branch.append(task)
         pending.extend(tasks[i] for i in task._children if i in tasks)
     return branch
+
+
+def _waiting_arrivals(tasks: dict[UUID, Any]) -> set[UUID]:
+    """The arrivals at a parallel or inclusive join that has not fired yet for them.
+
+    Such a join counts the branches that reached it by their join tasks, each cancelled as the
+    next branch arrives: those must stay until it fires. After it fired they must go: SpiffWorkflow
+    would count an earlier turn's arrival again in a loop (a turn's arrivals lie below every join
+    that fired before them, an earlier turn's do not).
+    """
+    fired: dict[Any, list[Any]] = {}
+    cancelled = []
+    for task in tasks.values():
+        if isinstance(task.task_spec, COUNTING_JOINS):
+            if task.state == TaskState.COMPLETED:
+                fired.setdefault(task.task_spec, []).append(task)
+            elif task.state == TaskState.CANCELLED:
+                cancelled.append(task)
+    return {task.id for task in cancelled
+            if all(task.is_descendant_of(join) for join in fired.get(task.task_spec, ()))}

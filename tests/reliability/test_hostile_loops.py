@@ -80,9 +80,11 @@ def test_a_loop_through_a_parallel_split_and_join_waits_for_both_branches_every_
     for turn in range(1, 61):
         tasks = {t.element_id: t for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
         assert sorted(tasks) == ["a", "b"], turn
-        state = engine.run(complete_task, SYSTEM, tasks["a"].id, {"more": turn < 60, "a_turn": turn})
-        assert list(state.open_tasks.values()) == ["b"]  # the join waits for the other branch
-        state = engine.run(complete_task, SYSTEM, tasks["b"].id, {"more": turn < 60, "b_turn": turn})
+        # Either branch may finish first: an earlier turn's arrival at the join must not count.
+        first, second = ("a", "b") if turn % 3 else ("b", "a")
+        state = engine.run(complete_task, SYSTEM, tasks[first].id, {"more": turn < 60, f"{first}_turn": turn})
+        assert list(state.open_tasks.values()) == [second], turn  # the join waits for the other branch
+        state = engine.run(complete_task, SYSTEM, tasks[second].id, {"more": turn < 60, f"{second}_turn": turn})
     assert state.status == "completed"
     elements = engine.query(instance_detail, row.id, with_diagram=True)["elements"]
     assert (elements["a"]["done"], elements["b"]["done"]) == (60, 60)
