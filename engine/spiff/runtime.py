@@ -179,7 +179,7 @@ class Case:
         except WorkflowException as exc:
             return _failure_from(exc)
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
-            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+            return self._engine_failure(exc)
         return self._stalled()
 
     def _timer_tasks(self) -> list[Any]:
@@ -215,12 +215,25 @@ class Case:
                 "the case stopped without reaching an end event: nothing is open and nothing waits"))
         return None
 
+    def _engine_failure(self, exc: Exception, element_id: str | None = None) -> StepFailure:
+        """The failure to record when SpiffWorkflow itself raised ``exc`` (not an element's own error)."""
+        if isinstance(exc, RecursionError):
+            message = ("the case's history is too deep for the engine to follow (a loop through a parallel or "
+                       "inclusive gateway taken a few hundred times?); it was stopped here")
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        return StepFailure(element_id=element_id or self._busy_element(), message=message)
+
     def _busy_element(self) -> str:
         """Best guess at the element the engine was working on when it failed."""
+        tasks = list(self._tasks())  # SpiffWorkflow's own walk stops at depth 1000
         for state in (TaskState.ERROR, TaskState.STARTED, TaskState.READY, TaskState.WAITING):
-            for task in self.workflow.get_tasks(state=state):
-                if not task.task_spec.manual and getattr(task.task_spec, "bpmn_id", None):
+            for task in tasks:
+                if task.state == state and not task.task_spec.manual and getattr(task.task_spec, "bpmn_id", None):
                     return str(task.task_spec.bpmn_id)
+        last = self.workflow.last_task  # nothing under way: where it last got to
+        if last is not None and getattr(last.task_spec, "bpmn_id", None):
+            return str(last.task_spec.bpmn_id)
         return "?"
 
     def retry_failed(self, data: Mapping[str, Any] | None = None, element_id: str | None = None) -> StepFailure | None:
@@ -251,7 +264,7 @@ class Case:
         except WorkflowException as exc:
             return _failure_from(exc)
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
-            return StepFailure(element_id=element_id or self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+            return self._engine_failure(exc, element_id)
         return self.advance()
 
     # -- state ------------------------------------------------------------------------------
@@ -373,7 +386,7 @@ class Case:
         except WorkflowException as exc:
             return _failure_from(exc)
         except Exception as exc:  # noqa: BLE001 - any failure inside the engine puts the case in error
-            return StepFailure(element_id=self._busy_element(), message=f"{type(exc).__name__}: {exc}")
+            return self._engine_failure(exc, _element_of(task))
         return self.advance()
 
     def cancel(self) -> None:

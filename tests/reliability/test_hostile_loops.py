@@ -3,6 +3,7 @@ endless loop stops in error at its element, and a long loop keeps working with a
 bounded by its open work (SpiffWorkflow alone keeps every finished task, and its task walk stops
 at depth 1000)."""
 
+import sys
 import time
 
 import pytest
@@ -203,3 +204,28 @@ def test_a_join_waiting_for_a_branch_that_ended_elsewhere_puts_the_case_in_error
         "element_id": "join",
         "message": "the case cannot go on: this join waits for a branch that can no longer reach it (it ended "
                    "elsewhere or was never taken), and nothing else is open or waits"}
+
+
+def test_a_parallel_loop_past_what_the_engine_can_follow_stops_in_error_naming_an_element(engine):
+    # The known limit (RELIABILITY.md): a loop through a parallel gateway still grows the task tree
+    # a few levels a turn; at Python's default recursion limit the case stops at turn ~236. With a
+    # lower limit the same happens within a few dozen turns.
+    from tests.reliability.diagrams import parallel_loop
+
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, parallel_loop("deepening")))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(350)
+    try:
+        for _turn in range(200):
+            tasks = {t.element_id: t.id for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
+            if sorted(tasks) != ["a", "b"]:
+                break
+            engine.run(complete_task, SYSTEM, tasks["a"], {"more": True})
+            state = engine.run(complete_task, SYSTEM, tasks["b"], {"more": True})
+    finally:
+        sys.setrecursionlimit(limit)
+    assert state.status == "error"
+    error = engine.query(instance_detail, row.id)["error"]
+    assert error["message"] == ("the case's history is too deep for the engine to follow (a loop through a parallel "
+                                "or inclusive gateway taken a few hundred times?); it was stopped here")
+    assert error["element_id"] == "join", error  # where the engine last got to
