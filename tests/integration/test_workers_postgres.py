@@ -25,6 +25,7 @@ from engine.bootstrap import build_engine
 from engine.clock import FrozenClock
 from engine.commands import start_instance
 from engine.models import AuditEvent, HumanTask, Job
+from tests.support.processes import stop
 
 pytestmark = pytest.mark.postgres_only
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,16 +42,6 @@ def _env(database_url, **settings):
 def _spawn(args, env):
     return subprocess.Popen([sys.executable, "-m", "web.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
 
 
 def _count(engine, *query):
@@ -99,7 +90,7 @@ def test_two_workers_fire_2000_timers_due_at_once_exactly_once(database_url, set
         _wait_for(lambda: _count(past, select(func.count()).select_from(Job)) == 0, 180, "the jobs to drain")
     finally:
         for worker in workers:
-            _stop(worker)
+            stop(worker)
     fired = _fired_per_instance(past)
     assert len(fired) == 2000 and set(fired.values()) == {1}  # every timer, each exactly once
     assert _count(past, select(func.count()).select_from(HumanTask).where(HumanTask.element_id == "follow_up")) == 2000
@@ -124,7 +115,7 @@ def test_a_killed_worker_loses_nothing_and_nothing_runs_twice(database_url, sett
     try:
         _wait_for(lambda: _count(past, select(func.count()).select_from(Job)) == 0, 120, "the second worker to finish")
     finally:
-        _stop(second)
+        stop(second)
     fired = _fired_per_instance(past)
     assert len(fired) == 40 and set(fired.values()) == {1}
     assert _count(past, select(func.count()).select_from(HumanTask).where(HumanTask.element_id == "follow_up")) == 40
@@ -173,7 +164,7 @@ def test_gunicorn_and_two_workers_carry_a_request_with_a_timer(database_url, dep
         assert detail["status"] == "completed" and detail["data"]["note"] == "done"
     finally:
         for process in [web, *workers]:
-            _stop(process)
+            stop(process)
 
 
 def test_notify_wakes_a_worker_in_another_process_at_once(database_url, settings, deploy_with):
@@ -192,5 +183,5 @@ def test_notify_wakes_a_worker_in_another_process_at_once(database_url, settings
         _wait_for(lambda: engine.query(list_tasks, SYSTEM, instance_id=row.id), 20, "the timer to fire")
         assert time.monotonic() - started < 10
     finally:
-        _stop(worker)
+        stop(worker)
         engine.dispose()

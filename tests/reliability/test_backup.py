@@ -288,8 +288,9 @@ def test_backup_refuses_a_folder_that_does_not_exist(settings, clock, capsys, tm
         2, None, f"tawasul: {tmp_path} is a folder; give the backup's file name (e.g. {tmp_path}/tawasul.tar)\n")
 
 
-def test_a_backup_of_an_older_schema_is_upgraded_on_restore(settings, clock, capsys, tmp_path):
-    with fresh_database(tmp_path, "old") as old, fresh_database(tmp_path, "upgraded") as target:
+def _backup_of_an_old_schema(settings, clock, capsys, tmp_path) -> Path:
+    """A backup of a database at engine_0004 / domain_0004 (the database itself is dropped)."""
+    with fresh_database(tmp_path, "old") as old:
         case_engine = build(settings, database_url=old, clock=clock)
         try:
             with case_engine.db.begin() as connection:
@@ -300,6 +301,12 @@ def test_a_backup_of_an_older_schema_is_upgraded_on_restore(settings, clock, cap
         backup = tmp_path / "old.tar"
         code, out, _ = tawasul(capsys, settings, old, clock, "backup", str(backup))
         assert (code, out["schema"]) == (0, {"engine": "engine_0004", "domain": "domain_0004"})
+    return backup
+
+
+def test_a_backup_of_an_older_schema_is_upgraded_on_restore(settings, clock, capsys, tmp_path):
+    backup = _backup_of_an_old_schema(settings, clock, capsys, tmp_path)
+    with fresh_database(tmp_path, "upgraded") as target:
         code, out, err = tawasul(capsys, settings, target, clock, "restore", str(backup))
         assert (code, err) == (0, "")
         assert out["schema_revision"] == {"engine": head_revision(ENGINE), "domain": head_revision(DOMAIN)}
@@ -451,16 +458,7 @@ def test_an_older_postgresql_backup_is_refused_over_a_newer_schema(settings, clo
                                                                    database_url):
     """``pg_restore --clean`` drops only what the dump holds: tables of a newer schema would stay and
     the upgrade after the restore fail on them; so the restore is refused before it starts."""
-    with fresh_database(tmp_path, "old") as old:
-        case_engine = build(settings, database_url=old, clock=clock)
-        try:
-            with case_engine.db.begin() as connection:
-                upgrade_on(connection, ENGINE, "engine_0004")
-                upgrade_on(connection, DOMAIN, "domain_0004")
-        finally:
-            case_engine.dispose()
-        backup = tmp_path / "old.tar"
-        assert tawasul(capsys, settings, old, clock, "backup", str(backup))[0] == 0
+    backup = _backup_of_an_old_schema(settings, clock, capsys, tmp_path)
     engine.run(deploy_definition, SYSTEM, CASE, "backed_up.bpmn")
     before = counts(engine)
     engine.dispose()

@@ -33,6 +33,7 @@ from engine.jobs import run_due_jobs
 from engine.models import AuditEvent, HumanTask, Job, ProcessInstance, TaskRecord
 from engine.queries import list_tasks
 from tests.reliability.diagrams import END, START, chain, diagram, timer
+from tests.support.processes import stop
 from workflows.bootstrap import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,16 +106,6 @@ def spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def wait_for(condition, seconds: float, what: str) -> float:
