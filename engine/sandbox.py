@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import codecs
+import contextvars
+import decimal
 import math
 import operator
 import os
@@ -35,7 +38,9 @@ import re
 import resource
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as clock_time
 from decimal import Decimal
 from functools import lru_cache
 from types import ModuleType
@@ -217,7 +222,7 @@ class _Policy(RestrictingNodeTransformer):
                 self.error(node, "an f-string format spec must be fixed text, not computed")
             text = "".join(p.value for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str))
             widths = [int(w) for w in re.findall(r"\d+", text)]
-            if widths and max(widths) > _MAX_FORMAT_WIDTH:
+            if widths and sum(widths) > _MAX_FORMAT_WIDTH:  # a date spec may hold many (%9999Y%9999Y...)
                 self.error(node, f"an f-string width over {_MAX_FORMAT_WIDTH} is not allowed")
         node = super().visit_FormattedValue(node)
         # f"{value}" -> f"{_text_(value)}": the value's text is sized before it is made.
@@ -312,6 +317,30 @@ def check_expression(source: str) -> str | None:
     return None
 
 
+#: Decimal arithmetic in scripts: results stay within 10^±4300, so turning one into an int
+#: (floor, round, '%d') is as bounded as int() of a Decimal (a huge exponent is an Overflow).
+_DECIMALS = decimal.Context(Emax=4300, Emin=-4300)
+
+
+@contextmanager
+def _running_under(budget: _Budget) -> Iterator[None]:
+    """Run a script or expression with ``budget``, and Decimals bounded.
+
+    Its time-out is a `ScriptError`, also when the script caught it (a ``BaseException`` it
+    reached some way).
+    """
+    token = _running.set(budget)
+    try:
+        with decimal.localcontext(_DECIMALS):
+            yield
+    except ScriptTimeout as exc:
+        raise ScriptError(str(exc)) from None
+    finally:
+        _running.reset(token)
+    if budget.reason:  # the limit was reached and the script swallowed it
+        raise ScriptError(budget.reason)
+
+
 class Sandbox:
     """Runs compiled scripts and expressions with the guards, whitelist and time limit."""
 
@@ -365,14 +394,16 @@ class Sandbox:
 
         def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
             # RestrictedPython's own returns None for a missing attribute; a typo must not pass.
+            if name == "mro":  # from any type to object, BaseException and the unguarded types
+                raise AttributeError("mro() is not available in scripts")
             value = safer_getattr(obj, name, _MISSING)
             if value is _MISSING:
                 if default is not _MISSING:
                     return default
                 if isinstance(obj, _Facade):
                     raise AttributeError(f"{obj._cls.__name__}.{name} is not available in scripts")
-                if obj is _Text:
-                    raise AttributeError(f"str.{name} is not available in scripts")
+                if isinstance(obj, _BuiltinType):
+                    raise AttributeError(f"{obj._real.__name__}.{name} is not available in scripts")
                 raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
             return _size_guarded(obj, name, value, budget)
 
@@ -422,10 +453,8 @@ class Sandbox:
         budget = _Budget(self.limits.time_limit, self.limits.max_memory_kb)
         globals_ = self.globals_for(budget)
         globals_.update(self._visible(context))
-        try:
+        with _running_under(budget):
             return eval(code, globals_)  # noqa: S307 - code compiled by RestrictedPython with guards
-        except ScriptTimeout as exc:
-            raise ScriptError(str(exc)) from None
 
     def execute(self, source: str, context: dict[str, Any]) -> None:
         """Run a script; names it assigns (or deletes) are written back into ``context``.
@@ -438,10 +467,8 @@ class Sandbox:
         base = self.globals_for(budget)
         scope = dict(base)
         scope.update(self._visible(context))
-        try:
+        with _running_under(budget):
             exec(code, scope)  # noqa: S102 - code compiled by RestrictedPython with guards
-        except ScriptTimeout as exc:
-            raise ScriptError(str(exc)) from None
         for name in self.helpers:
             if scope.get(name, _MISSING) is not base[name]:
                 # Builtins and the whitelist are refused when compiled; helpers are known only here.
@@ -460,8 +487,8 @@ class Sandbox:
     def _make_builtins(self) -> dict[str, Any]:
         table: dict[str, Any] = {name: getattr(builtins, name) for name in _BUILTIN_NAMES}
         table.update({"True": True, "False": False, "None": None, "pow": _guarded_pow_builtin, "sum": _guarded_sum,
-                      "int": _guarded_int, "divmod": _guarded_divmod, "round": _guarded_round, "str": _Text,
-                      "__import__": _internal_import})
+                      "divmod": _guarded_divmod, "round": _guarded_round, "__import__": _internal_import})
+        table.update(_GUARDED_BUILTINS)
         return table
 
 
@@ -561,7 +588,25 @@ def _short(number: Any) -> str:
     return str(number)
 
 
-_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_PERCENT_TAIL = re.compile(r"[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _percent_specs(text: str) -> Iterator[tuple[str | None, str | None]]:
+    """The width and precision of each %-directive of ``text``, read as Python reads them.
+
+    A mapping key in parentheses may itself hold parentheses.
+    """
+    at = text.find("%")
+    while 0 <= at < len(text) - 1:
+        end = at + 1
+        if text[end] == "(":
+            depth, end = 1, end + 1
+            while end < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                end += 1
+        spec = _PERCENT_TAIL.match(text, end)
+        yield spec.group(1), spec.group(2)
+        at = text.find("%", spec.end() + 1)
 
 
 def _guarded_mod(left: Any, right: Any) -> Any:
@@ -569,8 +614,8 @@ def _guarded_mod(left: Any, right: Any) -> Any:
         text = left.decode("latin-1") if isinstance(left, bytes) else left
         args = right if isinstance(right, tuple) else (right,)
         starred = any(_is_int(a) and abs(a) > _MAX_FORMAT_WIDTH for a in args)
-        for spec in _PERCENT_SPEC.finditer(text):
-            for part, name in ((spec.group(1), "width"), (spec.group(2), "precision")):
+        for spec in _percent_specs(text):
+            for part, name in ((spec[0], "width"), (spec[1], "precision")):
                 if part and ((part == "*" and starred) or (part != "*" and int(part) > _MAX_FORMAT_WIDTH)):
                     raise ScriptError(f"a %-format {name} over {_MAX_FORMAT_WIDTH} is not allowed")
         _text_sized(right)
@@ -582,7 +627,7 @@ def _guarded_mod(left: Any, right: Any) -> Any:
 def _guarded_sum(iterable: Any, start: Any = 0) -> Any:
     if not isinstance(start, int | float | Decimal):
         raise ScriptError("sum() adds numbers; join lists or strings with a loop or ''.join()")
-    return sum(iterable, start)
+    return sum(_bounded(iterable), start)
 
 
 def _guarded_int(value: Any = 0, *args: Any) -> int:
@@ -626,13 +671,28 @@ def _text_length(value: Any, limit: int) -> int:
             total += 4 * len(item) + 3  # b'\x00' is four characters a byte
         elif kind is Decimal:
             total += len(item.as_tuple().digits) + 8
+        elif kind in _SHORT_TEXT or isinstance(item, _BuiltinType | _Facade | _MathNamespace) or callable(item):
+            total += 64  # a date, a float, a function, an iterator's "<zip object at ...>": short
+        elif kind in _VIEWS:
+            total += 2 * len(item) + 16
+            extend(item)
+        elif isinstance(item, BaseException):
+            total += 64
+            extend(item.args)
         else:
-            total += 64  # a date, a float: short
+            return limit + 1  # a text we cannot size: too long
         if total > limit or visits > _MAX_TEXT_WALK or len(stack) > _MAX_TEXT_WALK:
             return limit + 1
     return total
 
 
+#: Types whose text is short, whatever their value.
+_SHORT_TEXT = frozenset({
+    bool, type(None), float, complex, date, datetime, clock_time, timedelta, timezone, range, zip, map, filter,
+    enumerate, reversed, type(iter([])), type(iter(())), type(iter("")), type(x for x in ()),
+})
+#: Dictionary views: their text lists what they show.
+_VIEWS = frozenset({type({}.keys()), type({}.values()), type({}.items())})
 #: Types whose text is no longer than the value itself (an int's is capped by Python at 4300 digits).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -644,34 +704,112 @@ def _text_sized(value: Any) -> Any:
     return value
 
 
-class _TextType(type):
-    """``str`` in scripts: ``str(x)`` sizes ``x``'s text first; isinstance and methods as str's."""
+class _BuiltinType(type):
+    """A builtin type as scripts see it.
+
+    ``isinstance`` and its methods are the type's own; calling it goes through a guard
+    (`_make`), and ``mro`` (a way to the real types) is refused.
+    """
+
+    _real: type
+    _make: Callable[..., Any]
 
     def __instancecheck__(cls, instance: Any) -> bool:
-        return isinstance(instance, str)
+        return isinstance(instance, cls._real)
 
     def __subclasscheck__(cls, subclass: type) -> bool:
-        return issubclass(subclass, str)
+        return isinstance(subclass, type) and issubclass(subclass, cls._real)
 
-    def __call__(cls, value: Any = "", *args: Any, **kwargs: Any) -> str:
-        if args or kwargs:  # str(data, encoding): a decoding, as long as the data
-            return str(value, *args, **kwargs)
-        if type(value) not in _PLAIN:
-            _text_sized(value)
-        return str(value)
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._make(*args, **kwargs)
 
     def __getattr__(cls, name: str) -> Any:
-        if name in ("format", "format_map"):  # a format string walks attributes: refused like ''.format
-            raise AttributeError(f"str.{name} is not available in scripts")
-        method = getattr(str, name)
+        if name in ("format", "format_map", "mro") or name.startswith("_"):
+            # a format string walks attributes; mro() reaches object and the unguarded types
+            raise AttributeError(f"{cls._real.__name__}.{name} is not available in scripts")
+        method = getattr(cls._real, name)
         if name in _AMPLIFYING:
             # str.join(sep, items) is sep.join(items): the same guard.
             return lambda self, *args, **kwargs: _size_guarded(self, name, getattr(self, name))(*args, **kwargs)
         return method
 
 
-class _Text(metaclass=_TextType):
-    pass
+def _builtin_type(real: type, make: Callable[..., Any]) -> _BuiltinType:
+    return _BuiltinType(real.__name__, (), {"_real": real, "_make": staticmethod(make)})
+
+
+#: Types whose items are counted by their length already (at most `_MAX_TOTAL` or the sequence limit).
+_SIZED = frozenset({list, tuple, str, bytes, dict, set, frozenset, range})
+#: The budget of the evaluation running in this thread (for the guards that iterate).
+_running: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("tawasul_sandbox_budget", default=None)
+
+
+def _bounded(iterable: Any) -> Any:
+    """``iterable`` itself if it is a sized container; else its items, each a step of the budget.
+
+    So the time limit and the memory check reach a C loop over ``zip``, ``map`` and the like;
+    at most `_MAX_TOTAL` items.
+    """
+    if type(iterable) in _SIZED:
+        return iterable
+    return _counted(iter(iterable), _running.get())
+
+
+def _counted(items: Iterator[Any], budget: _Budget | None) -> Iterator[Any]:
+    for count, item in enumerate(items, 1):
+        if budget is not None:
+            budget.tick()
+        if count > _MAX_TOTAL:
+            raise ScriptError(f"a sequence of more than {_MAX_TOTAL} items is over the limit")
+        yield item
+
+
+def _make_text(value: Any = "", *args: Any, **kwargs: Any) -> str:
+    if args or kwargs:  # str(data, encoding): a decoding, as long as the data
+        _checked_codec(args[0] if args else kwargs.get("encoding", "utf-8"))
+        return str(value, *args, **kwargs)
+    if type(value) not in _PLAIN:
+        _text_sized(value)
+    return str(value)
+
+
+def _make_container(real: type) -> Callable[..., Any]:
+    def make(iterable: Any = (), *args: Any, **kwargs: Any) -> Any:
+        return real(_bounded(iterable), *args, **kwargs)
+    return make
+
+
+def _make_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    if args and not isinstance(args[0], dict):
+        source = args[0]
+        items = source if hasattr(source, "keys") else _bounded(source)
+        return dict(items, *args[1:], **kwargs)
+    return dict(*args, **kwargs)
+
+
+def _consumer(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (sorted, min, max, any, all) with its one iterable argument `_bounded`."""
+    def consume(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            args = (_bounded(args[0]),)
+        return function(*args, **kwargs)
+    consume.__name__ = function.__name__
+    return consume
+
+
+#: Codecs scripts may encode and decode with (others are slow pure Python, such as punycode).
+_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "utf-16", "utf-16-le", "utf-16-be", "utf-32",
+                     "utf-32-le", "utf-32-be", "cp1256", "iso8859-6"})
+
+
+def _checked_codec(encoding: Any) -> None:
+    try:
+        name = codecs.lookup(encoding).name if isinstance(encoding, str) else None
+    except LookupError:
+        name = None
+    if name not in _CODECS:
+        raise ScriptError(f"the encoding {str(encoding)[:40]!r} is not available in scripts; use one of "
+                          f"{', '.join(sorted(_CODECS))}")
 
 
 class _BoundedPrint(PrintCollector):
@@ -699,7 +837,7 @@ def _checked_size(name: str, size: Any) -> None:
 
 #: Methods whose result can be much larger than the object they are called on.
 _AMPLIFYING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate",
-                         "to_bytes", "from_bytes", "extend"})
+                         "to_bytes", "from_bytes", "extend", "strftime", "encode", "decode"})
 
 
 def _size_guarded(obj: Any, name: str, value: Any, budget: _Budget | None = None) -> Any:
@@ -762,6 +900,13 @@ def _size_check(obj: Any, name: str) -> Callable[[list[Any], dict[str, Any]], li
             return joined
         if name == "translate" and isinstance(obj, str):
             return lambda args, kwargs: _checked(name, len(obj) * _longest_replacement(args[0] if args else None), args)
+    if name in ("encode", "decode") and isinstance(obj, str | bytes | bytearray):
+        def coded(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            _checked_codec(_argument(args, kwargs, 0, "encoding", "utf-8"))
+            return args
+        return coded
+    if name == "strftime" and isinstance(obj, date | clock_time):
+        return lambda args, kwargs: _checked_strftime(_argument(args, kwargs, 0, "format", ""), args)
     if _is_int(obj) and name == "to_bytes":
         return lambda args, kwargs: _checked(name, _argument(args, kwargs, 0, "length", 1), args)
     if _is_int(obj) and name == "from_bytes":
@@ -779,6 +924,19 @@ def _size_check(obj: Any, name: str) -> Callable[[list[Any], dict[str, Any]], li
             return _checked(name, len(obj) + len(items), [items, *args[1:]])
         return extend
     return None
+
+
+_STRFTIME_WIDTH = re.compile(r"%[-_0^#]*(\d+)")
+
+
+def _checked_strftime(form: Any, args: list[Any]) -> list[Any]:
+    """A date format's result is about as long as the format, unless a directive asks for a width."""
+    if isinstance(form, str):
+        widths = [int(width) for width in _STRFTIME_WIDTH.findall(form)]
+        if widths and max(widths) > 100:
+            raise ScriptError("a date format width over 100 (such as %1000Y) is not allowed")
+        _checked_size("strftime", 16 * len(form) + sum(widths))
+    return args
 
 
 def _checked(name: str, size: Any, args: list[Any]) -> list[Any]:
@@ -952,3 +1110,19 @@ def _inplace(op: str, left: Any, right: Any, mul: Callable[[Any, Any], Any]) -> 
     except KeyError:
         raise ScriptError(f"operator {op} is not allowed in scripts") from None
     return function(left, right)
+
+
+#: Builtins that are types scripts may test with isinstance, and functions that consume an
+#: iterable in one C loop, each through its guard.
+_Text = _builtin_type(str, _make_text)
+_GUARDED_BUILTINS: dict[str, Any] = {
+    "str": _Text,
+    "int": _builtin_type(int, _guarded_int),
+    "list": _builtin_type(list, _make_container(list)),
+    "tuple": _builtin_type(tuple, _make_container(tuple)),
+    "set": _builtin_type(set, _make_container(set)),
+    "frozenset": _builtin_type(frozenset, _make_container(frozenset)),
+    "dict": _builtin_type(dict, _make_dict),
+    "sorted": _consumer(sorted), "min": _consumer(min), "max": _consumer(max),
+    "any": _consumer(any), "all": _consumer(all),
+}
