@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
@@ -204,7 +205,8 @@ class Case:
                 # stuck if nothing else lives. The gateway's is the one to name.
                 if stuck_join is None or isinstance(task.task_spec, COUNTING_JOINS):
                     stuck_join = task
-            else:
+            elif not (task.state == TaskState.STARTED and isinstance(task.task_spec, SubWorkflowTask)):
+                # A subprocess is alive through the tasks inside it (walked here too), not by itself.
                 alive = alive or bool(task.state & _LIVE)
         if not alive and stuck_join is not None:
             return StepFailure(element_id=_element_of(stuck_join), message=(

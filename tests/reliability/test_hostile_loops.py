@@ -15,7 +15,7 @@ from engine.definitions import deploy_definition
 from engine.models import ProcessInstance
 from engine.queries import instance_detail, list_tasks
 from engine.spiff import runtime
-from tests.reliability.diagrams import END, START, chain, diagram, review_loop, script_loop
+from tests.reliability.diagrams import END, START, chain, diagram, review_loop, script_loop, timer
 from workflows.bootstrap import build
 
 
@@ -229,3 +229,61 @@ def test_a_parallel_loop_past_what_the_engine_can_follow_stops_in_error_naming_a
     assert error["message"] == ("the case's history is too deep for the engine to follow (a loop through a parallel "
                                 "or inclusive gateway taken a few hundred times?); it was stopped here")
     assert error["element_id"] == "join", error  # where the engine last got to
+
+
+def test_the_same_join_waiting_inside_a_subprocess_puts_the_case_in_error(engine):
+    # The subprocess itself is under way while its join waits: it lives only through its tasks.
+    inner = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start" /><bpmn:parallelGateway id="split" />'
+             '<bpmn:userTask id="a" /><bpmn:userTask id="b" /><bpmn:exclusiveGateway id="which" default="to_join" />'
+             '<bpmn:parallelGateway id="join" /><bpmn:endEvent id="early_end" /><bpmn:endEvent id="sub_end" />'
+             + "".join(f'<bpmn:sequenceFlow id="{i}" sourceRef="{a}" targetRef="{b}" />'
+                       for i, a, b in [("s1", "sub_start", "split"), ("s2", "split", "a"), ("s3", "split", "b"),
+                                       ("s4", "a", "join"), ("s5", "b", "which"), ("to_join", "which", "join"),
+                                       ("s6", "join", "sub_end")])
+             + '<bpmn:sequenceFlow id="leave" sourceRef="which" targetRef="early_end">'
+             "<bpmn:conditionExpression>leave</bpmn:conditionExpression></bpmn:sequenceFlow></bpmn:subProcess>\n")
+    row = engine.run(start_instance, SYSTEM, _deploy(engine, diagram("sub_deadlock", START + inner + END,
+                                                                     chain("start", "sub", "end"))))
+    tasks = {task.element_id: task.id for task in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
+    assert engine.run(complete_task, SYSTEM, tasks["a"], {}).status == "running"
+    assert engine.run(complete_task, SYSTEM, tasks["b"], {"leave": True}).status == "error"
+    assert engine.query(instance_detail, row.id)["error"]["element_id"] == "join"
+
+
+def _join_beside(key: str, elements: str, ids: list[str], extra: bytes = b"") -> bytes:
+    """A parallel split into ``ids`` (a chain) and two scripts, joined: the join waits while ``ids`` do."""
+    flows = [("start", "split"), ("split", ids[0]), *chain(*ids), (ids[-1], "join"), ("join", "end")]
+    scripts = ""
+    for n in range(2):
+        scripts += f'<bpmn:scriptTask id="s{n}"><bpmn:script>x{n} = 1</bpmn:script></bpmn:scriptTask>\n'
+        flows += [("split", f"s{n}"), (f"s{n}", "join")]
+    xml = diagram(key, START + '<bpmn:parallelGateway id="split" />\n<bpmn:parallelGateway id="join" />\n'
+                  + elements + scripts + END, flows)
+    return xml.replace(b"</bpmn:definitions>", extra + b"</bpmn:definitions>")
+
+
+_HOUR = timer("timeDuration", '"PT1H"')
+_SUB_TIMER = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start" /><bpmn:intermediateCatchEvent id="pause">'
+              + _HOUR + '</bpmn:intermediateCatchEvent><bpmn:endEvent id="sub_end" />'
+              '<bpmn:sequenceFlow id="f1" sourceRef="sub_start" targetRef="pause" />'
+              '<bpmn:sequenceFlow id="f2" sourceRef="pause" targetRef="sub_end" /></bpmn:subProcess>\n')
+_CHILD = (b'<bpmn:process id="child" isExecutable="true"><bpmn:startEvent id="c_start" /><bpmn:userTask id="c_task" />'
+          b'<bpmn:endEvent id="c_end" /><bpmn:sequenceFlow id="c1" sourceRef="c_start" targetRef="c_task" />'
+          b'<bpmn:sequenceFlow id="c2" sourceRef="c_task" targetRef="c_end" /></bpmn:process>')
+
+
+@pytest.mark.parametrize("elements, ids, extra, waiting", [
+    ('<bpmn:intermediateCatchEvent id="pause">' + _HOUR + "</bpmn:intermediateCatchEvent>\n", ["pause"], b"",
+     "timer"),
+    ('<bpmn:intermediateCatchEvent id="pause"><bpmn:messageEventDefinition messageRef="m1" />'
+     "</bpmn:intermediateCatchEvent>\n", ["pause"], b'<bpmn:message id="m1" name="m1" />', "message"),
+    (_SUB_TIMER, ["sub"], b"", "timer"),
+    ('<bpmn:callActivity id="call" calledElement="child" />\n', ["call"], _CHILD, "task"),
+], ids=["timer", "message", "timer-in-subprocess", "call-activity"])
+def test_a_join_waiting_beside_other_waiting_work_is_not_an_error(engine, elements, ids, extra, waiting):
+    engine.run(deploy_definition, SYSTEM, _join_beside("beside", elements, ids, extra), "beside.bpmn")
+    row = engine.run(start_instance, SYSTEM, "beside")
+    detail = engine.query(instance_detail, row.id)
+    assert (row.status, detail.get("error")) == ("running", None)
+    if waiting == "task":
+        assert [t.element_id for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)] == ["c_task"]
