@@ -70,14 +70,16 @@ class SpecCache:
         source: str,
         services: Iterable[str] | None,
         property_lint: PropertyLint,
+        checked: bool = True,
     ) -> list[ParsedProcess]:
         """Parse ``xml`` (raising `InvalidDefinition`) and cache each of its processes.
 
         ``services`` are the handler names service tasks may call (None: not checked);
-        ``property_lint`` checks each task's extension properties.
+        ``property_lint`` checks each task's extension properties; ``checked=False`` for a
+        version already deployed (`parse_bpmn`).
         """
         try:
-            processes = parse_bpmn(xml, source, property_lint=property_lint, services=services)
+            processes = parse_bpmn(xml, source, property_lint=property_lint, services=services, checked=checked)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
         with self._lock:

@@ -186,9 +186,9 @@ def parsed_process(engine: CaseEngine, definition: ProcessDefinition) -> ParsedP
     cached = engine.specs.get(definition.sha256, definition.key)
     if cached is not None:
         return cached
-    # Checked when it was deployed: a form or setting changed since must not stop its cases.
+    # Checked when it was deployed: a form, a setting or a rule changed since must not stop its cases.
     parsed = engine.specs.parse(definition.xml.encode("utf-8"), definition.sha256, definition.key,
-                                services=None, property_lint=_no_problems)
+                                services=None, property_lint=_no_problems, checked=False)
     for process in parsed:
         if process.key == definition.key:
             return process

@@ -2,6 +2,7 @@
 element; scripts that run away are stopped at their element while the server goes on answering
 other requests (a real server on 127.0.0.1, /healthz polled during the attack)."""
 
+import hashlib
 import json
 import threading
 import time
@@ -12,10 +13,11 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.actors import SYSTEM
-from engine.commands import start_instance
+from engine.commands import complete_task, start_instance
 from engine.definitions import deploy_definition
 from engine.errors import InvalidDefinition
-from engine.queries import instance_detail
+from engine.models import ProcessDefinition
+from engine.queries import instance_detail, list_tasks
 from tests.reliability.diagrams import END, START, chain, diagram
 from web import create_app
 from workflows.bootstrap import build
@@ -126,3 +128,21 @@ def test_a_runaway_script_stops_at_its_element_while_the_server_answers(server, 
     assert (error["element_id"], message in error["message"]) == ("hostile", True), error
     # /healthz answered throughout; before the guards the isqrt attack froze every thread for 7.5 s.
     assert waits and max(waits) < 1.0, max(waits)
+
+
+def test_a_version_deployed_before_a_rule_was_added_still_runs_and_stops_only_at_its_script(engine, clock):
+    # `max = 3` was allowed before names the sandbox provides were refused. A version stored then
+    # must still load (its cases go on); the script is refused when it runs, at its element.
+    xml = _script_diagram("older", "max = 3", '<bpmn:userTask id="enter" />\n')
+    with pytest.raises(InvalidDefinition):  # today's deploy refuses it
+        engine.run(deploy_definition, SYSTEM, xml, "older.bpmn")
+    engine.run(lambda e, s: s.add(ProcessDefinition(
+        key="older", version=1, name="older", sha256=hashlib.sha256(xml).hexdigest(), xml=xml.decode(),
+        deployed_at=clock.now(), deployed_by="admin")))
+    row = engine.run(start_instance, SYSTEM, "older")
+    assert row.status == "running"  # it loads: the deploy's rules are not applied again
+    [enter] = engine.query(list_tasks, SYSTEM, instance_id=row.id)
+    stopped = engine.run(complete_task, SYSTEM, enter.id, {})
+    error = engine.query(instance_detail, row.id)["error"]
+    assert (stopped.status, error["element_id"]) == ("error", "hostile")
+    assert "'max' is a name the sandbox provides" in error["message"]
