@@ -31,6 +31,7 @@ import builtins
 import codecs
 import contextvars
 import decimal
+import itertools
 import math
 import operator
 import os
@@ -260,6 +261,43 @@ class _Policy(RestrictingNodeTransformer):
         node.body = ast.fix_missing_locations(ast.copy_location(pair, node.body))
         return node
 
+    @staticmethod
+    def _key(node: ast.expr) -> ast.expr:
+        """``node`` -> ``_key_(node)``: a set item or dict key is sized before it is hashed."""
+        if isinstance(node, ast.Constant):
+            return node
+        call = ast.Call(func=ast.Name(id="_key_", ctx=ast.Load()), args=[node], keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        node = super().visit_Set(node)
+        node.elts = [self._key(elt) for elt in node.elts]
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        node = super().visit_Dict(node)
+        node.keys = [self._key(key) if key is not None else None for key in node.keys]
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        node = super().visit_SetComp(node)
+        node.elt = self._key(node.elt)
+        return node
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        node = super().visit_DictComp(node)
+        node.key = self._key(node.key)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        node = super().visit_Compare(node)
+        # a < b == c  ->  _compare_(a, ("<", "=="), b, c): deep structures are sized first.
+        # (Every operand is evaluated, also past a comparison that is already false.)
+        ops = ast.Tuple(elts=[ast.Constant(value=_COMPARE_NAMES[type(op)]) for op in node.ops], ctx=ast.Load())
+        call = ast.Call(func=ast.Name(id="_compare_", ctx=ast.Load()), args=[node.left, ops, *node.comparators],
+                        keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = super().visit_BinOp(node)
         guard = self._GUARDED_OPS.get(type(node.op))
@@ -412,9 +450,11 @@ class Sandbox:
             "__name__": "tawasul_script",
             "__metaclass__": type,
             "_getattr_": guarded_getattr,
-            "_getitem_": default_guarded_getitem,
+            "_getitem_": _guarded_getitem,
             "_getiter_": getiter,
-            "_write_": full_write_guard,
+            "_write_": _guarded_write,
+            "_compare_": _guarded_compare,
+            "_key_": _key_sized,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_apply_": _apply,
@@ -774,22 +814,38 @@ def _make_text(value: Any = "", *args: Any, **kwargs: Any) -> str:
 
 
 def _make_container(real: type) -> Callable[..., Any]:
+    hashed = real in (set, frozenset)
+
     def make(iterable: Any = (), *args: Any, **kwargs: Any) -> Any:
-        return real(_bounded(iterable), *args, **kwargs)
+        items = _bounded(iterable)
+        return real(_keys_checked(items) if hashed else items, *args, **kwargs)
     return make
 
 
 def _make_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
-    if args and not isinstance(args[0], dict):
+    if args and type(args[0]) is not dict:
         source = args[0]
-        items = source if hasattr(source, "keys") else _bounded(source)
-        return dict(items, *args[1:], **kwargs)
+        if hasattr(source, "keys"):
+            return dict(source, *args[1:], **kwargs)
+        pairs = (_pair_checked(pair) for pair in _bounded(source))
+        return dict(pairs, *args[1:], **kwargs)
     return dict(*args, **kwargs)
 
 
-def _consumer(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` (sorted, min, max, any, all) with its one iterable argument `_bounded`."""
+def _pair_checked(pair: Any) -> Any:
+    if type(pair) in (tuple, list) and pair:
+        _key_sized(pair[0])
+    return pair
+
+
+def _consumer(function: Callable[..., Any], compares: bool = False) -> Callable[..., Any]:
+    """``function`` (sorted, min, max, any, all) with its one iterable argument `_bounded`.
+
+    For those that compare items, the items they may reach are sized first.
+    """
     def consume(*args: Any, **kwargs: Any) -> Any:
+        if compares:
+            _checked_reach("sorting or comparing", args[0] if len(args) == 1 else args)
         if len(args) == 1:
             args = (_bounded(args[0]),)
         return function(*args, **kwargs)
@@ -845,9 +901,9 @@ def _size_guarded(obj: Any, name: str, value: Any, budget: _Budget | None = None
 
     The result's size is checked before the call; with a ``budget``, its memory after it.
     """
-    if name not in _AMPLIFYING or not callable(value):
+    if name not in _AMPLIFYING and name not in _LOOKUPS or not callable(value):
         return value
-    check = _size_check(obj, name)
+    check = _size_check(obj, name) if name in _AMPLIFYING else _lookup_check(obj, name)
     if check is None:
         return value
 
@@ -1123,6 +1179,170 @@ _GUARDED_BUILTINS: dict[str, Any] = {
     "set": _builtin_type(set, _make_container(set)),
     "frozenset": _builtin_type(frozenset, _make_container(frozenset)),
     "dict": _builtin_type(dict, _make_dict),
-    "sorted": _consumer(sorted), "min": _consumer(min), "max": _consumer(max),
+    "sorted": _consumer(sorted, compares=True), "min": _consumer(min, compares=True),
+    "max": _consumer(max, compares=True),
     "any": _consumer(any), "all": _consumer(all),
 }
+
+
+# -- deep structures: compared, hashed and sorted only when the items reached are bounded --------
+
+#: Items one comparison, hash or sort may reach, a shared item counted each time it is reached:
+#: ``[[s] * 100000] * 100000`` is a few kilobytes, and comparing two of them 10^10 items in C.
+#: Above the longest flat list one call builds (`_MAX_TOTAL`); 10^7 items take ~0.1 s.
+_MAX_REACH = 10_000_000
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
+def _items_of(value: Any) -> Iterable[Any]:
+    return itertools.chain(value.keys(), value.values()) if type(value) is dict else value
+
+
+def _reach(value: Any, limit: int = _MAX_REACH) -> int:
+    """How many items comparing or hashing ``value`` may visit, at most ``limit + 1``.
+
+    A shared item counts each time it is reached (memoized, so the walk costs its distinct
+    items); a container whose items hold no container is its length without a walk.
+    """
+    if type(value) not in _CONTAINERS:
+        return 1
+    if _CONTAINERS.isdisjoint(set(map(type, _items_of(value)))):
+        return len(value) + 1
+    memo: dict[int, int] = {}
+    stack: list[list[Any]] = [[value, iter(_items_of(value)), 1]]
+    active = {id(value)}
+    while stack:
+        frame = stack[-1]
+        for child in frame[1]:
+            if type(child) not in _CONTAINERS:
+                frame[2] += 1
+            elif id(child) in memo:
+                frame[2] += memo[id(child)]
+            elif id(child) in active:  # a list that holds itself
+                frame[2] += 1
+            else:
+                stack.append([child, iter(_items_of(child)), 1])
+                active.add(id(child))
+                break
+            if frame[2] > limit:
+                return limit + 1
+        else:
+            stack.pop()
+            active.discard(id(frame[0]))
+            memo[id(frame[0])] = frame[2]
+            if stack:
+                stack[-1][2] += frame[2]
+                if stack[-1][2] > limit:
+                    return limit + 1
+    return memo[id(value)]
+
+
+def _checked_reach(what: str, *values: Any) -> None:
+    for value in values:
+        if type(value) in _CONTAINERS and _reach(value) > _MAX_REACH:
+            raise ScriptError(f"{what} a value that reaches over {_MAX_REACH} items (counting repeats) is not "
+                              "allowed: it would take too long")
+
+
+_COMPARE_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+                  ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "is": operator.is_, "is not": operator.is_not, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
+}
+
+
+def _guarded_compare(left: Any, ops: tuple[str, ...], *comparators: Any) -> Any:
+    if len(ops) == 1 and type(left) not in _CONTAINERS:  # the usual case: nothing deep on the left
+        return _COMPARE_OPS[ops[0]](left, comparators[0])
+    result: Any = True
+    for op, right in zip(ops, comparators, strict=True):
+        if op in ("in", "not in"):
+            if type(right) in (list, tuple) and type(left) in _CONTAINERS:
+                _checked_reach("looking for a list or tuple among", right)  # compared with each item
+            elif type(right) in (dict, set, frozenset) and type(left) in (tuple, frozenset):
+                _checked_reach("looking up", left)  # hashed
+        elif (op[:2] != "is" and type(left) in _CONTAINERS and type(right) in _CONTAINERS
+              and _reach(left) > _MAX_REACH and _reach(right) > _MAX_REACH):
+            # Two containers compared item by item: as far as the smaller reaches.
+            _checked_reach("comparing", left)
+        result = _COMPARE_OPS[op](left, right)
+        if not result:
+            return result
+        left = right
+    return result
+
+
+def _guarded_getitem(obj: Any, key: Any) -> Any:
+    if type(key) is tuple:  # a dict key is hashed: a deep tuple would be walked
+        _checked_reach("looking up", key)
+    return default_guarded_getitem(obj, key)
+
+
+class _DictWriter:
+    """``d[key] = value`` in scripts, with the key sized before it is hashed."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: dict[Any, Any]) -> None:
+        self.target = target
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _checked_reach("a dictionary key of", key)
+        self.target[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        _checked_reach("a dictionary key of", key)
+        del self.target[key]
+
+
+def _guarded_write(obj: Any) -> Any:
+    return _DictWriter(obj) if type(obj) is dict else full_write_guard(obj)
+
+
+def _key_sized(key: Any) -> Any:
+    """``key`` itself, once hashing it is known to be bounded.
+
+    Only tuples and frozensets hash their items, and tuples do not keep their hash.
+    """
+    if type(key) in (tuple, frozenset):
+        _checked_reach("hashing", key)
+    return key
+
+
+def _keys_checked(items: Any) -> Any:
+    """The items of a set to be, each sized as a key."""
+    if type(items) in _SIZED:
+        if not {tuple, frozenset}.isdisjoint(set(map(type, items))):
+            for item in items:
+                _key_sized(item)
+        return items
+    return (_key_sized(item) for item in items)
+
+
+#: Methods that hash or compare their arguments (dict and set lookups; list and tuple searches).
+_LOOKUPS = frozenset({"get", "setdefault", "pop", "add", "discard", "remove", "index", "count", "fromkeys",
+                      "update", "union", "intersection", "difference", "symmetric_difference", "issubset",
+                      "issuperset", "isdisjoint", "intersection_update", "difference_update",
+                      "symmetric_difference_update"})
+
+
+def _lookup_check(obj: Any, name: str) -> Callable[[list[Any], dict[str, Any]], list[Any]] | None:
+    if type(obj) in (dict, set, frozenset):
+        def hashed(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            for arg in args:
+                if name in ("update", "union", "intersection", "difference", "symmetric_difference", "issubset",
+                            "issuperset", "isdisjoint", "fromkeys") or name.endswith("_update"):
+                    if type(arg) in _SIZED and type(arg) is not dict:
+                        _keys_checked(arg)
+                else:
+                    _key_sized(arg)
+            return args
+        return hashed
+    if type(obj) in (list, tuple) and name in ("index", "count", "remove"):
+        def searched(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            if args and type(args[0]) in _CONTAINERS:
+                _checked_reach("looking for a list or tuple among", obj)
+            return args
+        return searched
+    return None

@@ -27,6 +27,8 @@ from tests.support.sandbox import ROOT, attack
 GROWN = "b = 1 << 99000\nfor i in range(60):\n    b = b << 100000\n"
 BIG = "b = int('1' * 100000 + '1', 2)\n"
 LIST = "s = 'x' * 100000\nl = [s] * 100000\n"
+DEEP = "s = 'x'\na = [[s] * 100000] * 100000\n"
+TUPLES = "s = 'x'\nt = (s,) * 100000\nu = (t,) * 100000\n"
 
 ATTACKS = [
     # One long C call on big integers: the operands (or the result) are bounded first.
@@ -70,6 +72,22 @@ ATTACKS = [
     pytest.param("s = ''.join([chr(256 + i) for i in range(10000)])\nc = s.encode('punycode')",
                  "the encoding 'punycode' is not available in scripts", id="slow-codec"),
     pytest.param("c = str(b'abc', 'idna')", "the encoding 'idna' is not available in scripts", id="slow-codec-str"),
+    # Deep structures of shared items: a few kilobytes, compared or hashed 10^10 items in one C call.
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = a == b", "comparing a value that reaches over", id="deep-eq"),
+    pytest.param(DEEP + "c = [[s] * 100000] in a", "looking for a list or tuple among", id="deep-in"),
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = sorted([a, b])", "sorting or comparing", id="deep-sorted"),
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = max(a, b)", "sorting or comparing", id="deep-max"),
+    pytest.param(DEEP + "c = a.count([s] * 100000)", "looking for a list or tuple among", id="deep-count"),
+    pytest.param(TUPLES + "d = {}\nd[u] = 1", "a dictionary key of a value that reaches", id="deep-key-write"),
+    pytest.param(TUPLES + "c = {1: 2}[u]", "looking up a value that reaches", id="deep-key-read"),
+    pytest.param(TUPLES + "c = u in {1: 2}", "looking up a value that reaches", id="deep-key-in"),
+    pytest.param(TUPLES + "c = {1: 2}.get(u)", "hashing a value that reaches", id="deep-key-get"),
+    pytest.param(TUPLES + "c = set([u])", "hashing a value that reaches", id="deep-set"),
+    pytest.param(TUPLES + "c = {u}", "hashing a value that reaches", id="deep-set-literal"),
+    pytest.param(TUPLES + "c = {u: 1}", "hashing a value that reaches", id="deep-dict-literal"),
+    pytest.param(TUPLES + "c = {x for x in [u]}", "hashing a value that reaches", id="deep-set-comprehension"),
+    pytest.param(TUPLES + "c = dict([(u, 1)])", "hashing a value that reaches", id="deep-dict-pairs"),
+    pytest.param(TUPLES + "c = set()\nc.add(u)", "hashing a value that reaches", id="deep-set-add"),
 ]
 
 
@@ -174,6 +192,8 @@ def test_a_script_after_another_scripts_peak_is_still_measured():
     "e = [min([3, 1]), max(['b', 'a'], key=str.lower), any(x > 1 for x in [1, 2]), all([]), sum(range(4))]\n"
     "f = [str(d), str({'a': 1}.items()), f'{ValueError(1)}', 'é'.encode('utf-8').decode('utf-8'), int('7')]\n"
     "g = [date(2026, 1, 1).strftime('%d/%m/%Y %A'), f'{date(2026, 1, 1):%Y-%m-%d}', math.floor(Decimal('2.5'))]",
+    "a = [1] * 100000\nb = list(a)\nc = [a == b, 5 in a, [1, 2] in [[1, 2], [3]], 0 < len(a) <= 100000]\n"
+    "d = {(1, 2): 'x', (3, 4): 'y'}\ne = [d[(1, 2)], (3, 4) in d, {(1, 2), (1, 2)}, sorted([[2, 1], [1, 2]])]",
 ])
 def test_what_stays_under_the_bounds_still_runs(source):
     data = {}
