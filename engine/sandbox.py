@@ -291,11 +291,20 @@ class _Policy(RestrictingNodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         node = super().visit_Compare(node)
-        # a < b == c  ->  _compare_(a, ("<", "=="), b, c): deep structures are sized first.
-        # (Every operand is evaluated, also past a comparison that is already false.)
-        ops = ast.Tuple(elts=[ast.Constant(value=_COMPARE_NAMES[type(op)]) for op in node.ops], ctx=ast.Load())
-        call = ast.Call(func=ast.Name(id="_compare_", ctx=ast.Load()), args=[node.left, ops, *node.comparators],
-                        keywords=[])
+        if all(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
+            return node  # identity reads nothing inside
+        # a < b == c  ->  _compare_(a) < _compare_(b) == _compare_(c): each operand is sized as
+        # Python reaches it, so a chain still stops at its first false part.
+        wrap = self._compared
+        node.left = wrap(node.left)
+        node.comparators = [wrap(operand) for operand in node.comparators]
+        return node
+
+    @staticmethod
+    def _compared(node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Constant):
+            return node
+        call = ast.Call(func=ast.Name(id="_compare_", ctx=ast.Load()), args=[node], keywords=[])
         return ast.fix_missing_locations(ast.copy_location(call, node))
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
@@ -360,6 +369,10 @@ def check_expression(source: str) -> str | None:
 _DECIMALS = decimal.Context(Emax=4300, Emin=-4300)
 
 
+#: The longest text of an exception a script raises that is passed on as it is.
+_MAX_ERROR_TEXT = 10_000
+
+
 @contextmanager
 def _running_under(budget: _Budget) -> Iterator[None]:
     """Run a script or expression with ``budget``, and Decimals bounded.
@@ -373,6 +386,13 @@ def _running_under(budget: _Budget) -> Iterator[None]:
             yield
     except ScriptTimeout as exc:
         raise ScriptError(str(exc)) from None
+    except Exception as exc:
+        # What the script raised is turned into text by whoever reports it: raise ValueError(l)
+        # of a list of shared lists would be gigabytes.
+        if not isinstance(exc, ScriptError) and _text_length(exc, _MAX_ERROR_TEXT) > _MAX_ERROR_TEXT:
+            raise ScriptError(f"the script raised {type(exc).__name__} with a message too long to show "
+                              f"(over {_MAX_ERROR_TEXT} characters)") from None
+        raise
     finally:
         _running.reset(token)
     if budget.reason:  # the limit was reached and the script swallowed it
@@ -768,8 +788,10 @@ class _BuiltinType(type):
             # a format string walks attributes; mro() reaches object and the unguarded types
             raise AttributeError(f"{cls._real.__name__}.{name} is not available in scripts")
         method = getattr(cls._real, name)
-        if name in _AMPLIFYING:
-            # str.join(sep, items) is sep.join(items): the same guard.
+        if name == "fromkeys":  # a class method: its first argument is the keys
+            return lambda keys, *args: method(_keys_checked(_bounded(keys)), *args)
+        if name in _AMPLIFYING or name in _LOOKUPS:
+            # str.join(sep, items) is sep.join(items), dict.get(d, k) is d.get(k): the same guard.
             return lambda self, *args, **kwargs: _size_guarded(self, name, getattr(self, name))(*args, **kwargs)
         return method
 
@@ -832,6 +854,21 @@ def _make_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
     return dict(*args, **kwargs)
 
 
+def _sized_keys(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``key`` for a sort: the keys it gives, all together, reach at most `_MAX_REACH` items."""
+    total = [0]
+
+    def sized(item: Any) -> Any:
+        value = key(item)
+        if type(value) in _CONTAINERS:
+            total[0] += _reach(value)
+            if total[0] > _MAX_REACH:
+                raise ScriptError(f"sorting by keys that reach over {_MAX_REACH} items (counting repeats) is not "
+                                  "allowed: it would take too long")
+        return value
+    return sized
+
+
 def _pair_checked(pair: Any) -> Any:
     if type(pair) in (tuple, list) and pair:
         _key_sized(pair[0])
@@ -844,10 +881,14 @@ def _consumer(function: Callable[..., Any], compares: bool = False) -> Callable[
     For those that compare items, the items they may reach are sized first.
     """
     def consume(*args: Any, **kwargs: Any) -> Any:
-        if compares:
-            _checked_reach("sorting or comparing", args[0] if len(args) == 1 else args)
         if len(args) == 1:
             args = (_bounded(args[0]),)
+            if compares and type(args[0]) not in _SIZED:
+                args = (list(args[0]),)  # collected first, so what the comparisons reach is known
+        if compares:
+            _checked_reach("sorting or comparing", args[0] if len(args) == 1 else args)
+            if kwargs.get("key") is not None:
+                kwargs["key"] = _sized_keys(kwargs["key"])
         return function(*args, **kwargs)
     consume.__name__ = function.__name__
     return consume
@@ -1191,7 +1232,7 @@ _GUARDED_BUILTINS: dict[str, Any] = {
 #: ``[[s] * 100000] * 100000`` is a few kilobytes, and comparing two of them 10^10 items in C.
 #: Above the longest flat list one call builds (`_MAX_TOTAL`); 10^7 items take ~0.1 s.
 _MAX_REACH = 10_000_000
-_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset, *_VIEWS})
 
 
 def _items_of(value: Any) -> Iterable[Any]:
@@ -1211,9 +1252,13 @@ def _reach(value: Any, limit: int = _MAX_REACH) -> int:
     memo: dict[int, int] = {}
     stack: list[list[Any]] = [[value, iter(_items_of(value)), 1]]
     active = {id(value)}
+    budget, steps = _running.get(), 0
     while stack:
         frame = stack[-1]
         for child in frame[1]:
+            steps += 1
+            if budget is not None and steps & 4095 == 0:  # the walk itself keeps to the time limit
+                budget.tick()
             if type(child) not in _CONTAINERS:
                 frame[2] += 1
             elif id(child) in memo:
@@ -1244,33 +1289,11 @@ def _checked_reach(what: str, *values: Any) -> None:
                               "allowed: it would take too long")
 
 
-_COMPARE_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-                  ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
-_COMPARE_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "is": operator.is_, "is not": operator.is_not, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
-}
-
-
-def _guarded_compare(left: Any, ops: tuple[str, ...], *comparators: Any) -> Any:
-    if len(ops) == 1 and type(left) not in _CONTAINERS:  # the usual case: nothing deep on the left
-        return _COMPARE_OPS[ops[0]](left, comparators[0])
-    result: Any = True
-    for op, right in zip(ops, comparators, strict=True):
-        if op in ("in", "not in"):
-            if type(right) in (list, tuple) and type(left) in _CONTAINERS:
-                _checked_reach("looking for a list or tuple among", right)  # compared with each item
-            elif type(right) in (dict, set, frozenset) and type(left) in (tuple, frozenset):
-                _checked_reach("looking up", left)  # hashed
-        elif (op[:2] != "is" and type(left) in _CONTAINERS and type(right) in _CONTAINERS
-              and _reach(left) > _MAX_REACH and _reach(right) > _MAX_REACH):
-            # Two containers compared item by item: as far as the smaller reaches.
-            _checked_reach("comparing", left)
-        result = _COMPARE_OPS[op](left, right)
-        if not result:
-            return result
-        left = right
-    return result
+def _guarded_compare(operand: Any) -> Any:
+    """``operand`` itself, once comparing it (or looking for it, or among it) is known to be bounded."""
+    if type(operand) in _CONTAINERS:
+        _checked_reach("comparing", operand)
+    return operand
 
 
 def _guarded_getitem(obj: Any, key: Any) -> Any:
@@ -1313,15 +1336,15 @@ def _key_sized(key: Any) -> Any:
 def _keys_checked(items: Any) -> Any:
     """The items of a set to be, each sized as a key."""
     if type(items) in _SIZED:
-        if not {tuple, frozenset}.isdisjoint(set(map(type, items))):
-            for item in items:
-                _key_sized(item)
+        # All the keys of one call together: hashing each costs what it reaches.
+        if type(items) is not dict and not {tuple, frozenset}.isdisjoint(set(map(type, items))):
+            _checked_reach("hashing", items)
         return items
     return (_key_sized(item) for item in items)
 
 
 #: Methods that hash or compare their arguments (dict and set lookups; list and tuple searches).
-_LOOKUPS = frozenset({"get", "setdefault", "pop", "add", "discard", "remove", "index", "count", "fromkeys",
+_LOOKUPS = frozenset({"get", "setdefault", "pop", "add", "discard", "remove", "index", "count", "fromkeys", "sort",
                       "update", "union", "intersection", "difference", "symmetric_difference", "issubset",
                       "issuperset", "isdisjoint", "intersection_update", "difference_update",
                       "symmetric_difference_update"})
@@ -1339,6 +1362,13 @@ def _lookup_check(obj: Any, name: str) -> Callable[[list[Any], dict[str, Any]], 
                     _key_sized(arg)
             return args
         return hashed
+    if type(obj) is list and name == "sort":
+        def sorting(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
+            _checked_reach("sorting", obj)
+            if kwargs.get("key") is not None:
+                kwargs["key"] = _sized_keys(kwargs["key"])
+            return args
+        return sorting
     if type(obj) in (list, tuple) and name in ("index", "count", "remove"):
         def searched(args: list[Any], kwargs: dict[str, Any]) -> list[Any]:
             if args and type(args[0]) in _CONTAINERS:

@@ -74,13 +74,13 @@ ATTACKS = [
     pytest.param("c = str(b'abc', 'idna')", "the encoding 'idna' is not available in scripts", id="slow-codec-str"),
     # Deep structures of shared items: a few kilobytes, compared or hashed 10^10 items in one C call.
     pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = a == b", "comparing a value that reaches over", id="deep-eq"),
-    pytest.param(DEEP + "c = [[s] * 100000] in a", "looking for a list or tuple among", id="deep-in"),
+    pytest.param(DEEP + "c = [[s] * 100000] in a", "comparing a value that reaches", id="deep-in"),
     pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = sorted([a, b])", "sorting or comparing", id="deep-sorted"),
     pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = max(a, b)", "sorting or comparing", id="deep-max"),
     pytest.param(DEEP + "c = a.count([s] * 100000)", "looking for a list or tuple among", id="deep-count"),
     pytest.param(TUPLES + "d = {}\nd[u] = 1", "a dictionary key of a value that reaches", id="deep-key-write"),
     pytest.param(TUPLES + "c = {1: 2}[u]", "looking up a value that reaches", id="deep-key-read"),
-    pytest.param(TUPLES + "c = u in {1: 2}", "looking up a value that reaches", id="deep-key-in"),
+    pytest.param(TUPLES + "c = u in {1: 2}", "comparing a value that reaches", id="deep-key-in"),
     pytest.param(TUPLES + "c = {1: 2}.get(u)", "hashing a value that reaches", id="deep-key-get"),
     pytest.param(TUPLES + "c = set([u])", "hashing a value that reaches", id="deep-set"),
     pytest.param(TUPLES + "c = {u}", "hashing a value that reaches", id="deep-set-literal"),
@@ -88,6 +88,20 @@ ATTACKS = [
     pytest.param(TUPLES + "c = {x for x in [u]}", "hashing a value that reaches", id="deep-set-comprehension"),
     pytest.param(TUPLES + "c = dict([(u, 1)])", "hashing a value that reaches", id="deep-dict-pairs"),
     pytest.param(TUPLES + "c = set()\nc.add(u)", "hashing a value that reaches", id="deep-set-add"),
+    # Found by a second review: the same through the type, a sort, a key, a view, an iterator.
+    pytest.param(TUPLES + "c = dict.get({}, u)", "hashing a value that reaches", id="deep-type-method"),
+    pytest.param(TUPLES + "c = dict.fromkeys([u])", "hashing a value that reaches", id="deep-fromkeys"),
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nx = [a, b]\nx.sort()", "sorting a value that reaches",
+                 id="deep-list-sort"),
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = sorted([0, 1], key=lambda i: [a, b][i])",
+                 "sorting by keys that reach", id="deep-sort-key"),
+    pytest.param(DEEP + "b = [[s] * 100000] * 100000\nc = max(x for x in [a, b])", "sorting or comparing",
+                 id="deep-max-generator"),
+    pytest.param(TUPLES + "c = u in {}.keys()", "comparing a value that reaches", id="deep-in-view"),
+    pytest.param(DEEP + "c = a in reversed([a])", "comparing a value that reaches", id="deep-in-iterator"),
+    pytest.param(TUPLES + "c = set([u[:30]] * 1000)", "hashing a value that reaches", id="deep-keys-together"),
+    pytest.param(DEEP + "raise ValueError(a)", "raised ValueError with a message too long to show",
+                 id="exception-message"),
 ]
 
 
@@ -194,6 +208,9 @@ def test_a_script_after_another_scripts_peak_is_still_measured():
     "g = [date(2026, 1, 1).strftime('%d/%m/%Y %A'), f'{date(2026, 1, 1):%Y-%m-%d}', math.floor(Decimal('2.5'))]",
     "a = [1] * 100000\nb = list(a)\nc = [a == b, 5 in a, [1, 2] in [[1, 2], [3]], 0 < len(a) <= 100000]\n"
     "d = {(1, 2): 'x', (3, 4): 'y'}\ne = [d[(1, 2)], (3, 4) in d, {(1, 2), (1, 2)}, sorted([[2, 1], [1, 2]])]",
+    # A chain stops at its first false part, as in Python.
+    "n = 0\nitems = []\nc = [0 < n < 10 / n, 0 < len(items) == items[0], 1 < 2 > 0, None is None]\n"
+    "e = [sorted([{'n': 2}, {'n': 1}], key=lambda r: r['n']), dict.fromkeys([(1, 2)]), [3, 1].index(1)]",
 ])
 def test_what_stays_under_the_bounds_still_runs(source):
     data = {}
