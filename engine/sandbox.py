@@ -262,12 +262,16 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     @staticmethod
-    def _key(node: ast.expr) -> ast.expr:
-        """``node`` -> ``_key_(node)``: a set item or dict key is sized before it is hashed."""
+    def _guarded(guard: str, node: ast.expr) -> ast.expr:
+        """``node`` -> ``guard(node)`` (a constant is left as it is: it is small)."""
         if isinstance(node, ast.Constant):
             return node
-        call = ast.Call(func=ast.Name(id="_key_", ctx=ast.Load()), args=[node], keywords=[])
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node], keywords=[])
         return ast.fix_missing_locations(ast.copy_location(call, node))
+
+    def _key(self, node: ast.expr) -> ast.expr:
+        """A set item or dict key is sized before it is hashed."""
+        return self._guarded("_key_", node)
 
     def visit_Set(self, node: ast.Set) -> ast.AST:
         node = super().visit_Set(node)
@@ -295,17 +299,9 @@ class _Policy(RestrictingNodeTransformer):
             return node  # identity reads nothing inside
         # a < b == c  ->  _compare_(a) < _compare_(b) == _compare_(c): each operand is sized as
         # Python reaches it, so a chain still stops at its first false part.
-        wrap = self._compared
-        node.left = wrap(node.left)
-        node.comparators = [wrap(operand) for operand in node.comparators]
+        node.left = self._guarded("_compare_", node.left)
+        node.comparators = [self._guarded("_compare_", operand) for operand in node.comparators]
         return node
-
-    @staticmethod
-    def _compared(node: ast.expr) -> ast.expr:
-        if isinstance(node, ast.Constant):
-            return node
-        call = ast.Call(func=ast.Name(id="_compare_", ctx=ast.Load()), args=[node], keywords=[])
-        return ast.fix_missing_locations(ast.copy_location(call, node))
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = super().visit_BinOp(node)
