@@ -14,16 +14,19 @@ branches that reached it by those, while an earlier turn's must go), and a secon
 under the same task (SpiffWorkflow adds one for each time a non-interrupting boundary event
 fires).
 
-Kept in a chain: joins, the inputs of joins and the task before a join (SpiffWorkflow's joins
-read their parents and look for a finished task of each input, in loops too), subprocess and
-call activity tasks, loops and multi-instance tasks and their children, the root, the last
-task run, and the ``keep`` ids. So a loop through a parallel gateway still grows the tree by
-its joins and their inputs each turn.
+Kept in a chain: the first task of each join's input on its path (a parallel join in a loop,
+and a split the loop comes back to, walk up from their own tasks to a task of each input),
+a task whose next task has not finished (it may be a join's arrival), subprocess and call
+activity tasks, loops and multi-instance tasks and their children, the root, the last task
+run, and the ``keep`` ids. A join that fired and whose next task finished is taken out like
+any other: so a loop through a parallel or inclusive gateway stays as small as one turn (an
+earlier turn's join left in place made an inclusive join fire early, and made every join walk
+the whole history by recursion, ever slower until Python's recursion limit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -36,10 +39,6 @@ from SpiffWorkflow.util.task import TaskState
 
 #: Where a compacted workflow counts the tasks taken out, by element (in the root's internal data).
 COUNTS = "tawasul_compacted"
-#: Tasks that own others (loop and multi-instance instances, subprocesses): never taken out.
-_NESTING = (LoopTask, SubWorkflowTask)
-#: Never taken out of a chain: joins read their parents and their splits through it.
-_FIXED = (Join, *_NESTING)
 #: Joins that count the branches that reached them by those branches' finished join tasks.
 COUNTING_JOINS = (ParallelGateway, InclusiveGateway)
 
@@ -60,7 +59,8 @@ def compact(workflow: Any, keep: Iterable[UUID] = ()) -> list[UUID]:
 def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
     kept = set(keep)
     kept.add(workflow.task_tree.id)
-    workflows = [workflow, *workflow.subprocesses.values()]
+    ended = _ended_subprocesses(workflow, kept)
+    workflows = [workflow, *(sub for task_id, sub in workflow.subprocesses.items() if task_id not in ended)]
     for each in workflows:
         kept.add(each.task_tree.id)
         if each.last_task is not None:
@@ -68,29 +68,49 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
         parent_id = getattr(each, "parent_task_id", None)
         if parent_id is not None:
             kept.add(parent_id)
-    kept.update(workflow.subprocesses)
+    kept.update(task_id for task_id in workflow.subprocesses if task_id not in ended)
     counts: dict[str, int] = {}
     removed: list[UUID] = []
 
+    def holds(task: Any) -> bool:
+        """Whether ``task`` owns tasks still needed: a loop's instances, a subprocess under way."""
+        if isinstance(task.task_spec, LoopTask):
+            return task.state != TaskState.COMPLETED or any(_is_instance(child, task) for child in task.children)
+        return isinstance(task.task_spec, SubWorkflowTask) and task.id not in ended
+
     def drop(tasks: dict[UUID, Any], task: Any) -> None:
         del tasks[task.id]
-        removed.append(task.id)
-        element = getattr(task.task_spec, "bpmn_id", None)
-        if element and task.state == TaskState.COMPLETED:
-            counts[element] = counts.get(element, 0) + 1
+        for each in (task, *ended.get(task.id, ())):
+            removed.append(each.id)
+            element = getattr(each.task_spec, "bpmn_id", None)
+            if element and each.state == TaskState.COMPLETED:
+                counts[element] = counts.get(element, 0) + 1
+        if task.id in ended:  # the subprocess it ran, and any below it, go with it
+            for sub in [task_id for task_id, sub in workflow.subprocesses.items()
+                        if task_id == task.id or _runs_inside(sub, workflow.subprocesses[task.id])]:
+                del workflow.subprocesses[sub]
 
     for each in workflows:
         tasks = each.tasks
         join_inputs = _join_inputs(each.spec)
         arrivals = _waiting_arrivals(tasks)
+        anchors = _first_of_inputs(each.task_tree, join_inputs)
         for task in list(tasks.values()):
             if task.id not in tasks or task.id in kept:
                 continue
             parent = tasks.get(task._parent)
-            if parent is None or isinstance(parent.task_spec, LoopTask):
+            if parent is None:
+                continue
+            if isinstance(parent.task_spec, LoopTask):  # an instance: it goes once the loop has ended
+                if parent.state == TaskState.COMPLETED and _is_instance(task, parent):
+                    branch = _finished_branch(tasks, task, kept, holds)
+                    if branch is not None:
+                        parent._children.remove(task.id)
+                        for dead in branch:
+                            drop(tasks, dead)
                 continue
             if task.state & TaskState.FINISHED_MASK and len(parent._children) > 1:
-                branch = _finished_branch(tasks, task, kept | arrivals)
+                branch = _finished_branch(tasks, task, kept | arrivals, holds)
                 if branch is not None:  # a side branch that has ended: nothing reads it again
                     parent._children.remove(task.id)
                     for dead in branch:
@@ -103,14 +123,13 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
                     parent._children.remove(task.id)  # the same wait twice: the newer one stands for both
                     drop(tasks, task)
                 continue
-            spec = task.task_spec
-            if task.state != TaskState.COMPLETED or len(task._children) != 1 or isinstance(spec, _FIXED):
+            if task.state != TaskState.COMPLETED or len(task._children) != 1 or holds(task):
                 continue
-            if spec in join_inputs:  # a join looks for a finished task of each of its inputs
+            if task.id in anchors:  # a join in a loop looks up the path for a task of each input
                 continue
             child = tasks.get(task._children[0])
-            if child is None or child.state != TaskState.COMPLETED or isinstance(child.task_spec, Join):
-                continue
+            if child is None or child.state != TaskState.COMPLETED:
+                continue  # the next task has not finished: a join may still read this one as its arrival
             parent._children[parent._children.index(task.id)] = child.id
             child._parent = parent.id
             drop(tasks, task)
@@ -134,12 +153,67 @@ def _join_inputs(spec: Any) -> set[Any]:
     return inputs
 
 
-def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID]) -> list[Any] | None:
-    """``top`` and every task below it, if all have finished and none is kept; else None."""
+def _first_of_inputs(root: Any, join_inputs: set[Any]) -> set[UUID]:
+    """The tasks of a join's input with no task of the same element above them.
+
+    A parallel join in a loop (or a split the loop comes back to) decides whether it may fire by
+    walking up from its own tasks to the first task of each input it has not seen yet: every
+    element that ever ran above it must still be found there, once.
+    """
+    anchors: set[UUID] = set()
+    pending: list[tuple[Any, frozenset[Any]]] = [(root, frozenset())]
+    while pending:
+        task, above = pending.pop()
+        if task.task_spec in join_inputs and task.task_spec not in above:
+            anchors.add(task.id)
+            above = above | {task.task_spec}
+        pending.extend((child, above) for child in task.children)
+    return anchors
+
+
+def _ended_subprocesses(workflow: Any, kept: set[UUID]) -> dict[UUID, list[Any]]:
+    """Subprocesses that ended (completed or cancelled), by the task that ran each.
+
+    Each maps to every task in it and in the subprocesses below it; one holding a ``kept`` task
+    is left out.
+    """
+    subs = workflow.subprocesses
+    ended: dict[UUID, list[Any]] = {}
+    for task_id, sub in subs.items():
+        if not sub.completed:
+            continue
+        inner = [task for each in subs.values() if each is sub or _runs_inside(each, sub)
+                 for task in each.tasks.values()]
+        if not any(task.id in kept for task in inner):
+            ended[task_id] = inner
+    return ended
+
+
+def _is_instance(task: Any, loop: Any) -> bool:
+    """Whether ``task`` is an instance of the loop or multi-instance task ``loop`` (not the task after it)."""
+    return bool(task.task_spec.name == loop.task_spec.task_spec)
+
+
+def _runs_inside(sub: Any, outer: Any) -> bool:
+    """Whether subprocess ``sub`` was started by a task of ``outer``, or of a subprocess inside it."""
+    parent = getattr(sub, "parent_workflow", None)
+    while parent is not None:
+        if parent is outer:
+            return True
+        parent = getattr(parent, "parent_workflow", None)
+    return False
+
+
+def _finished_branch(tasks: dict[UUID, Any], top: Any, kept: set[UUID],
+                     holds: Callable[[Any], bool]) -> list[Any] | None:
+    """``top`` and every task below it, if all have finished and none is kept or holds others.
+
+    None otherwise.
+    """
     branch, pending = [], [top]
     while pending:
         task = pending.pop()
-        if not task.state & TaskState.FINISHED_MASK or task.id in kept or isinstance(task.task_spec, _NESTING):
+        if not task.state & TaskState.FINISHED_MASK or task.id in kept or holds(task):
             return None
         branch.append(task)
         pending.extend(tasks[i] for i in task._children if i in tasks)

@@ -66,13 +66,54 @@ def review_loop(key: str) -> bytes:
                     + END, chain("start", "review", "again"), ("again", "review"), "more", ("again", "end"))
 
 
-def parallel_loop(key: str) -> bytes:
-    """Two user tasks in parallel (``a``, ``b``), joined, taken again while the data says ``more``."""
-    return _looping(key, START + '<bpmn:parallelGateway id="split" />\n<bpmn:userTask id="a" />\n'
-                    + '<bpmn:userTask id="b" />\n<bpmn:parallelGateway id="join" />\n'
-                    + '<bpmn:exclusiveGateway id="again" default="out" />\n' + END,
-                    [("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"), ("b", "join"),
-                     ("join", "again")], ("again", "split"), "more", ("again", "end"))
+def parallel_loop(key: str, gateway: str = "parallelGateway") -> bytes:
+    """Two user tasks in parallel (``a``, ``b``) between a split and a join of kind ``gateway``,
+    taken again while the data says ``more``: the split is where the loop comes back to."""
+    xml = _looping(key, START + f'<bpmn:{gateway} id="split" />\n<bpmn:userTask id="a" />\n'
+                   + f'<bpmn:userTask id="b" />\n<bpmn:{gateway} id="join" />\n'
+                   + '<bpmn:exclusiveGateway id="again" default="out" />\n' + END,
+                   [("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"), ("b", "join"),
+                    ("join", "again")], ("again", "split"), "more", ("again", "end")).decode()
+    return _every_branch(xml, gateway).encode()
+
+
+#: An embedded subprocess ``sub`` holding a user task ``review``.
+REVIEW_IN_SUBPROCESS = ('<bpmn:subProcess id="sub"><bpmn:startEvent id="sub_start" /><bpmn:userTask id="review" />'
+                        '<bpmn:endEvent id="sub_end" /><bpmn:sequenceFlow id="s1" sourceRef="sub_start" '
+                        'targetRef="review" /><bpmn:sequenceFlow id="s2" sourceRef="review" targetRef="sub_end" />'
+                        '</bpmn:subProcess>\n')
+
+
+def subprocess_loop(key: str) -> bytes:
+    """The subprocess ``sub`` (`REVIEW_IN_SUBPROCESS`), taken again while the data says ``more``."""
+    return _looping(key, START + REVIEW_IN_SUBPROCESS + '<bpmn:exclusiveGateway id="again" default="out" />\n' + END,
+                    chain("start", "sub", "again"), ("again", "sub"), "more", ("again", "end"))
+
+
+def parallel_script_loop(key: str, gateway: str, turns: int) -> bytes:
+    """Two scripts between a split and a join of kind ``gateway``, ``turns`` times in one command,
+    then a user task ``after``; ``b`` counts its runs in ``b_runs``."""
+    xml = _looping(key, START + '<bpmn:scriptTask id="init"><bpmn:script>n = 0\nb_runs = 0</bpmn:script>'
+                   + f'</bpmn:scriptTask>\n<bpmn:{gateway} id="split" />\n'
+                   + '<bpmn:scriptTask id="a"><bpmn:script>a_ran = True</bpmn:script></bpmn:scriptTask>\n'
+                   + '<bpmn:scriptTask id="b"><bpmn:script>b_runs = b_runs + 1</bpmn:script></bpmn:scriptTask>\n'
+                   + f'<bpmn:{gateway} id="join" />\n'
+                   + '<bpmn:scriptTask id="turn"><bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>\n'
+                   + '<bpmn:exclusiveGateway id="again" default="out" />\n<bpmn:userTask id="after" />\n' + END,
+                   [("start", "init"), ("init", "split"), ("split", "a"), ("split", "b"), ("a", "join"),
+                    ("b", "join"), ("join", "turn"), ("turn", "again"), ("after", "end")],
+                   ("again", "split"), f"n &lt; {turns}", ("again", "after")).decode()
+    return _every_branch(xml, gateway).encode()
+
+
+def _every_branch(xml: str, gateway: str) -> str:
+    """An inclusive split's flows to ``a`` and ``b`` given the condition ``True``: both are taken."""
+    if gateway == "inclusiveGateway":
+        for branch in "ab":
+            xml = xml.replace(f'sourceRef="split" targetRef="{branch}" />',
+                              f'sourceRef="split" targetRef="{branch}"><bpmn:conditionExpression>True'
+                              "</bpmn:conditionExpression></bpmn:sequenceFlow>")
+    return xml
 
 
 def script_chain(key: str, length: int) -> bytes:
