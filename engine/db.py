@@ -7,6 +7,8 @@ transactions so writers queue instead of failing half-way; PostgreSQL gets JSONB
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +25,35 @@ from sqlalchemy.types import TypeDecorator
 
 #: JSON everywhere, JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+#: In JSON text: an escaped backslash (skipped whole, so ``\\\\ud800`` stays text), a surrogate
+#: pair written as two escapes (an emoji: kept), or a lone surrogate's escape (repaired).
+_SURROGATE_ESCAPE = re.compile(r"\\\\|\\ud[89ab][0-9a-f]{2}(\\ud[c-f][0-9a-f]{2})?|\\ud[c-f][0-9a-f]{2}",
+                               re.IGNORECASE)
+
+
+def repair_json_text(text: str) -> str:
+    r"""``text`` (JSON) with each escaped lone surrogate (``"\ud800"``) made U+FFFD.
+
+    JSON may carry a lone surrogate as an escape, and one stored before every door refused them
+    would make each page showing it fail to encode, for good. Read back, it is the replacement
+    character instead; the next write of the case stores the repaired text.
+    """
+    if "\\ud" not in text and "\\uD" not in text:  # the common case: one scan, nothing to do
+        return text
+
+    def repaired(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found == "\\\\" or match.group(1):  # an escaped backslash, or a pair
+            return found
+        return "\\ufffd"
+
+    return _SURROGATE_ESCAPE.sub(repaired, text)
+
+
+def load_json(text: str) -> Any:
+    """Read a JSON column's text, lone surrogates repaired (`repair_json_text`)."""
+    return json.loads(repair_json_text(text))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,6 +98,9 @@ def make_engine(url: str, sqlite_busy_timeout_ms: int = 30_000, **kwargs: Any) -
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("hide_parameters", True)  # error messages must not carry personal data
+        # JSON columns are text on SQLite, so one could hold a lone surrogate's escape
+        # (PostgreSQL's jsonb refuses them).
+        kwargs.setdefault("json_deserializer", load_json)
         engine = create_engine(url, connect_args={"timeout": sqlite_busy_timeout_ms / 1000}, **kwargs)
         _configure_sqlite(engine, int(sqlite_busy_timeout_ms))
         return engine

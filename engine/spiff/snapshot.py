@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.serializer.default import workflow as task_converters
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.db import repair_json_text
 from engine.errors import ScriptError
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def thaw(process: ParsedProcess, snapshot: str) -> Any:
     """Restore a workflow from its snapshot, against its (cached) parsed process."""
     token = _current_process.set(process)
     try:
-        return _serializer().deserialize_json(decode_snapshot(snapshot))
+        return _serializer().deserialize_json(repair_json_text(decode_snapshot(snapshot)))
     finally:
         _current_process.reset(token)
 

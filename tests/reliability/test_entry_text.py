@@ -276,3 +276,66 @@ def test_the_task_filter_is_applied(engine, client):
     assert len(client.get("/api/v1/tasks", headers=AUTH).get_json()) == 2
     assert client.get("/api/v1/tasks?lane=committee", headers=AUTH).get_json() == []
     assert engine.query(lambda e, s: s.scalar(select(func.count()).select_from(HumanTask))) == 2
+
+
+# -- text stored before the doors refused it ---------------------------------------------------
+
+
+def _dialect(engine) -> str:
+    return engine.query(lambda e, s: s.get_bind().dialect.name)
+
+
+def test_a_case_stored_with_a_lone_surrogate_before_the_fix_renders_and_goes_on(engine, client):
+    """A case's stored state (JSON text) holding a lone surrogate's escape, as one started before
+    every door refused them could: its pages render with U+FFFD in its place, the case goes on, and
+    its next write stores the repaired text. Before, its page was a 500 for good."""
+    from engine.spiff.snapshot import decode_snapshot, encode_snapshot
+
+    instance_id, task_id = _review_case(engine)
+
+    def poison(e, s):
+        row = s.get(ProcessInstance, instance_id)
+        text = decode_snapshot(row.snapshot)
+        assert text.count('"request_no":7') >= 1
+        row.snapshot = encode_snapshot(text.replace('"request_no":7', '"request_no":7,"note":"No. \\ud800 x"'))
+
+    engine.run(poison)
+    page = client.get(f"/cases/{instance_id}")
+    assert page.status_code == 200
+    assert "No. \ufffd x" in page.get_data(as_text=True)
+    api = client.get(f"/api/v1/instances/{instance_id}", headers=AUTH)
+    assert api.status_code == 200
+    assert api.get_json()["data"]["note"] == "No. \ufffd x"
+    state = engine.run(complete_task, SYSTEM, task_id, {"complete": True, "needs_referral": False})
+    assert (state.status, engine.query(instance_detail, instance_id).get("error")) == ("running", None)
+    stored = engine.query(lambda e, s: decode_snapshot(s.get(ProcessInstance, instance_id).snapshot))
+    assert "\\ud800" not in stored and "\\ufffd" in stored  # the repaired text was written back
+    _page_renders(client, instance_id)
+
+
+def test_a_json_column_stored_with_a_lone_surrogate_reads_back_repaired(engine, client):
+    """A draft and an audit summary holding a lone surrogate's escape. On SQLite JSON columns are
+    text: they read back with U+FFFD and the pages render. PostgreSQL's jsonb refuses the escape."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    task = desk.task(request, "intake")
+    poisoned = '{"note": "No. \\ud800 x"}'
+    if _dialect(engine) == "postgresql":
+        with pytest.raises(DBAPIError, match="Unicode"):
+            engine.run(lambda e, s: s.execute(text("UPDATE audit_events SET summary = CAST(:v AS jsonb)"),
+                                              {"v": poisoned}))
+        return
+    engine.run(lambda e, s: s.add(TaskDraft(task_id=task.id, data={"note": "draft"}, saved_by="rana",
+                                            saved_at=e.clock.now())))
+    engine.run(lambda e, s: s.execute(text("UPDATE audit_events SET summary = :v WHERE instance_id = :i"),
+                                      {"v": poisoned, "i": request.instance_id}))
+    engine.run(lambda e, s: s.execute(text("UPDATE task_drafts SET data = :v"), {"v": poisoned}))
+    assert engine.query(lambda e, s: s.get(TaskDraft, task.id).data) == {"note": "No. \ufffd x"}
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "Rana", ["reception"]))
+    client = client.application.test_client()
+    sign_in(client, "rana")
+    assert client.get(f"/tasks/{task.id}").status_code == 200
+    _page_renders(client, request.instance_id)
