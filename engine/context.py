@@ -28,7 +28,7 @@ from engine.db import RERUNNABLE, UnitOfWork, make_engine
 from engine.errors import CASE_CHANGED, Conflict, EngineError, InvalidDefinition, InvalidInput
 from engine.job_rows import JobSettings, earliest_due, notify_statement, take_earliest_due
 from engine.sandbox import Sandbox, SandboxLimits
-from engine.settings import load_settings
+from engine.settings import DefinitionLimits, load_settings
 from engine.sla import lint_properties as lint_sla_properties
 from engine.sla import load_config as load_sla_config
 from engine.spiff import (
@@ -131,7 +131,8 @@ class CaseEngine:
         engine_settings = self.settings.get("engine") or {}
         self.runtime = WorkflowRuntime(self.sandbox, default_tz=calendar_from_settings(self.settings).tz,
                                        max_steps=engine_settings.get("max_steps_per_command", DEFAULT_MAX_STEPS),
-                                       max_seconds=engine_settings.get("max_seconds_per_command", DEFAULT_MAX_SECONDS))
+                                       max_seconds=engine_settings.get("max_seconds_per_command", DEFAULT_MAX_SECONDS),
+                                       max_instances=DefinitionLimits.from_settings(self.settings).max_branches)
         self.specs = SpecCache((self.settings.get("engine") or {}).get("spec_cache_size", 256))
         #: definition id -> (sha256, key, version); definitions are immutable, so this never goes stale.
         self.definition_refs: dict[int, tuple[str, str, int]] = {}

@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser, Spiff
 from engine.errors import DefinitionProblem
 from engine.sandbox import check_expression, check_script
 from engine.settings import DefinitionLimits
+from engine.spiff.instances import BoundedParallelMultiInstanceTask
 from engine.spiff.timers import is_cycle, is_timer, value_problem
 
 
@@ -395,8 +396,15 @@ class _StretchedProcessParser(SpiffProcessParser):
         super().add_tasks()
 
 
+def _bounding_instances(parser_class: type) -> type:
+    """``parser_class`` making `BoundedParallelMultiInstanceTask` for parallel multi-instance."""
+    return type(parser_class.__name__, (parser_class,), {"PARALLEL_MI_CLASS": BoundedParallelMultiInstanceTask})
+
+
 class _Parser(SpiffBpmnParser):
     PROCESS_PARSER_CLASS = _StretchedProcessParser
+    OVERRIDE_PARSER_CLASSES = {tag: (_bounding_instances(parser_class), spec_class)
+                               for tag, (parser_class, spec_class) in SpiffBpmnParser.OVERRIDE_PARSER_CLASSES.items()}
 
 
 def _next_nodes(process_parser: Any, node: Any) -> Iterator[Any]:

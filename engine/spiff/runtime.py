@@ -21,7 +21,9 @@ from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 from engine.sandbox import Sandbox
+from engine.settings import DefinitionLimits
 from engine.spiff.compaction import COUNTING_JOINS, compact, compacted_counts
+from engine.spiff.instances import LIMIT_ATTRIBUTE
 from engine.spiff.parse import ParsedProcess
 from engine.spiff.scripting import script_engine
 from engine.spiff.snapshot import freeze as freeze_snapshot
@@ -85,7 +87,7 @@ class WorkflowRuntime:
     """Runs workflows for the engine: creation, (de)serialization, steps, task actions."""
 
     def __init__(self, sandbox: Sandbox, default_tz: tzinfo | None = None, max_steps: int = DEFAULT_MAX_STEPS,
-                 max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+                 max_seconds: float = DEFAULT_MAX_SECONDS, max_instances: int = DefinitionLimits.max_branches) -> None:
         if int(max_steps) <= 0:
             raise ValueError("engine.max_steps_per_command must be a positive number of steps")
         if not float(max_seconds) > 0:
@@ -94,6 +96,7 @@ class WorkflowRuntime:
         self.script_engine = script_engine(sandbox, default_tz)
         self.max_steps = int(max_steps)
         self.max_seconds = float(max_seconds)
+        self.max_instances = int(max_instances)
         install_clock_adapter()
 
     def new(self, process: ParsedProcess, data: Mapping[str, Any], start_timer: str | None = None) -> Case:
@@ -107,14 +110,14 @@ class WorkflowRuntime:
             task.data.update(data)
         if start_timer is not None:
             force_start_timer(workflow, start_timer)
-        return Case(workflow, process, self.max_steps, self.max_seconds)
+        return Case(workflow, process, self.max_steps, self.max_seconds, self.max_instances)
 
     def thaw(self, process: ParsedProcess, stored: str) -> Case:
         """Restore a workflow from its snapshot, against its (cached) parsed process."""
         workflow = thaw_snapshot(process, stored)
         # The script engine is not persisted: without this the default, unrestricted one would run.
         workflow.script_engine = self.script_engine
-        return Case(workflow, process, self.max_steps, self.max_seconds)
+        return Case(workflow, process, self.max_steps, self.max_seconds, self.max_instances)
 
     def freeze(self, case: Case, compress: bool = True) -> str:
         """Serialize a workflow's state (without its spec) to JSON.
@@ -132,11 +135,14 @@ class Case:
     """One workflow and the operations the engine's commands need of it."""
 
     def __init__(self, workflow: Any, process: ParsedProcess, max_steps: int = DEFAULT_MAX_STEPS,
-                 max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+                 max_seconds: float = DEFAULT_MAX_SECONDS, max_instances: int = DefinitionLimits.max_branches) -> None:
         self.workflow = workflow
         self.process = process
         self.max_steps = max_steps
         self.max_seconds = max_seconds
+        #: The most instances one parallel multi-instance task may create (`engine.spiff.instances`).
+        self.max_instances = max_instances
+        setattr(workflow, LIMIT_ATTRIBUTE, max_instances)
         #: Tasks `compact` took out during this command (all of them finished).
         self._compacted: set[UUID] = set()
 

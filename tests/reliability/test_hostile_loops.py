@@ -212,22 +212,64 @@ def test_steps_too_costly_each_stop_the_case_at_the_time_limit_before_the_step_l
         "running"
 
 
-def test_thousands_of_parallel_instances_from_the_data_stop_at_the_time_limit(impatient):
-    # A cardinality from the case's data is not known at deploy; SpiffWorkflow walks every
-    # instance at each step, so 3,000 script instances took 7.7 s to reach the step limit.
-    xml = diagram("fan_out", START + '<bpmn:userTask id="enter" />\n'
-                  + '<bpmn:scriptTask id="each"><bpmn:multiInstanceLoopCharacteristics>'
-                  + "<bpmn:loopCardinality>count</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
-                  + "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>\n" + END, chain("start", "enter", "each", "end"))
-    row = impatient.run(start_instance, SYSTEM, _deploy(impatient, xml))
-    [enter] = impatient.query(list_tasks, SYSTEM, instance_id=row.id)
+def _fan_out(key: str, characteristics: str) -> bytes:
+    """A user task ``enter``, then a parallel multi-instance script task ``each``, then the end."""
+    return diagram(key, START + '<bpmn:userTask id="enter" />\n'
+                   + f'<bpmn:scriptTask id="each"><bpmn:multiInstanceLoopCharacteristics>{characteristics}'
+                   + "</bpmn:multiInstanceLoopCharacteristics><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>\n"
+                   + END, chain("start", "enter", "each", "end"))
+
+
+_FROM_THE_DATA = {
+    "cardinality": ("<bpmn:loopCardinality>count</bpmn:loopCardinality>", lambda n: {"count": n},
+                    "the cardinality is {n} items"),
+    "collection": ('<bpmn:loopDataInputRef>people</bpmn:loopDataInputRef><bpmn:inputDataItem id="person" />',
+                   lambda n: {"people": list(range(n))}, "the collection 'people' holds {n} items"),
+}
+
+
+@pytest.mark.parametrize("source", list(_FROM_THE_DATA))
+def test_thousands_of_parallel_instances_from_the_data_are_refused_at_the_task(engine, source):
+    # A count from the case's data is not known at deploy (a literal one past the limit is refused
+    # there). Before, SpiffWorkflow created all 3,000 and walked every one at each step: 7.7 s to
+    # reach the step limit.
+    characteristics, data, wording = _FROM_THE_DATA[source]
+    key = _deploy(engine, _fan_out(f"fan_out_{source}", characteristics))
+    row = engine.run(start_instance, SYSTEM, key)
+    [enter] = engine.query(list_tasks, SYSTEM, instance_id=row.id)
     started = time.monotonic()
-    stopped = impatient.run(complete_task, SYSTEM, enter.id, {"count": 3000})
+    stopped = engine.run(complete_task, SYSTEM, enter.id, data(3000))
     held = time.monotonic() - started
-    error = impatient.query(instance_detail, row.id)["error"]
-    assert (stopped.status, error["element_id"]) == ("error", "each"), error
-    assert "engine steps for over 1 seconds in one command" in error["message"]
-    assert held < 5, held
+    assert stopped.status == "error"
+    assert engine.query(instance_detail, row.id)["error"] == {
+        "element_id": "each",
+        "message": wording.format(n=3000) + ": at most 100 instances of a multi-instance task may run in parallel "
+                                            "(engine.max_branches)"}
+    assert held < 1, held  # refused before any instance is made
+    # Up to the limit, they run.
+    row = engine.run(start_instance, SYSTEM, key)
+    [enter] = engine.query(list_tasks, SYSTEM, instance_id=row.id)
+    assert engine.run(complete_task, SYSTEM, enter.id, data(100)).status == "completed"
+
+
+def test_thousands_of_parallel_instances_allowed_by_the_settings_stop_at_the_time_limit(database_url, clock,
+                                                                                        settings):
+    # With engine.max_branches raised, the command's time limit still bounds what they cost.
+    impatient = build(dict(settings, engine=dict(settings["engine"], max_seconds_per_command=1, max_branches=5000)),
+                      database_url=database_url, clock=clock)
+    try:
+        row = impatient.run(start_instance, SYSTEM, _deploy(impatient, _fan_out("fan_out", _FROM_THE_DATA[
+            "cardinality"][0])))
+        [enter] = impatient.query(list_tasks, SYSTEM, instance_id=row.id)
+        started = time.monotonic()
+        stopped = impatient.run(complete_task, SYSTEM, enter.id, {"count": 3000})
+        held = time.monotonic() - started
+        error = impatient.query(instance_detail, row.id)["error"]
+        assert (stopped.status, error["element_id"]) == ("error", "each"), error
+        assert "engine steps for over 1 seconds in one command" in error["message"]
+        assert held < 5, held
+    finally:
+        impatient.dispose()
 
 
 # -- compaction and joins -------------------------------------------------------------------------
