@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from engine.db import rerunnable
 from engine.definitions import deploy_definition
 from engine.errors import CASE_CHANGED, CLAIMED_BY_OTHER, TASK_CLOSED, Conflict
 from engine.jobs import acquire_jobs, new_owner, run_due_jobs, run_job
-from engine.models import AuditEvent, HumanTask, Job, ProcessInstance, TaskRecord
+from engine.models import AuditEvent, HumanTask, Job, OutboxMessage, ProcessInstance, TaskRecord
 from engine.queries import instance_detail, list_tasks
 from tests.reliability.diagrams import END, START, chain, diagram, timer
 
@@ -275,3 +275,86 @@ def test_only_a_command_marked_rerunnable_runs_again_after_the_case_changed_unde
     calls.clear()
     assert engine.run(rerunnable(changed_under_it), "marked") == "done"
     assert calls == ["marked", "marked"]
+
+
+# -- an SLA escalation against a user's completion ---------------------------------------------
+# The committee's decision: warned after 8 working days, escalated to the supervisors after 10
+# and to the director after 12 (tests/bpmn/committee_sla.bpmn). An escalation does not close the
+# task: whoever holds its lane may still complete it. What must never happen is an escalation,
+# or a warning, sent or recorded for a task that was already completed.
+
+COMMITTEE = Actor.user("ali", ["committee"])
+ESCALATION_DUE = datetime(2026, 12, 17, 8, tzinfo=UTC)  # both levels and the warning are due
+
+
+def sla_events(engine, instance_id):
+    """The case's audit actions about its decision task, in order, and its outbox kinds."""
+    actions = engine.query(lambda e, s: list(s.scalars(
+        select(AuditEvent.action).where(AuditEvent.instance_id == instance_id,
+                                        AuditEvent.action.in_(("sla_warning", "escalated", "completed")))
+        .order_by(AuditEvent.id))))
+    sent = engine.query(lambda e, s: list(s.scalars(
+        select(OutboxMessage.kind).where(OutboxMessage.instance_id == instance_id).order_by(OutboxMessage.id))))
+    return actions, sent
+
+
+def jobs_of(engine, instance_id):
+    return engine.query(lambda e, s: s.scalar(select(func.count()).select_from(Job)
+                                              .where(Job.instance_id == instance_id)))
+
+
+@pytest.fixture
+def decision(engine, deploy):
+    deploy("committee_sla")
+    case = engine.run(start_instance, SYSTEM, "committee_sla", data={"request_no": 1})
+    [task] = open_tasks(engine, case.id)
+    return case.id, task
+
+
+def test_the_worker_holds_the_escalations_while_the_user_completes_then_none_is_sent(engine, clock, decision):
+    case_id, task = decision
+    clock.set(ESCALATION_DUE)
+    owner = new_owner()
+    with engine.unit_of_work() as uow:  # the worker took the warning and both escalations ...
+        held = acquire_jobs(engine, uow.session, owner, clock.now(), 10, 60)
+        uow.commit()
+    assert sorted(job.kind for job in held) == ["sla_escalate_1", "sla_escalate_2", "sla_warn"]
+    engine.run(complete_task, COMMITTEE, task.id, {"accepted": True})  # ... the user completes meanwhile ...
+    reports = [run_job(engine, job, owner, clock.now(), engine.job_settings) for job in held]  # ... then they run
+    assert [(r.ran, r.fired, r.failed) for r in reports] == [(0, 0, 0)] * 3  # nothing ran, nothing failed
+    assert sla_events(engine, case_id) == (["completed"], [])
+    assert history(engine, task.id) == [("completed", "ali")]
+    assert jobs_of(engine, case_id) == 0
+
+
+def test_an_escalation_that_ran_first_leaves_the_task_to_be_completed_by_its_lane(engine, clock, decision):
+    case_id, task = decision
+    clock.set(ESCALATION_DUE)
+    assert run_due_jobs(engine).ran == 3
+    engine.run(complete_task, COMMITTEE, task.id, {"accepted": True})
+    assert sla_events(engine, case_id) == (["sla_warning", "escalated", "escalated", "completed"],
+                                           ["task_warning", "task_escalated", "task_escalated"])
+    assert history(engine, task.id) == [("completed", "ali")]
+    assert engine.query(instance_detail, case_id)["status"] == "completed"
+
+
+def test_twenty_escalations_racing_twenty_completions_none_is_sent_after_its_task_closed(engine, clock, decision):
+    cases = [engine.run(start_instance, SYSTEM, "committee_sla", data={"request_no": n}).id for n in range(20)]
+    tasks = [open_tasks(engine, case)[0] for case in cases]
+    clock.set(ESCALATION_DUE)
+
+    def act(n: int):
+        if n == 20:
+            return run_due_jobs(engine)
+        return engine.run(complete_task, COMMITTEE, tasks[n].id, {"accepted": True})
+
+    outcomes = race(21, act)
+    assert [error for _, _, error in outcomes] == [None] * 21  # every completion stands; the worker did not fail
+    for case, task in zip(cases, tasks, strict=True):
+        actions, sent = sla_events(engine, case)
+        assert actions[-1] == "completed", actions  # nothing about the task after it closed
+        assert actions.count("completed") == 1
+        # What was recorded was sent, once each: the warning and the escalations before the close.
+        assert sent == [{"sla_warning": "task_warning", "escalated": "task_escalated"}[a] for a in actions[:-1]]
+        assert history(engine, task.id) == [("completed", "ali")]
+        assert jobs_of(engine, case) == 0
