@@ -10,23 +10,26 @@ element ran.
 
 Also taken out: a side branch that has ended (every task in it finished, hanging beside live
 work; but not a branch's arrival at a join that has not fired yet: a parallel join counts the
-branches that reached it by those, while an earlier turn's must go), and a second identical wait
+branches that reached it by those, while an earlier turn's must go), a second identical wait
 under the same task (SpiffWorkflow adds one for each time a non-interrupting boundary event
-fires).
+fires), a subprocess or call activity that ended, with every task in it (and in subprocesses
+below it), and the instances of a loop or multi-instance task once it finished.
 
-Kept in a chain: the first task of each join's input on its path (a parallel join in a loop,
-and a split the loop comes back to, walk up from their own tasks to a task of each input),
-a task whose next task has not finished (it may be a join's arrival), subprocess and call
-activity tasks, loops and multi-instance tasks and their children, the root, the last task
-run, and the ``keep`` ids. A join that fired and whose next task finished is taken out like
-any other: so a loop through a parallel or inclusive gateway stays as small as one turn (an
-earlier turn's join left in place made an inclusive join fire early, and made every join walk
-the whole history by recursion, ever slower until Python's recursion limit).
+Kept in a chain: on each path, the first task of each input of a parallel join of two inputs
+or more (such a join in a loop, and a split the loop comes back to, walk up from their own
+tasks to a task of each input), a task whose next task has not finished (it may be a join's
+arrival), a subprocess or call activity under way, a loop or multi-instance task under way,
+the root, the last task run, and the ``keep`` ids. A join that fired and whose next task
+finished is taken out like any other: so a loop through a parallel or inclusive gateway, a
+subprocess or a multi-instance task stays as small as one turn (an earlier turn's join left in
+place made an inclusive join fire early, and made every join walk the whole history by
+recursion, ever slower until Python's recursion limit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +37,6 @@ from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
-from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.util.task import TaskState
 
 #: Where a compacted workflow counts the tasks taken out, by element (in the root's internal data).
@@ -94,7 +96,6 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
         tasks = each.tasks
         join_inputs = _join_inputs(each.spec)
         arrivals = _waiting_arrivals(tasks)
-        anchors = _first_of_inputs(each.task_tree, join_inputs)
         for task in list(tasks.values()):
             if task.id not in tasks or task.id in kept:
                 continue
@@ -125,8 +126,8 @@ def _compact_once(workflow: Any, keep: set[UUID]) -> list[UUID]:
                 continue
             if task.state != TaskState.COMPLETED or len(task._children) != 1 or holds(task):
                 continue
-            if task.id in anchors:  # a join in a loop looks up the path for a task of each input
-                continue
+            if task.task_spec in join_inputs and _first_of_its_element(tasks, task):
+                continue  # a join in a loop looks up the path for a task of each input
             child = tasks.get(task._children[0])
             if child is None or child.state != TaskState.COMPLETED:
                 continue  # the next task has not finished: a join may still read this one as its arrival
@@ -145,30 +146,36 @@ def compacted_counts(workflow: Any) -> dict[str, int]:
     return dict(workflow.task_tree.internal_data.get(COUNTS) or {})
 
 
-def _join_inputs(spec: Any) -> set[Any]:
+@lru_cache(maxsize=1024)
+def _join_inputs(spec: Any) -> frozenset[Any]:
+    """The task specs leading into a parallel join of two inputs or more, in ``spec``.
+
+    Only such a join walks up the tree for its inputs (`_first_of_its_element`). Keeping no more
+    matters: an inclusive join in a loop that finds an earlier turn's task of its own above it
+    counts that turn's arrivals again (so one feeding a parallel join of two inputs, in a loop,
+    can still fire early, as in SpiffWorkflow alone). A parsed spec never changes.
+    """
     inputs: set[Any] = set()
     for task_spec in spec.task_specs.values():
-        if isinstance(task_spec, Join):
+        if isinstance(task_spec, ParallelGateway) and len(task_spec.inputs) > 1:
             inputs.update(task_spec.inputs)
-    return inputs
+    return frozenset(inputs)
 
 
-def _first_of_inputs(root: Any, join_inputs: set[Any]) -> set[UUID]:
-    """The tasks of a join's input with no task of the same element above them.
+def _first_of_its_element(tasks: dict[UUID, Any], task: Any) -> bool:
+    """Whether no task above ``task`` ran its element.
 
     A parallel join in a loop (or a split the loop comes back to) decides whether it may fire by
     walking up from its own tasks to the first task of each input it has not seen yet: every
-    element that ever ran above it must still be found there, once.
+    element of a join's input that ever ran above it must still be found there, once. The walk
+    is short: the tree above has been compacted.
     """
-    anchors: set[UUID] = set()
-    pending: list[tuple[Any, frozenset[Any]]] = [(root, frozenset())]
-    while pending:
-        task, above = pending.pop()
-        if task.task_spec in join_inputs and task.task_spec not in above:
-            anchors.add(task.id)
-            above = above | {task.task_spec}
-        pending.extend((child, above) for child in task.children)
-    return anchors
+    parent = tasks.get(task._parent)
+    while parent is not None:
+        if parent.task_spec is task.task_spec:
+            return False
+        parent = tasks.get(parent._parent)
+    return True
 
 
 def _ended_subprocesses(workflow: Any, kept: set[UUID]) -> dict[UUID, list[Any]]:

@@ -118,6 +118,67 @@ def test_a_script_loop_through_a_split_and_join_runs_its_turns_in_one_command(en
     assert (data["n"], data["b_runs"]) == (200, 200)
 
 
+def _inclusive_loop_into(after_join: str) -> bytes:
+    """An inclusive split into ``a`` and ``b`` (both taken), joined, then ``after_join`` (gateway
+    elements between the join and ``again``, ids ``g0``, ``g1`` ...), taken again while ``more``."""
+    from tests.reliability.diagrams import _every_branch
+
+    gateways = after_join.split()
+    elements = START + '<bpmn:inclusiveGateway id="split" />\n<bpmn:userTask id="a" />\n<bpmn:userTask id="b" />\n'
+    elements += '<bpmn:inclusiveGateway id="join" />\n'
+    elements += "".join(f'<bpmn:{kind} id="g{n}" />\n' for n, kind in enumerate(gateways))
+    elements += '<bpmn:exclusiveGateway id="again" default="out" />\n' + END
+    path = ["join", *(f"g{n}" for n in range(len(gateways))), "again"]
+    xml = diagram("inclusive_into", elements, [("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"),
+                                               ("b", "join"), *chain(*path)])
+    return _looping_back(_every_branch(xml.decode(), "inclusiveGateway").encode(), "split")
+
+
+@pytest.mark.parametrize("after_join", ["parallelGateway", "parallelGateway exclusiveGateway", "inclusiveGateway"])
+def test_an_inclusive_join_in_a_loop_leading_into_another_gateway_waits_for_both_branches(engine, after_join):
+    """Found by a review: a join whose next element is a gateway was kept as that gateway's input,
+    and the inclusive join then took its earlier turn for this one (at turn 2, `b` alone fired it)."""
+    engine.run(deploy_definition, SYSTEM, _inclusive_loop_into(after_join), "loop.bpmn")
+    row = engine.run(start_instance, SYSTEM, "inclusive_into")
+    for turn in range(1, 21):
+        tasks = {t.element_id: t for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
+        assert sorted(tasks) == ["a", "b"], turn
+        first, second = ("a", "b") if turn % 2 else ("b", "a")
+        state = engine.run(complete_task, SYSTEM, tasks[first].id, {"more": turn < 20, f"{first}{turn}": 1})
+        assert list(state.open_tasks.values()) == [second], turn
+        state = engine.run(complete_task, SYSTEM, tasks[second].id, {"more": turn < 20, f"{second}{turn}": 1})
+    assert state.status == "completed"
+    data = engine.query(instance_detail, row.id)["data"]
+    assert all(data[f"{branch}{turn}"] == 1 for branch in "ab" for turn in range(1, 21))
+
+
+def test_a_parallel_loop_after_an_inclusive_block_comes_back_to_its_split_every_turn(engine):
+    # The split the loop comes back to has two inputs: the inclusive join before the loop, and the
+    # way back. It walks up to a task of each, so the join's first task must stay.
+    elements = (START + '<bpmn:inclusiveGateway id="isplit" />\n<bpmn:userTask id="a" />\n<bpmn:userTask id="b" />\n'
+                '<bpmn:inclusiveGateway id="ijoin" />\n<bpmn:parallelGateway id="split" />\n<bpmn:userTask id="c" />\n'
+                '<bpmn:userTask id="d" />\n<bpmn:parallelGateway id="join" />\n'
+                '<bpmn:exclusiveGateway id="again" default="out" />\n' + END)
+    xml = diagram("block_then_loop", elements, [("start", "isplit"), ("isplit", "a"), ("isplit", "b"), ("a", "ijoin"),
+                                                ("b", "ijoin"), ("ijoin", "split"), ("split", "c"), ("split", "d"),
+                                                ("c", "join"), ("d", "join"), ("join", "again")]).decode()
+    xml = xml.replace('sourceRef="isplit" targetRef="a" />', 'sourceRef="isplit" targetRef="a"><bpmn:conditionExpression>'
+                      "True</bpmn:conditionExpression></bpmn:sequenceFlow>")
+    xml = xml.replace('sourceRef="isplit" targetRef="b" />', 'sourceRef="isplit" targetRef="b"><bpmn:conditionExpression>'
+                      "True</bpmn:conditionExpression></bpmn:sequenceFlow>")
+    engine.run(deploy_definition, SYSTEM, _looping_back(xml.encode(), "split"), "loop.bpmn")
+    row = engine.run(start_instance, SYSTEM, "block_then_loop")
+    for element in "ab":
+        [task] = [t for t in engine.query(list_tasks, SYSTEM, instance_id=row.id) if t.element_id == element]
+        engine.run(complete_task, SYSTEM, task.id, {"more": True})
+    for turn in range(1, 21):
+        tasks = {t.element_id: t for t in engine.query(list_tasks, SYSTEM, instance_id=row.id)}
+        assert sorted(tasks) == ["c", "d"], turn
+        engine.run(complete_task, SYSTEM, tasks["c"].id, {"more": turn < 20})
+        state = engine.run(complete_task, SYSTEM, tasks["d"].id, {"more": turn < 20})
+    assert state.status == "completed"
+
+
 def _repeated(characteristics: str) -> str:
     return f'<bpmn:userTask id="review">{characteristics}</bpmn:userTask>\n'
 
