@@ -1,0 +1,116 @@
+"""Counts on the pages go through ngettext, with Arabic's six plural forms (zero, one, two, few
+3–10, many 11–99, other 100+), so a page never says «3 مهمة» or «2 مهمة»."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import render_template_string
+
+from engine.actors import SYSTEM, Actor
+from tests.support.desk import Desk
+from tests.web.helpers import sign_in
+from web import auth, create_app
+from workflows.operations.accounts import create_user
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+COUNTS = [0, 1, 2, 3, 10, 11, 100, 101]
+
+#: Each counted noun a page shows, and the Arabic and English words for COUNTS.
+EXPECTED = {
+    ("%(num)s task", "%(num)s tasks"): (
+        ["لا مهام", "مهمة واحدة", "مهمتان", "3 مهام", "10 مهام", "11 مهمة", "100 مهمة", "101 مهمة"],
+        ["0 tasks", "1 task", "2 tasks", "3 tasks", "10 tasks", "11 tasks", "100 tasks", "101 tasks"]),
+    ("%(num)s element reached", "%(num)s elements reached"): (
+        ["لم يُبلغ أي عنصر", "بُلغ عنصر واحد", "بُلغ عنصران", "بُلغت 3 عناصر", "بُلغت 10 عناصر", "بُلغ 11 عنصرًا",
+         "بُلغ 100 عنصر", "بُلغ 101 عنصر"],
+        ["0 elements reached", "1 element reached", "2 elements reached", "3 elements reached",
+         "10 elements reached", "11 elements reached", "100 elements reached", "101 elements reached"]),
+    ("%(num)s working day left", "%(num)s working days left"): (
+        ["لم يبقَ يوم عمل", "بقي يوم عمل واحد", "بقي يوما عمل", "بقيت 3 أيام عمل", "بقيت 10 أيام عمل",
+         "بقي 11 يوم عمل", "بقي 100 يوم عمل", "بقي 101 يوم عمل"], None),
+    ("%(num)s working day late", "%(num)s working days late"): (
+        ["لا تأخير", "متأخرة يوم عمل واحد", "متأخرة يومَي عمل", "متأخرة 3 أيام عمل", "متأخرة 10 أيام عمل",
+         "متأخرة 11 يوم عمل", "متأخرة 100 يوم عمل", "متأخرة 101 يوم عمل"], None),
+    ("Write at least %(num)s character.", "Write at least %(num)s characters."): (
+        ["اكتب 0 حرف على الأقل.", "اكتب حرفًا واحدًا على الأقل.", "اكتب حرفين على الأقل.", "اكتب 3 أحرف على الأقل.",
+         "اكتب 10 أحرف على الأقل.", "اكتب 11 حرفًا على الأقل.", "اكتب 100 حرف على الأقل.",
+         "اكتب 101 حرف على الأقل."], None),
+    ("Write at most %(num)s character.", "Write at most %(num)s characters."): (
+        ["اكتب 0 حرف على الأكثر.", "اكتب حرفًا واحدًا على الأكثر.", "اكتب حرفين على الأكثر.", "اكتب 3 أحرف على الأكثر.",
+         "اكتب 10 أحرف على الأكثر.", "اكتب 11 حرفًا على الأكثر.", "اكتب 100 حرف على الأكثر.",
+         "اكتب 101 حرف على الأكثر."], None),
+}
+
+#: Messages holding a number that is not a count of something (a bound to type, a version).
+NOT_COUNTS = {"Enter %(n)s or more.", "Enter %(n)s or less."}
+
+
+@pytest.fixture
+def app(engine):
+    return create_app({"TESTING": True, "SECRET_KEY": "plurals"}, engine=engine)
+
+
+def _catalogue(lang: str):
+    with (WEB / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        return read_po(po, locale=lang)
+
+
+def test_every_plural_message_has_each_form_of_its_language():
+    for lang, forms in (("ar", 6), ("en", 2)):
+        catalogue = _catalogue(lang)
+        assert catalogue.num_plurals == forms
+        plurals = [m for m in catalogue if m.id and isinstance(m.id, tuple)]
+        assert plurals, lang
+        for message in plurals:
+            assert len(message.string) == forms and all(message.string), (lang, message.id)
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_each_counted_noun_takes_the_right_form_for_each_number(app, lang):
+    for (singular, plural), (arabic, english) in EXPECTED.items():
+        expected = arabic if lang == "ar" else english
+        if expected is None:
+            continue
+        with app.test_request_context(f"/?lang={lang}"):
+            shown = [render_template_string("{{ ngettext(s, p, n) }}", s=singular, p=plural, n=n) for n in COUNTS]
+        assert shown == expected, singular
+
+
+def test_no_page_counts_through_a_plain_gettext():
+    """A number at the head of a message through ``_()`` is a count the plural forms never reach."""
+    plain = re.compile(r"""(?<![n\w])_\(\s*(['"])(%\((?:n|num|count)\)s[^'"]*)\1""")
+    found = []
+    for path in [*WEB.rglob("*.html"), *WEB.rglob("*.py")]:
+        for match in plain.finditer(path.read_text(encoding="utf-8")):
+            if match.group(2) not in NOT_COUNTS:
+                found.append((path.name, match.group(2)))
+    assert found == []
+
+
+def test_every_count_a_template_shows_is_a_plural_message_in_the_test():
+    """A new ngettext on a page must be added to EXPECTED, with its forms checked."""
+    call = re.compile(r"""ngettext\(\s*(['"])(.+?)\1\s*,\s*(['"])(.+?)\3""")
+    used = set()
+    for path in [*WEB.rglob("*.html"), *WEB.rglob("*.py")]:
+        used.update((m.group(2), m.group(4)) for m in call.finditer(path.read_text(encoding="utf-8")))
+    assert used <= set(EXPECTED), used - set(EXPECTED)
+    assert ("%(num)s task", "%(num)s tasks") in used and ("%(num)s element reached", "%(num)s elements reached") in used
+
+
+def test_the_inbox_and_the_case_page_count_in_arabic(engine, app):
+    auth.throttle._failures.clear()
+    desk = Desk(engine)
+    requests = [desk.open("financial_support") for _ in range(3)]
+    desk.complete(Actor.user("r", ["reception"]), requests[0], "intake",
+                  {"visit_summary": "تم", "inquiries_answered": True})
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "Rana", ["reception"]))
+    client = app.test_client()
+    sign_in(client, "rana")
+    inbox = client.get("/inbox?lang=ar").get_data(as_text=True)
+    assert re.search(r'aria-live="polite">3 مهام ·', inbox)  # two intakes and one check (before: «3 مهمة»)
+    case = client.get(f"/cases/{requests[0].instance_id}").get_data(as_text=True)
+    assert re.search(r"بُلغت \d+ عناصر", case), "the elements reached"
