@@ -101,6 +101,39 @@ def test_case_diagram_is_drawn_with_its_progress(page, live_server, engine):
     lanes = page.locator('#diagram .djs-element[data-element-id^="Lane_"] text').all_text_contents()
     assert "الاستقبال" in " ".join(lanes) and "reception" not in " ".join(lanes)
     assert _serious_violations(page) == []
+    # Readable at its first size: fitted, but not below the minimum zoom, the current task in view.
+    diagram = page.locator("#diagram")
+    opened = float(diagram.get_attribute("data-zoom"))
+    assert opened >= 0.75
+    box, task = diagram.bounding_box(), page.locator('.djs-element.active[data-element-id="check_data"]').bounding_box()
+    assert box["x"] <= task["x"] and task["x"] + task["width"] <= box["x"] + box["width"], (box, task)
+    assert box["y"] <= task["y"] and task["y"] + task["height"] <= box["y"] + box["height"], (box, task)
+    page.get_by_role("button", name="تكبير", exact=True).click()
+    assert float(diagram.get_attribute("data-zoom")) > opened
+    page.get_by_role("button", name="ملاءمة المخطط").click()
+    assert float(diagram.get_attribute("data-zoom")) == opened
+
+
+def test_the_case_diagram_at_phone_width_opens_readable_with_the_current_task_in_view(browser, live_server, engine):
+    from engine.actors import Actor
+    from tests.support.desk import Desk
+
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    desk.complete(Actor.user("r", ["reception"]), request, "intake", {"visit_summary": "تم", "inquiries_answered": True})
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
+    context = browser.new_context(locale="ar-SA", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, live_server, "rana")
+    page.goto(live_server + f"/cases/{request.instance_id}?lang=en")
+    page.locator('#diagram[data-ready="true"]').wait_for()
+    diagram = page.locator("#diagram")
+    assert float(diagram.get_attribute("data-zoom")) == 0.75  # fitted it would be far smaller: held at the minimum
+    box, task = diagram.bounding_box(), page.locator('.djs-element.active[data-element-id="check_data"]').bounding_box()
+    assert box["x"] <= task["x"] and task["x"] + task["width"] <= box["x"] + box["width"], (box, task)
+    page.get_by_role("button", name="Zoom out").click()
+    assert float(diagram.get_attribute("data-zoom")) < 0.75  # smaller on request
+    context.close()
 
 
 def test_member_page_in_both_languages(page, live_server, engine):
