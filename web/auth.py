@@ -19,6 +19,7 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 from engine.actors import Actor
 from web.current import current_engine as _engine
 from web.extensions import login_manager
+from web.staff.home import home_of
 from workflows.accounts import actor_for, may_sign_in
 from workflows.models import User
 from workflows.operations.accounts import sign_out
@@ -178,7 +179,7 @@ def login():
         return render_template("login.html", username=username, next_page=next_page), 401
     throttle.clear(key)
     login_user(_session_user(user))
-    return redirect(next_page or (url_for("inbox.inbox") if user.roles else url_for("home.definitions")))
+    return redirect(next_page or home_of(user))
 
 
 @bp.post("/logout")

@@ -52,7 +52,7 @@ def pages(engine):
         "members": "/members?q=نورة",
         "member": f"/members/{desk.member.id}",
         "users": "/admin/users",
-        "definitions": "/",
+        "definitions": "/definitions",
         "not found": "/cases/999999",
         "waiting": f"/cases/{waiting.instance_id}",
     }

@@ -184,7 +184,7 @@ def test_serve_answers_healthz_lists_definitions_and_fires_timers(tmp_path):
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.1)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?format=json", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/definitions?format=json", timeout=5) as response:
             assert [d["key"] for d in json.loads(response.read())] == ["review", "waiting"]
         # The embedded worker fires a timer written by another process (on its 2-second poll).
         started = subprocess.run([*command, "start", "waiting", "--data", '{"wait_hours": 0.0003}'],

@@ -200,6 +200,12 @@ RULES: dict[str, Rule] = {
     "assets.vendor": EVERYONE,
     "health.healthz": EVERYONE,
     "home.definitions": EVERYONE,
+    # `/` sends each person home: a process owner to the definitions, other staff to the inbox, a member
+    # to the member area, anyone signed out to the sign-in page.
+    "home.home": Rule(frozenset({"process_owner"}), ok=(302, "/definitions"), others=(302, "/inbox"),
+                      member=(302, "/member")),
+    "home.member_area": SIGNED_IN,
+    "home.favicon": EVERYONE,
     "auth.login": EVERYONE,
     "auth.logout": SIGNED_IN,
     "api.start_instance": API,
