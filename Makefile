@@ -31,8 +31,9 @@ browser:
 run: install
 	$(BIN)/tawasul init
 	$(BIN)/tawasul deploy bpmn/*.bpmn
-	@# Demo data goes into an empty database only; on a second run it says so and the run goes on.
-	-$(BIN)/tawasul demo
+	@# Demo data goes into an empty database; a second run says in one line that it is loaded. On a
+	@# database holding other data it says why it loads nothing, and the server starts all the same.
+	@$(BIN)/tawasul demo >/dev/null || echo "make: no demo data loaded (the line above says why); serving the database as it is"
 	$(BIN)/tawasul serve --port $(PORT)
 
 ## The whole suite: lint, layering, tests on SQLite, then again on PostgreSQL.

@@ -1,10 +1,18 @@
-"""Demo data for an empty database.
+"""Demo data for an empty database, and starting it over.
 
 Staff and member accounts, about 50 members, and requests at every stage of every diagram,
 some near or past their deadline.
 
 Every account's password is ``demo-pass``: demo data is for trying Tawasul, never for a real
 deployment.
+
+How demo data is told from real data (`demo_state`): loading the demo writes a ``demo_loaded``
+audit event (the marker), and a database is the demo's only while every account is a demo
+account and every member one of the demo's members (their national IDs are made by a formula
+here). A database loaded before the marker existed counts as the demo's by that second check
+alone. Anything else (a user or a member added by hand or imported) makes it real data, which
+`reset_demo` refuses to delete. Cases, contacts and documents are not checked: they can only
+belong to members and be handled by accounts, which are.
 """
 
 from __future__ import annotations
@@ -14,17 +22,20 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 
+from engine import audit
 from engine.actors import SYSTEM, Actor
 from engine.clock import FrozenClock
+from engine.db import Base
 from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, ProcessDefinition
+from engine.models import AuditEvent, CalendarDay, HumanTask, ProcessDefinition
 from workflows import identity
 from workflows.accounts import actor_for
 from workflows.models import Member, ServiceRequest, User
 from workflows.operations.accounts import create_user
 from workflows.operations.cases import open_request
+from workflows.operations.jobs import run_due
 from workflows.operations.members import log_contact, register_member
 from workflows.operations.tasks import complete_task
 from workflows.requests import documents, mark_document
@@ -58,11 +69,82 @@ INQUIRY_STAGES = ["log_inquiry", "answer_member", "explain_procedures", "answere
 MEMBERSHIP_STAGES = ["verify_application", "request_missing", "approve_membership", "registered", "refused"]
 
 
-def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
-    """Load the demo data; refuse a database that already has members or users.
+#: The audit action that marks a database as loaded with the demo.
+MARKER = "demo_loaded"
+MEMBER_COUNT = 50
+#: Tables a reset keeps: the deployed diagrams and the working-day calendar are set-up, not data.
+KEPT_TABLES = frozenset({ProcessDefinition.__tablename__, CalendarDay.__tablename__})
+
+
+def demo_national_id(number: int) -> str:
+    """The national ID of the demo's member ``number`` (0-based)."""
+    return identity.with_check_digit(("1" if number % 5 else "2") + f"{10000000 + number * 7919:08d}")
+
+
+def demo_usernames() -> list[str]:
+    """Every account the demo creates."""
+    return [username for username, _, _ in STAFF] + ["member1"]
+
+
+def demo_state(engine: CaseEngine, session: Any) -> dict[str, Any]:
+    """What the database holds: ``{"state": "empty" | "demo" | "other", ...}``.
+
+    "demo" carries ``loaded_at`` (None for a demo loaded before the marker existed); "other" carries
+    ``reasons``: what in it is not the demo's, named, so a refusal can say why.
+    """
+    users = list(session.scalars(select(User.username).order_by(User.username)))
+    national_ids = list(session.scalars(select(Member.national_id).order_by(Member.national_id)))
+    if not users and not national_ids:
+        return {"state": "empty"}
+    reasons = []
+    strangers = [u for u in users if u not in set(demo_usernames())]
+    if strangers:
+        reasons.append(f"{len(strangers)} account(s) the demo did not create ({_some(strangers)})")
+    demo_ids = {demo_national_id(n) for n in range(MEMBER_COUNT)}
+    outsiders = [n for n in national_ids if n not in demo_ids]
+    if outsiders:
+        reasons.append(f"{len(outsiders)} member(s) not from the demo (national IDs {_some(outsiders)})")
+    if reasons:
+        return {"state": "other", "reasons": reasons}
+    loaded_at = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == MARKER))
+    return {"state": "demo", "loaded_at": loaded_at}
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def reset_demo(engine: CaseEngine, session: Any) -> dict[str, Any]:
+    """Delete the demo's data (and whatever was done with it), keeping the diagrams and the calendar.
+
+    Run `load_demo` after it, in its own units of work. On PostgreSQL the ids start again from 1,
+    as in a new database.
 
     Raises:
-        Conflict: the database is not empty.
+        Conflict: the database holds data that is not the demo's (named in the message).
+    """
+    state = demo_state(engine, session)
+    if state["state"] == "other":
+        raise Conflict("this database holds data that is not the demo's, so --reset deletes nothing: "
+                       + "; ".join(state["reasons"]))
+    wiped = [t for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in wiped) + " RESTART IDENTITY"))
+    else:
+        for table in reversed(wiped):
+            session.execute(delete(table))
+        if session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
+            names = ", ".join(f"'{t.name}'" for t in wiped)
+            session.execute(text(f"DELETE FROM sqlite_sequence WHERE name IN ({names})"))  # noqa: S608 - our tables
+    session.flush()
+    return {"tables": len(wiped)}
+
+
+def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
+    """Load the demo data into an empty database, and mark it as the demo's.
+
+    Raises:
+        Conflict: the database is not empty (use `demo_state` first to tell a loaded demo apart).
     """
     with engine.unit_of_work(readonly=True) as uow:
         if uow.session.scalar(select(func.count()).select_from(Member)) or uow.session.scalar(
@@ -98,8 +180,18 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
             counts["membership_registration"] += 1
     finally:
         engine.clock = real_clock
-    return {"users": [s for s, _, _ in STAFF] + ["member1"], "members": len(members), "requests": counts,
-            "password": PASSWORD}
+    result = {"users": demo_usernames(), "members": len(members), "requests": counts, "password": PASSWORD}
+    engine.run(_mark_loaded, result)
+    # The requests were opened in the past: what fell due since (the late committee reviews' escalation
+    # to the supervisors) is due for real now, so the supervisors start with work of their own.
+    result["due_work"] = run_due(engine)
+    return result
+
+
+def _mark_loaded(engine: CaseEngine, session: Any, result: dict[str, Any]) -> None:
+    audit.record(session, engine.clock.now(), SYSTEM, MARKER,
+                 summary={"users": len(result["users"]), "members": result["members"], **result["requests"]})
+    audit.flush(session)
 
 
 def _create_staff(engine: CaseEngine, session: Any) -> dict[str, Actor]:
@@ -113,10 +205,10 @@ def _create_staff(engine: CaseEngine, session: Any) -> dict[str, Actor]:
 def _create_members(engine: CaseEngine, session: Any, rng: random.Random) -> list[Member]:
     registrar = Actor.user("demo", roles=["reception"])
     members = []
-    for number in range(50):
+    for number in range(MEMBER_COUNT):
         first = number % len(FIRST)
         family_ar, family_en = FAMILY[number % len(FAMILY)]
-        national = identity.with_check_digit(("1" if number % 5 else "2") + f"{10000000 + number * 7919:08d}")
+        national = demo_national_id(number)
         mobile = f"05{rng.choice('045')}{rng.randrange(10**6, 10**7)}"
         fields = {"national_id": national, "name_ar": f"{FIRST[first]} {family_ar}",
                   "name_en": f"{FIRST_EN[first]} {family_en}", "mobile": mobile}

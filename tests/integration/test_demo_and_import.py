@@ -56,8 +56,123 @@ def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
     assert states["late"] >= 1 and states["at_risk"] >= 1  # some near or past their deadline
     members = engine.query(lambda e, s: s.query(Member).all())
     assert all(identity.luhn_valid(m.national_id) for m in members)
+    code, out, err = cli("demo")  # a second time: nothing changes, one line says so
+    assert code == 0 and json.loads(out) == {"loaded": False, "state": "demo"}
+    assert err.strip().startswith("tawasul: the demo data is already loaded on ") and err.count("\n") == 1
+    assert "tawasul demo --reset" in err
+    assert engine.query(lambda e, s: s.query(Member).count()) == 50
+
+
+class _Terminal:
+    """A stdin on a terminal that answers ``answer``."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def isatty(self):
+        return True
+
+    def readline(self):
+        return self.answer + "\n"
+
+
+def _counts(engine):
+    from engine.models import ProcessDefinition, ProcessInstance
+    from workflows.models import ServiceRequest
+
+    return engine.query(lambda e, s: {model.__name__: s.query(model).count()
+                                      for model in (Member, User, ServiceRequest, ProcessInstance, ProcessDefinition)})
+
+
+def test_demo_reset_asks_then_starts_over_keeping_the_diagrams(engine, cli, monkeypatch):
+    from workflows.operations.members import register_member
+
+    _deploy_all(engine)
+    assert cli("demo")[0] == 0
+    loaded = _counts(engine)
+    # Played with: a request opened for a demo member is demo play, and goes with the reset.
+    engine.run(lambda e, s: __import__("workflows.operations.cases", fromlist=["x"]).open_request(
+        e, s, SYSTEM, 1, "inquiry", "phone", "play"))
+    assert _counts(engine)["ServiceRequest"] == loaded["ServiceRequest"] + 1
+    monkeypatch.setattr("sys.stdin", _Terminal("no"))
+    code, _, err = cli("demo", "--reset")
+    assert code == 2 and "Go on? [y/N]" in err and "nothing was deleted" in err
+    assert _counts(engine)["ServiceRequest"] == loaded["ServiceRequest"] + 1
+    monkeypatch.setattr("sys.stdin", _Terminal("yes"))
+    code, out, err = cli("demo", "--reset")
+    assert code == 0 and json.loads(out)["reset"] is True and "demo data loaded" in err
+    assert _counts(engine) == loaded  # the play is gone, the diagrams are kept (not deployed twice)
+    assert engine.query(lambda e, s: s.get(Member, 1)) is not None  # ids start again, as the README's examples expect
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(""))  # no terminal: --yes is needed
+    code, _, err = cli("demo", "--reset")
+    assert code == 2 and "add --yes" in err
+    code, out, _ = cli("demo", "--reset", "--yes")
+    assert code == 0 and _counts(engine) == loaded
+    assert cli("demo", "--yes")[0] == 2  # --yes alone means nothing
+    del register_member
+
+
+def test_demo_and_its_reset_refuse_a_database_with_real_data_and_say_why(engine, cli):
+    from workflows.operations.accounts import create_user
+    from workflows.operations.members import register_member
+
+    _deploy_all(engine)
+    assert cli("demo")[0] == 0
+    loaded = _counts(engine)
+    engine.run(create_user, SYSTEM, "rana", "secret-pass", "رنا", ["reception"])
+    code, _, err = cli("demo", "--reset", "--yes")
+    assert code == 4 and "holds data that is not the demo's" in err and "1 account(s) the demo did not create (rana)" in err
+    assert _counts(engine) == {**loaded, "User": loaded["User"] + 1}  # nothing deleted
+    engine.run(lambda e, s: s.query(User).filter_by(username="rana").delete())
+    engine.run(register_member, SYSTEM, name_ar="سالم", national_id=GOOD_ID)
+    code, _, err = cli("demo", "--reset", "--yes")
+    assert code == 4 and f"1 member(s) not from the demo (national IDs {GOOD_ID})" in err
     code, _, err = cli("demo")
-    assert code == 4 and "empty database" in err
+    assert code == 4 and "will not load demo data into it" in err
+    # The refusal happens before anything is deleted: the reset operation itself refuses too.
+    from engine.errors import Conflict
+    from workflows.demo import reset_demo
+
+    with pytest.raises(Conflict, match="not the demo's"):
+        engine.run(reset_demo)
+
+
+def test_a_demo_loaded_before_the_marker_existed_is_still_the_demo(engine, cli):
+    from engine.models import AuditEvent
+
+    _deploy_all(engine)
+    assert cli("demo")[0] == 0
+    engine.run(lambda e, s: s.query(AuditEvent).filter_by(action="demo_loaded").delete())
+    code, out, err = cli("demo")
+    assert code == 0 and json.loads(out)["loaded"] is False and "already loaded;" in err
+    assert cli("demo", "--reset", "--yes")[0] == 0
+
+
+def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
+    from tests.web.helpers import sign_in
+    from web import auth, create_app
+
+    _deploy_all(engine)
+    assert cli("demo")[0] == 0
+    assert cli("demo", "--reset", "--yes")[0] == 0  # after starting over too
+    app = create_app({"TESTING": True, "SECRET_KEY": "demo"}, engine=engine)
+    auth.throttle._failures.clear()
+    homes = {}
+    for username in ("reception1", "researcher1", "committee1", "delivery1", "supervisor1", "owner1", "admin1",
+                     "member1"):
+        client = app.test_client()
+        token = sign_in(client, "x-nobody", "wrong")
+        landed = client.post("/login", data={"username": username, "password": "demo-pass", "csrf_token": token})
+        homes[username] = landed.headers["Location"]
+        page = client.get(homes[username]).get_data(as_text=True)
+        if homes[username] == "/inbox":
+            assert 'href="/tasks/' in page, f"{username} lands on an inbox with no task"
+        elif homes[username] == "/definitions":
+            assert "member_request" in page
+        else:
+            assert "بوابة الأعضاء" in page
+    assert homes == {"reception1": "/inbox", "researcher1": "/inbox", "committee1": "/inbox", "delivery1": "/inbox",
+                     "supervisor1": "/inbox", "owner1": "/definitions", "admin1": "/inbox", "member1": "/member"}
 
 
 def test_demo_through_the_cli_warns_about_the_password(engine, cli):

@@ -1,4 +1,4 @@
-"""Members: ``members import``, ``members search``, and ``demo`` (demo data for an empty database)."""
+"""Members: ``members import``, ``members search``, and ``demo`` (demo data for an empty database, or again)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 from tqdm import tqdm
 
 from engine.actors import Actor
-from web.cli.shared import CliError, Command
+from web.cli.shared import CliError, Command, safe_url
 from workflows.bootstrap import CaseEngine
-from workflows.demo import load_demo
+from workflows.demo import demo_state, load_demo, reset_demo
 from workflows.operations.members import import_members
 from workflows.read.members import find_members
 
@@ -47,15 +47,52 @@ def _search(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[
             for m in engine.query(find_members, actor, args.text)]
 
 
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reset", action="store_true",
+                        help="delete the demo data (and all done with it) and load it again; refused on a "
+                             "database that holds anything else")
+    parser.add_argument("--yes", action="store_true", help="with --reset: do not ask for confirmation")
+
+
 def _demo(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> dict[str, Any]:
+    if args.yes and not args.reset:
+        raise CliError("--yes only applies with --reset")
+    state = engine.query(demo_state)
+    if state["state"] == "other":
+        what = "reset it" if args.reset else "load demo data into it"
+        raise CliError(f"this database holds data that is not the demo's, so tawasul will not {what}: "
+                       + "; ".join(state["reasons"]) + ". Demo data goes into an empty database "
+                       "(a new TAWASUL_DATABASE_URL)", 4)
+    if state["state"] == "demo" and not args.reset:
+        when = f" on {state['loaded_at']:%Y-%m-%d %H:%M} UTC" if state.get("loaded_at") else ""
+        print(f"tawasul: the demo data is already loaded{when}; nothing changed "
+              "(`tawasul demo --reset` starts it over)", file=sys.stderr)
+        return {"loaded": False, "state": "demo"}
+    if state["state"] == "demo":
+        _confirm_reset(engine, args.yes)
+        engine.run(reset_demo)
     result = load_demo(engine)
     print(f"tawasul: demo data loaded; every demo account's password is {result['password']!r}: "
           "for trying Tawasul only, never for a real deployment", file=sys.stderr)
-    return result
+    return {"loaded": True, "reset": state["state"] == "demo", **result}
+
+
+def _confirm_reset(engine: CaseEngine, yes: bool) -> None:
+    if yes:
+        return
+    question = (f"tawasul: this deletes every case, member, account and message in {safe_url(engine.database_url)} "
+                "and loads the demo again (the diagrams and the calendar stay). Go on? [y/N] ")
+    if not sys.stdin.isatty():
+        raise CliError("--reset deletes the demo's data: confirm on a terminal, or add --yes", 2)
+    print(question, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes", "نعم"):
+        raise CliError("nothing was deleted (the answer was not yes)", 2)
 
 
 COMMANDS = (
-    Command("demo", "load demo data into an empty database (password demo-pass: never for real use)", _demo),
+    Command("demo", "load demo data into an empty database (password demo-pass: never for real use); "
+            "--reset starts it over", _demo, _demo_arguments),
     Command("members import", "import members from a .csv or .xlsx file", _import, _import_arguments),
     Command("members search", "find members by name (any spelling), ID, number or mobile", _search,
             _search_arguments),
