@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_
 
 from engine.actors import Actor
-from engine.errors import Forbidden
+from engine.errors import LANE_NOT_HELD, Forbidden
 from engine.models import HumanTask
 
 
@@ -33,7 +33,7 @@ def require_may_work(actor: Actor, task: Any) -> None:
     if not may_work(actor, task.lane, task.candidate_group, task.assignee):
         held = ", ".join(sorted(actor.lanes)) or "none"
         raise Forbidden(f"task '{task.name}' belongs to lane '{task.lane}'; {actor.name} holds lanes: {held}",
-                        code="lane_not_held")
+                        code=LANE_NOT_HELD, params={"task": task.name, "lane": task.lane})
 
 
 def team_visibility(actor: Actor) -> Any:

@@ -22,7 +22,17 @@ from engine import audit, history, sla
 from engine.actors import Actor
 from engine.clock import Clock
 from engine.definitions import process_for_definition_id, version_of
-from engine.errors import TASK_CLOSED, Conflict, InstanceNotRunning, InvalidInput, NotFound, ScriptError
+from engine.errors import (
+    CASE_NOT_RUNNING,
+    INVALID_DATA,
+    NO_SUCH,
+    TASK_CLOSED,
+    Conflict,
+    InstanceNotRunning,
+    InvalidInput,
+    NotFound,
+    ScriptError,
+)
 from engine.job_rows import TIMER, announce_due, insert_jobs, job_row, sla_job_rows
 from engine.models import HumanTask, Job, ProcessInstance
 from engine.services import ServiceScope, dispatcher
@@ -154,7 +164,8 @@ def load(engine: CaseEngine, session: Session, instance_id: int, row: InstanceSt
     if row is None:
         found = session.connection().execute(_SELECT_INSTANCE, {"b_id": instance_id}).first()
         if found is None:
-            raise NotFound(f"no process instance {instance_id}")
+            raise NotFound(f"no process instance {instance_id}", code=NO_SUCH,
+                           params={"what": "instance", "ident": instance_id})
         row = InstanceState(*found)
     session.info["instance_id"] = row.id
     case = engine.runtime.thaw(process_for_definition_id(engine, session, row.definition_id), row.snapshot)
@@ -180,13 +191,15 @@ def closed_task_error(session: Session, task_id: str) -> Conflict | NotFound:
     """Why ``task_id`` is not open: completed by someone (when), closed otherwise, or unknown."""
     record = history.last_record(session, task_id)
     if record is None:
-        return NotFound(f"no open task {task_id}")
+        return NotFound(f"no open task {task_id}", code=NO_SUCH, params={"what": "task", "ident": task_id})
     if record.outcome == history.COMPLETED:
         when = record.closed_at.isoformat(timespec="seconds")
-        return Conflict(f"task {task_id} was already completed by {record.closed_by} at {when}", code=TASK_CLOSED)
+        return Conflict(f"task {task_id} was already completed by {record.closed_by} at {when}", code=TASK_CLOSED,
+                        params={"task": task_id, "by": record.closed_by, "at": record.closed_at})
     reason = {history.CANCELLED: "the case was cancelled", history.MIGRATED: "the case moved to another version"}
+    why = {history.CANCELLED: "cancelled", history.MIGRATED: "migrated"}.get(record.outcome, "moved_on")
     return Conflict(f"task {task_id} is no longer open ({reason.get(record.outcome, 'the case moved on')})",
-                    code=TASK_CLOSED)
+                    code=TASK_CLOSED, params={"task": task_id, "reason": why})
 
 
 def require_running(loaded: LoadedCase) -> None:
@@ -195,10 +208,12 @@ def require_running(loaded: LoadedCase) -> None:
     if row.status == ERROR:
         raise InstanceNotRunning(
             f"instance {row.id} is in error at element '{row.error_element_id}': {row.error_message}; "
-            "an administrator must fix it and retry it first"
+            "an administrator must fix it and retry it first",
+            code=CASE_NOT_RUNNING, params={"instance": row.id, "status": row.status, "element": row.error_element_id},
         )
     if row.status != RUNNING:
-        raise InstanceNotRunning(f"instance {row.id} is {row.status}")
+        raise InstanceNotRunning(f"instance {row.id} is {row.status}", code=CASE_NOT_RUNNING,
+                                 params={"instance": row.id, "status": row.status})
 
 
 def require_ready(loaded: LoadedCase, task: OpenTask) -> None:
@@ -207,7 +222,7 @@ def require_ready(loaded: LoadedCase, task: OpenTask) -> None:
         raise Conflict(
             f"task '{task.name}' is no longer open: the case moved on before your change "
             "(for example its deadline passed); reload the case",
-            keep_changes=True,
+            keep_changes=True, code=TASK_CLOSED, params={"task": task.name, "reason": "overtaken"},
         )
 
 
@@ -216,17 +231,19 @@ def check_data(data: Any, reserved: frozenset[str] = frozenset()) -> dict[str, A
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InvalidInput(f"data must be a JSON object, not {type(data).__name__}")
+        raise InvalidInput(f"data must be a JSON object, not {type(data).__name__}", code=INVALID_DATA)
     for key in data:
         if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise InvalidInput(
-                f"data key {key!r} is not a valid variable name (letters, digits and _, not starting with _)"
+                f"data key {key!r} is not a valid variable name (letters, digits and _, not starting with _)",
+                code=INVALID_DATA, params={"key": str(key)},
             )
         if key in reserved:
-            raise InvalidInput(f"data key {key!r} is the name of something scripts use; choose another name")
+            raise InvalidInput(f"data key {key!r} is the name of something scripts use; choose another name",
+                               code=INVALID_DATA, params={"key": key})
     problem = unstorable(data, names=True)
     if problem:
-        raise InvalidInput(f"data key {problem}, which cannot be saved with the case")
+        raise InvalidInput(f"data key {problem}, which cannot be saved with the case", code=INVALID_DATA)
     return data
 
 
@@ -257,7 +274,8 @@ def advance_first(engine: CaseEngine, session: Session, loaded: LoadedCase, acto
         raise InstanceNotRunning(
             f"instance {loaded.row.id} failed at element '{failure.element_id}' while its timers ran: "
             f"{failure.message}; an administrator must fix it and retry it",
-            keep_changes=True,
+            keep_changes=True, code=CASE_NOT_RUNNING,
+            params={"instance": loaded.row.id, "status": "error", "element": failure.element_id},
         )
 
 
@@ -274,7 +292,7 @@ def insert_instance(
     """
     problem = unstorable(business_key) if business_key is not None else None
     if problem:
-        raise InvalidInput(f"business_key holds {problem}")
+        raise InvalidInput(f"business_key holds {problem}", code=INVALID_DATA, params={"key": "business_key"})
     new_id = session.connection().execute(
         _INSERT_INSTANCE,
         {"definition_id": definition_id, "business_key": business_key, "status": RUNNING, "revision": 1,

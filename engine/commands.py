@@ -30,7 +30,17 @@ from engine.casestore import CANCELLED, ERROR, RUNNING, InstanceState, LoadedCas
 from engine.clock import FrozenClock
 from engine.db import rerunnable
 from engine.definitions import find_definition, process_for_definition_id
-from engine.errors import CLAIMED_BY_OTHER, Conflict, Forbidden, InstanceNotRunning, InvalidInput
+from engine.errors import (
+    ASSIGNEE_MISSING,
+    CASE_NOT_RUNNING,
+    CLAIMED_BY_OTHER,
+    INVALID_DATA,
+    NOT_ALLOWED,
+    Conflict,
+    Forbidden,
+    InstanceNotRunning,
+    InvalidInput,
+)
 from engine.spiff import using_clock
 
 if TYPE_CHECKING:
@@ -70,7 +80,8 @@ def start_instance(
             not text of at most 200 characters.
     """
     if business_key is not None and (not isinstance(business_key, str) or not 0 < len(business_key) <= 200):
-        raise InvalidInput("business_key must be text of 1 to 200 characters")
+        raise InvalidInput("business_key must be text of 1 to 200 characters", code=INVALID_DATA,
+                           params={"key": "business_key"})
     data = _data(engine, data)
     definition = find_definition(session, key, version)
     process = process_for_definition_id(engine, session, definition.id)
@@ -100,7 +111,8 @@ def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str)
     if task.assignee == actor.name:
         return task
     if task.assignee is not None:
-        raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}", code=CLAIMED_BY_OTHER)
+        raise Conflict(f"task '{task.name}' is already claimed by {task.assignee}", code=CLAIMED_BY_OTHER,
+                       params={"task": task.name, "assignee": task.assignee})
     return _set_assignee(engine, session, actor, task, row, actor.name, "claimed")
 
 
@@ -117,7 +129,8 @@ def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
     if task.assignee is None:
         return task
     if task.assignee != actor.name and not actor.may_assign:
-        raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; only they or a supervisor may release it")
+        raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; only they or a supervisor may release it",
+                        code=CLAIMED_BY_OTHER, params={"task": task.name, "assignee": task.assignee})
     return _set_assignee(engine, session, actor, task, row, None, "unclaimed")
 
 
@@ -130,10 +143,11 @@ def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str
         InvalidInput: the assignee name is empty.
     """
     if not actor.may_assign:
-        raise Forbidden(f"{actor.name} may not assign tasks; a supervisor can")
+        raise Forbidden(f"{actor.name} may not assign tasks; a supervisor can", code=NOT_ALLOWED,
+                        params={"action": "assign", "actor": actor.name, "roles": ["supervisor"]})
     assignee = (assignee or "").strip()
     if not assignee:
-        raise InvalidInput("assignee must be a user name")
+        raise InvalidInput("assignee must be a user name", code=ASSIGNEE_MISSING)
     task, row = casestore.open_task(session, task_id)
     return _set_assignee(engine, session, actor, task, row, assignee, "assigned")
 
@@ -192,7 +206,7 @@ def complete_task(
     require_may_work(actor, task)
     if task.assignee is not None and task.assignee != actor.name and not actor.all_lanes:
         raise Forbidden(f"task '{task.name}' is claimed by {task.assignee}; ask a supervisor to reassign it",
-                        code=CLAIMED_BY_OTHER)
+                        code=CLAIMED_BY_OTHER, params={"task": task.name, "assignee": task.assignee})
     if prepare is not None:
         data = _data(engine, prepare(task, data))
     loaded = casestore.load(engine, session, task.instance_id, row)
@@ -217,10 +231,12 @@ def cancel_instance(
         InstanceNotRunning: already completed or cancelled.
     """
     if not actor.may_assign:
-        raise Forbidden(f"{actor.name} may not cancel cases; a supervisor can")
+        raise Forbidden(f"{actor.name} may not cancel cases; a supervisor can", code=NOT_ALLOWED,
+                        params={"action": "cancel", "actor": actor.name, "roles": ["supervisor"]})
     loaded = casestore.load(engine, session, instance_id)
     if loaded.row.status not in (RUNNING, ERROR):
-        raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}")
+        raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}", code=CASE_NOT_RUNNING,
+                                 params={"instance": instance_id, "status": loaded.row.status})
     loaded.case.cancel()
     loaded.row.status = CANCELLED
     loaded.row.ended_at = loaded.now
@@ -243,11 +259,13 @@ def retry_instance(
         InstanceNotRunning: the instance is not in error.
     """
     if not actor.may_assign:
-        raise Forbidden(f"{actor.name} may not retry cases; an administrator or supervisor can")
+        raise Forbidden(f"{actor.name} may not retry cases; an administrator or supervisor can", code=NOT_ALLOWED,
+                        params={"action": "retry", "actor": actor.name, "roles": ["administrator", "supervisor"]})
     data = _data(engine, data)
     loaded = casestore.load(engine, session, instance_id)
     if loaded.row.status != ERROR:
-        raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}, not in error")
+        raise InstanceNotRunning(f"instance {instance_id} is {loaded.row.status}, not in error", code=CASE_NOT_RUNNING,
+                                 params={"instance": instance_id, "status": loaded.row.status})
     failed_at = loaded.row.error_element_id
     with casestore.stepping(engine, session, loaded, actor):
         loaded.row.status = RUNNING

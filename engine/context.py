@@ -25,7 +25,16 @@ from engine import audit
 from engine.calendar import CalendarCache, Override, calendar_from_settings, load_overrides, parse_day
 from engine.clock import Clock, SystemClock
 from engine.db import RERUNNABLE, UnitOfWork, make_engine
-from engine.errors import CASE_CHANGED, Conflict, EngineError, InvalidDefinition, InvalidInput
+from engine.errors import (
+    CASE_CHANGED,
+    DATABASE_BUSY,
+    DATABASE_LOST,
+    SAVED_CONCURRENTLY,
+    Conflict,
+    EngineError,
+    InvalidDefinition,
+    InvalidInput,
+)
 from engine.job_rows import JobSettings, earliest_due, notify_statement, take_earliest_due
 from engine.sandbox import Sandbox, SandboxLimits
 from engine.settings import DefinitionLimits, load_settings
@@ -286,16 +295,18 @@ class CaseEngine:
                     raise Conflict("the connection to the database was lost while the change was being saved; "
                                    "reload to see whether it was saved" if saving else
                                    "the connection to the database was lost before the change was saved; "
-                                   "nothing was saved; try again") from None
+                                   "nothing was saved; try again",
+                                   code=DATABASE_LOST, params={"saving": saving}) from None
                 if "database is locked" not in str(exc.orig) and code not in ("40P01", "40001"):
                     raise
                 uow.session.rollback()
-                raise Conflict("the database is busy with another change; try again in a moment") from None
+                raise Conflict("the database is busy with another change; try again in a moment",
+                               code=DATABASE_BUSY) from None
             except IntegrityError as exc:
                 uow.session.rollback()
                 raise Conflict(
                     "another change was saved at the same moment; reload and try again "
-                    f"({exc.orig.__class__.__name__})"
+                    f"({exc.orig.__class__.__name__})", code=SAVED_CONCURRENTLY,
                 ) from None
 
     def query(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -311,6 +322,7 @@ class CaseEngine:
         return Conflict(
             f"the case was changed first by {latest.actor} ({latest.action} at "
             f"{latest.at.isoformat(timespec='seconds')}); reload and try again", code=CASE_CHANGED,
+            params={"by": latest.actor, "action": latest.action, "at": latest.at},
         )
 
     def dispose(self) -> None:

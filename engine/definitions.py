@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, defer
 
 from engine import audit
 from engine.actors import Actor
-from engine.errors import DefinitionProblem, InvalidDefinition, NotFound, ScriptError
+from engine.errors import NO_DEFINITION, NO_SUCH, DefinitionProblem, InvalidDefinition, NotFound, ScriptError
 from engine.job_rows import TIMER_START, insert_jobs, job_row
 from engine.models import Job, ProcessDefinition
 from engine.settings import DefinitionLimits
@@ -133,7 +133,8 @@ def _ref(engine: CaseEngine, session: Session, definition_id: int) -> tuple[str,
             .where(ProcessDefinition.id == definition_id)
         ).first()
         if found is None:
-            raise NotFound(f"no process definition {definition_id}")
+            raise NotFound(f"no process definition {definition_id}", code=NO_SUCH,
+                           params={"what": "definition", "ident": definition_id})
         ref = engine.definition_refs[definition_id] = (found[0], found[1], found[2])
     return ref
 
@@ -173,8 +174,10 @@ def find_definition(session: Session, key: str, version: int | None = None) -> P
         return found
     versions = list(session.scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)))
     if not versions:
-        raise NotFound(f"no process definition with key {key!r} is deployed")
-    raise NotFound(f"process {key!r} has no version {version}; deployed versions: {sorted(versions)}")
+        raise NotFound(f"no process definition with key {key!r} is deployed", code=NO_DEFINITION,
+                       params={"process": key, "version": None})
+    raise NotFound(f"process {key!r} has no version {version}; deployed versions: {sorted(versions)}",
+                   code=NO_DEFINITION, params={"process": key, "version": version})
 
 
 def _no_problems(_properties: object) -> list[str]:
@@ -192,4 +195,5 @@ def parsed_process(engine: CaseEngine, definition: ProcessDefinition) -> ParsedP
     for process in parsed:
         if process.key == definition.key:
             return process
-    raise NotFound(f"process {definition.key!r} is missing from its own BPMN (version {definition.version})")
+    raise NotFound(f"process {definition.key!r} is missing from its own BPMN (version {definition.version})",
+                   code=NO_DEFINITION, params={"process": definition.key, "version": definition.version})

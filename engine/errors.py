@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+#: Every code an error below ``web/`` can carry, with the names of the parameters it carries.
+#: Pages put each code into their own language (``web/refusals.py``); a test walks this registry,
+#: so a code added without wording fails it. The ``message`` stays technical English for the API and CLI.
+CODES: dict[str, tuple[str, ...]] = {}
+
+
+def error_code(name: str, *params: str) -> str:
+    """Register the code ``name`` and the parameters its errors carry; return ``name``."""
+    CODES[name] = params
+    return name
+
+
+#: A field's value is missing (``field``).
+REQUIRED = error_code("required", "field")
+#: A field's value is not one of those allowed (``field``, ``value``, ``allowed``).
+NOT_A_CHOICE = error_code("not_a_choice", "field", "value", "allowed")
+#: A field's value is too long (``field``, ``limit``).
+TOO_LONG = error_code("too_long", "field", "limit")
+#: Several problems at once: ``problems`` is a list of ``(code, params)``.
+SEVERAL = error_code("several", "problems")
+#: The actor may not do ``action`` (``actor``; ``roles`` that may, when known).
+NOT_ALLOWED = error_code("not_allowed", "action", "actor", "roles")
+#: Nothing of ``what`` (instance, task, request, member, user, ...) is known by ``ident``.
+NO_SUCH = error_code("no_such", "what", "ident")
+
 
 class EngineError(Exception):
     """Base class of every error the engine reports to a caller."""
@@ -9,7 +37,8 @@ class EngineError(Exception):
     #: A short machine-readable kind, used by the CLI and the web layer to pick a status.
     kind = "error"
 
-    def __init__(self, message: str, keep_changes: bool = False, code: str | None = None) -> None:
+    def __init__(self, message: str, keep_changes: bool = False, code: str | None = None,
+                 params: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         #: True when the command is refused but what it did first must still be committed
@@ -17,6 +46,8 @@ class EngineError(Exception):
         self.keep_changes = keep_changes
         #: What went wrong as a short name, for a page to put into its own words (None: not named).
         self.code = code
+        #: The values the code's wording names (a field, a file name, who and when), never translated here.
+        self.params: dict[str, Any] = dict(params or {})
 
     def __str__(self) -> str:
         return self.message
@@ -52,13 +83,31 @@ class Conflict(EngineError):
     kind = "conflict"
 
 
-#: `Conflict.code` when the task has closed (completed by someone, or the case moved on).
-TASK_CLOSED = "task_closed"
-#: `Conflict.code` when someone else holds the task.
-CLAIMED_BY_OTHER = "claimed_by_other"
+#: `Conflict.code` when the task has closed: ``by`` and ``at`` when someone completed it, else ``reason``
+#: (``cancelled``, ``migrated``, ``moved_on``, ``overtaken``: the case moved on before the change).
+TASK_CLOSED = error_code("task_closed", "task", "by", "at", "reason")
+#: `Conflict.code` when someone else holds the task (``task``, ``assignee``).
+CLAIMED_BY_OTHER = error_code("claimed_by_other", "task", "assignee")
 #: `Conflict.code` when another transaction saved the same case between this one's read and write
 #: (`CaseEngine.run` tries such a command once more, against what the other one saved).
-CASE_CHANGED = "case_changed"
+CASE_CHANGED = error_code("case_changed", "by", "action", "at")
+#: The case is not running (``instance``, ``status``; ``element`` when it is in error).
+CASE_NOT_RUNNING = error_code("case_not_running", "instance", "status", "element")
+#: The database was lost (``saving``: True when the change may have been saved), busy, or a
+#: concurrent write hit a unique constraint.
+DATABASE_LOST = error_code("database_lost", "saving")
+DATABASE_BUSY = error_code("database_busy")
+SAVED_CONCURRENTLY = error_code("saved_concurrently")
+#: The task is in a lane (``lane``) the actor does not hold (``task``).
+LANE_NOT_HELD = error_code("lane_not_held", "task", "lane")
+#: A job (``job``) that is not an incident (``status``) cannot be retried as one.
+JOB_NOT_INCIDENT = error_code("job_not_incident", "job", "status")
+#: A process (``process``) has no deployed ``version`` (None: none at all), or its BPMN lost it.
+NO_DEFINITION = error_code("no_definition", "process", "version")
+#: A task was assigned to no one (``assign_task`` with an empty name).
+ASSIGNEE_MISSING = error_code("assignee_missing")
+#: Case data or a business key that cannot be stored (``key`` names the culprit when there is one).
+INVALID_DATA = error_code("invalid_data", "key")
 
 
 class InstanceNotRunning(Conflict):

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.actors import SYSTEM, Actor
-from engine.errors import Conflict, EngineError, NotFound
+from engine.errors import JOB_NOT_INCIDENT, NO_SUCH, Conflict, EngineError, NotFound
 from engine.job_rows import JobSettings, announce_due
 from engine.models import Job, ProcessInstance
 
@@ -218,7 +218,8 @@ def run_job(engine: CaseEngine, job: JobRef, owner: str, now: datetime, settings
     handler = engine.job_handlers.get(job.kind) or engine.job_handlers.get(job.kind.rstrip("0123456789_"))
     try:
         if handler is None:
-            raise NotFound(f"no handler for job kind {job.kind!r}")
+            raise NotFound(f"no handler for job kind {job.kind!r}", code=NO_SUCH,
+                           params={"what": "job_kind", "ident": job.kind})
         report.fired = engine.run(handler, job, owner, now)
         report.ran = 1
     except JobLost:
@@ -324,9 +325,10 @@ def retry_incident(engine: CaseEngine, session: Session, actor: Actor, job_id: i
     """
     job = session.get(Job, job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(f"no job {job_id}", code=NO_SUCH, params={"what": "job", "ident": job_id})
     if job.status != "incident":
-        raise Conflict(f"job {job_id} is {job.status}, not an incident")
+        raise Conflict(f"job {job_id} is {job.status}, not an incident", code=JOB_NOT_INCIDENT,
+                       params={"job": job_id, "status": job.status})
     now = engine.clock.now()
     job.status, job.attempts, job.due_at, job.lock_owner, job.lock_expires_at = "pending", 0, now, None, None
     session.flush()

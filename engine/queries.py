@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine.access import visible_condition
 from engine.actors import Actor
 from engine.definitions import parsed_process
-from engine.errors import NotFound
+from engine.errors import NO_SUCH, NotFound
 from engine.job_rows import TIMER
 from engine.models import AuditEvent, HumanTask, Job, ProcessDefinition, ProcessInstance
 from engine.sla import sla_condition, sla_state
@@ -91,7 +91,8 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int, *, w
     """
     row = session.get(ProcessInstance, instance_id)
     if row is None:
-        raise NotFound(f"no process instance {instance_id}")
+        raise NotFound(f"no process instance {instance_id}", code=NO_SUCH,
+                       params={"what": "instance", "ident": instance_id})
     definition = session.get(ProcessDefinition, row.definition_id)
     assert definition is not None
     process = parsed_process(engine, definition)

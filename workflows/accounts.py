@@ -15,8 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.errors import Forbidden, InvalidInput
+from engine.errors import NOT_ALLOWED, Forbidden, InvalidInput, error_code
 from workflows.models import User
+
+#: A password shorter than ``minimum`` characters.
+PASSWORD_SHORT = error_code("password_short", "minimum")
+#: Roles (``unknown``) that are not among ``known``.
+UNKNOWN_ROLES = error_code("unknown_roles", "unknown", "known")
 
 #: Role → the lanes it works in. Supervisors also assign, reassign, cancel and retry.
 ROLE_LANES: dict[str, tuple[str, ...]] = {
@@ -51,7 +56,7 @@ def hash_password(password: str) -> str:
         InvalidInput: the password is shorter than 8 characters.
     """
     if len(password or "") < 8:
-        raise InvalidInput("password: at least 8 characters")
+        raise InvalidInput("password: at least 8 characters", code=PASSWORD_SHORT, params={"minimum": 8})
     return _hasher.hash(password)
 
 
@@ -63,7 +68,8 @@ def check_roles(roles: list[str]) -> list[str]:
     """
     unknown = [role for role in roles if role not in ROLE_LANES]
     if unknown:
-        raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}")
+        raise InvalidInput(f"roles: unknown {unknown}; choose from {', '.join(ROLE_LANES)}", code=UNKNOWN_ROLES,
+                           params={"unknown": unknown, "known": list(ROLE_LANES)})
     return list(roles)
 
 
@@ -75,13 +81,15 @@ def is_staff(actor: Actor) -> bool:
 def require_staff(actor: Actor) -> None:
     """Refuse with `Forbidden` what only staff may do (a member's own account may not)."""
     if not is_staff(actor):
-        raise Forbidden(f"{actor.name} is not staff; only the society's staff may do this")
+        raise Forbidden(f"{actor.name} is not staff; only the society's staff may do this", code=NOT_ALLOWED,
+                        params={"action": "staff", "actor": actor.name})
 
 
 def require_role(actor: Actor, *roles: str) -> None:
     """Refuse with `Forbidden` unless ``actor`` has one of ``roles``."""
     if not actor.has_role(*roles):
-        raise Forbidden(f"{actor.name} may not do this; it needs the role {' or '.join(roles)}")
+        raise Forbidden(f"{actor.name} may not do this; it needs the role {' or '.join(roles)}", code=NOT_ALLOWED,
+                        params={"action": "role", "actor": actor.name, "roles": list(roles)})
 
 
 def check_password(user: User, password: str) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ConfigError, InvalidInput
+from engine.errors import NOT_A_CHOICE, ConfigError, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class Catalogue:
             return self.services[key]
         except KeyError:
             offered = ", ".join(self.services)
-            raise InvalidInput(f"service_type {key!r} is not offered; choose one of {offered}") from None
+            raise InvalidInput(f"service_type {key!r} is not offered; choose one of {offered}", code=NOT_A_CHOICE,
+                               params={"field": "service_type", "value": key, "allowed": list(self.services)}) from None
 
 
 def _service(key: str, entry: Any) -> ServiceType:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput, NotFound, error_code
 from engine.settings import config_path
 
 if TYPE_CHECKING:
@@ -30,10 +30,17 @@ SIGNATURES = {
 }
 
 #: `InvalidInput.code` of each refused upload, for a page to put into its own words.
-FILE_MISSING, FILE_NAME, FILE_TYPE, FILE_SIZE, FILE_EMPTY, FILE_CONTENT = (
-    "file_missing", "file_name", "file_type", "file_size", "file_empty", "file_content")
-#: `InvalidInput.code` of a file sent for an item that is verified, never stored (an ID, PDPL).
-FILE_NOT_KEPT = "file_not_kept"
+#: Each carries ``name`` (the file's name) and what the rule is: ``types``, ``mb`` or ``type``.
+FILE_MISSING = error_code("file_missing")
+FILE_NAME = error_code("file_name", "name")
+FILE_TYPE = error_code("file_type", "name", "types")
+FILE_SIZE = error_code("file_size", "name", "mb")
+FILE_EMPTY = error_code("file_empty", "name")
+FILE_CONTENT = error_code("file_content", "name", "type")
+#: `InvalidInput.code` of a file sent for an item that is verified, never stored (an ID, PDPL); ``kind``.
+FILE_NOT_KEPT = error_code("file_not_kept", "kind")
+#: A stored document whose file is gone.
+FILE_GONE = error_code("file_gone")
 
 @dataclass
 class Upload:
@@ -67,17 +74,20 @@ def store_upload(engine: CaseEngine, request_id: int, kind: str, filename: str, 
     # The name is never a path here, but a file sent that way is refused, not quietly renamed.
     if any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name) or name.strip(".") == "":
         raise InvalidInput(f"file: {name!r} names a folder or holds a control character; send the file itself",
-                           code=FILE_NAME)
+                           code=FILE_NAME, params={"name": name})
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in types:
-        raise InvalidInput(f"file: {name!r} is not an accepted type ({', '.join(types)})", code=FILE_TYPE)
+        raise InvalidInput(f"file: {name!r} is not an accepted type ({', '.join(types)})", code=FILE_TYPE,
+                           params={"name": name, "types": list(types)})
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise InvalidInput(f"file: {name!r} is larger than {max_bytes // (1024 * 1024)} MB", code=FILE_SIZE)
+        raise InvalidInput(f"file: {name!r} is larger than {max_bytes // (1024 * 1024)} MB", code=FILE_SIZE,
+                           params={"name": name, "mb": max_bytes // (1024 * 1024)})
     if not data:
-        raise InvalidInput(f"file: {name!r} is empty", code=FILE_EMPTY)
+        raise InvalidInput(f"file: {name!r} is empty", code=FILE_EMPTY, params={"name": name})
     if not any(data.startswith(sig) for sig in SIGNATURES.get(extension, (b"",))):
-        raise InvalidInput(f"file: {name!r} is not a real {extension.upper()} file", code=FILE_CONTENT)
+        raise InvalidInput(f"file: {name!r} is not a real {extension.upper()} file", code=FILE_CONTENT,
+                           params={"name": name, "type": extension.upper()})
     stored = f"{int(request_id)}/{kind}-{uuid.uuid4().hex}.{extension}"
     target = folder / stored
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -112,5 +122,5 @@ def upload_path(engine: CaseEngine, stored: str) -> Path:
     folder, _, _ = limits(engine.settings)
     path = (folder / stored).resolve()
     if folder.resolve() not in path.parents or not path.is_file():
-        raise NotFound("the document's file is not available")
+        raise NotFound("the document's file is not available", code=FILE_GONE)
     return path

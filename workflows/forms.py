@@ -18,10 +18,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.errors import InvalidInput, NotFound
+from engine.errors import NO_SUCH, InvalidInput, NotFound, error_code
 from engine.settings import PROJECT_ROOT
 from workflows.identity import ascii_digits
 
+#: `FormErrors.code`: ``errors`` maps each field to its problem (the kinds are in ``reasons``).
+FORM_ERRORS = error_code("form_errors", "errors")
+#: A form file (``form``) that is not JSON or not a JSON Schema (``detail``, technical).
+FORM_FILE_INVALID = error_code("form_file_invalid", "form", "detail")
 FORMS_DIR = PROJECT_ROOT / "bpmn" / "forms"
 #: Arabic decimal and thousands separators (٤٬٥٠٠٫٥ is 4500.5).
 _NUMBER_SEPARATORS = str.maketrans({"\u066b": ".", "\u066c": ""})
@@ -34,13 +38,15 @@ class FormErrors(InvalidInput):
 
     ``reasons`` gives each field's problem as a kind and its limit, for pages to put in their
     own language: ``required``, ``blank``, ``choice``, ``integer``, ``number``, ``minimum``,
-    ``maximum``, ``min_length``, ``max_length``, ``date`` or ``other``.
+    ``maximum``, ``min_length``, ``max_length``, ``date``, ``must_tick`` (a box that must be ticked)
+    or ``other``.
     """
 
     def __init__(self, errors: dict[str, str], reasons: dict[str, tuple[str, Any]] | None = None) -> None:
         self.errors = errors
         self.reasons = reasons or {field: ("other", None) for field in errors}
-        super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()))
+        super().__init__("; ".join(f"{field}: {problem}" for field, problem in errors.items()), code=FORM_ERRORS,
+                         params={"errors": dict(errors)})
 
 
 def _reason(error: Any) -> tuple[str, Any]:
@@ -53,6 +59,8 @@ def _reason(error: Any) -> tuple[str, Any]:
              "minLength": "min_length", "maxLength": "max_length", "minItems": "required"}
     if kind == "format" and error.validator_value == "date":
         return "date", None
+    if kind in ("const", "enum") and error.validator_value in (True, [True]):
+        return "must_tick", None
     return names.get(kind, "other"), error.validator_value
 
 
@@ -66,14 +74,16 @@ def load_form(key: str, folder: str = str(FORMS_DIR)) -> dict[str, Any]:
     """
     path = Path(folder) / key
     if path.resolve().parent != Path(folder).resolve() or not path.is_file():
-        raise NotFound(f"no form {key!r} in {folder}")
+        raise NotFound(f"no form {key!r} in {folder}", code=NO_SUCH, params={"what": "form", "ident": key})
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"form {key}: not JSON (line {exc.lineno}: {exc.msg})") from None
+        raise InvalidInput(f"form {key}: not JSON (line {exc.lineno}: {exc.msg})", code=FORM_FILE_INVALID,
+                           params={"form": key, "detail": f"line {exc.lineno}: {exc.msg}"}) from None
     errors = sorted(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema), key=str)
     if errors:
-        raise InvalidInput(f"form {key}: not a valid JSON Schema: {errors[0].message}")
+        raise InvalidInput(f"form {key}: not a valid JSON Schema: {errors[0].message}", code=FORM_FILE_INVALID,
+                           params={"form": key, "detail": errors[0].message})
     return schema
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.errors import InvalidInput
+from engine.errors import REQUIRED, InvalidInput, error_code
 from engine.services import ServiceCall
 from workflows import requests as request_services
 from workflows.domain import domain
@@ -19,18 +19,24 @@ from workflows.members import get_member, next_number
 from workflows.models import Member, Survey
 from workflows.notifications import notify
 
+#: A service task run by a case that was not opened as a member request (or whose data names
+#: another case's request, ``reference``); a case whose applicant has not acknowledged the data.
+NOT_A_REQUEST_CASE = error_code("not_a_request_case", "reference")
+NOT_ACKNOWLEDGED = error_code("not_acknowledged")
+
 
 def _request(call: ServiceCall) -> Any:
     request_id = call.data.get("request_id")
     if not isinstance(request_id, int):
-        raise InvalidInput("the case has no request_id: it was not opened as a member request")
+        raise InvalidInput("the case has no request_id: it was not opened as a member request", code=NOT_A_REQUEST_CASE)
     request = request_services.get_request(call.session, request_id)
     if request.instance_id is None:
         # Only inside open_request, whose transaction is starting this very case.
         request.instance_id = call.instance_id
     if request.instance_id != call.instance_id:
         # the data names a request of another case: never touch it
-        raise InvalidInput(f"request {request.reference} belongs to another case; open requests with open_request")
+        raise InvalidInput(f"request {request.reference} belongs to another case; open requests with open_request",
+                           code=NOT_A_REQUEST_CASE, params={"reference": request.reference})
     return request
 
 
@@ -39,7 +45,7 @@ def set_status(call: ServiceCall) -> str:
     request = _request(call)
     status = str(call.params.get("status") or "")
     if not status:
-        raise InvalidInput("set_status needs a 'status' parameter")
+        raise InvalidInput("set_status needs a 'status' parameter", code=REQUIRED, params={"field": "status"})
     request_services.set_status(request, status, call.now)
     call.session.flush()
     return status
@@ -80,7 +86,8 @@ def notify_member(call: ServiceCall) -> int:
 def record_acknowledgement(call: ServiceCall) -> str:
     """Record the applicant's acknowledgement from the form data (``acknowledged``, ``ack_channel``)."""
     if call.data.get("acknowledged") is not True:
-        raise InvalidInput("the applicant has not acknowledged responsibility for the data (acknowledged)")
+        raise InvalidInput("the applicant has not acknowledged responsibility for the data (acknowledged)",
+                           code=NOT_ACKNOWLEDGED)
     ack = request_services.record_acknowledgement(
         call.scope.engine, call.session, call.scope.actor, _request(call).id,
         str(call.data.get("ack_channel") or "in_person"), call.now)

@@ -11,7 +11,17 @@ import unicodedata
 
 import phonenumbers
 
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, error_code
+
+#: A field (``field``) whose ``value`` is not a national ID: not 10 digits, a wrong first digit, a
+#: wrong check digit; not a phone number, not a mobile one, not an e-mail address, not a whole number.
+NATIONAL_ID_LENGTH = error_code("national_id_length", "field", "value")
+NATIONAL_ID_START = error_code("national_id_start", "field", "value")
+NATIONAL_ID_CHECK = error_code("national_id_check", "field", "value")
+NOT_A_PHONE = error_code("not_a_phone", "field", "value")
+NOT_A_MOBILE = error_code("not_a_mobile", "field", "value")
+NOT_AN_EMAIL = error_code("not_an_email", "field", "value")
+NOT_A_WHOLE_NUMBER = error_code("not_a_whole_number", "field", "value")
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 _TASHKEEL = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -31,11 +41,14 @@ def national_id(value: str, field: str = "national_id") -> str:
     """
     digits = re.sub(r"[\s-]", "", ascii_digits(value or ""))
     if not re.fullmatch(r"[0-9]{10}", digits):
-        raise InvalidInput(f"{field}: a national ID or iqama has 10 digits; got {value!r}")
+        raise InvalidInput(f"{field}: a national ID or iqama has 10 digits; got {value!r}", code=NATIONAL_ID_LENGTH,
+                           params={"field": field, "value": value})
     if digits[0] not in "12":
-        raise InvalidInput(f"{field}: starts with 1 (citizen) or 2 (resident); got {digits[0]}")
+        raise InvalidInput(f"{field}: starts with 1 (citizen) or 2 (resident); got {digits[0]}",
+                           code=NATIONAL_ID_START, params={"field": field, "value": digits})
     if not luhn_valid(digits):
-        raise InvalidInput(f"{field}: {digits} is not a valid number (its check digit is wrong); please re-check it")
+        raise InvalidInput(f"{field}: {digits} is not a valid number (its check digit is wrong); please re-check it",
+                           code=NATIONAL_ID_CHECK, params={"field": field, "value": digits})
     return digits
 
 
@@ -70,12 +83,15 @@ def mobile(value: str, field: str = "mobile") -> str:
     try:
         number = phonenumbers.parse(text, "SA")
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{field}: {value!r} is not a phone number (write 05XXXXXXXX or +9665XXXXXXXX)") from None
+        raise InvalidInput(f"{field}: {value!r} is not a phone number (write 05XXXXXXXX or +9665XXXXXXXX)",
+                           code=NOT_A_PHONE, params={"field": field, "value": value}) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{field}: {value!r} is not a valid phone number (write 05XXXXXXXX or +9665XXXXXXXX)")
+        raise InvalidInput(f"{field}: {value!r} is not a valid phone number (write 05XXXXXXXX or +9665XXXXXXXX)",
+                           code=NOT_A_PHONE, params={"field": field, "value": value})
     kind = phonenumbers.number_type(number)
     if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        raise InvalidInput(f"{field}: {value!r} is not a mobile number")
+        raise InvalidInput(f"{field}: {value!r} is not a mobile number", code=NOT_A_MOBILE,
+                           params={"field": field, "value": value})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -87,7 +103,8 @@ def email(value: str, field: str = "email") -> str:
     """
     text = (value or "").strip()
     if not _EMAIL.match(text) or len(text) > 320:
-        raise InvalidInput(f"{field}: {value!r} is not an e-mail address")
+        raise InvalidInput(f"{field}: {value!r} is not an e-mail address", code=NOT_AN_EMAIL,
+                           params={"field": field, "value": value})
     local, _, domain = text.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -102,7 +119,8 @@ def whole_number(value: object, field: str) -> int:
         return value
     text = ascii_digits(str(value or "")).strip()
     if not re.fullmatch(r"-?[0-9]+", text):
-        raise InvalidInput(f"{field}: {value!r} is not a whole number")
+        raise InvalidInput(f"{field}: {value!r} is not a whole number", code=NOT_A_WHOLE_NUMBER,
+                           params={"field": field, "value": value})
     return int(text)
 
 

@@ -12,9 +12,27 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import (
+    NO_SUCH,
+    NOT_A_CHOICE,
+    SEVERAL,
+    TOO_LONG,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    error_code,
+)
 from workflows import identity
 from workflows.models import Contact, Counter, Member
+
+#: A field given that members do not have (``field``).
+UNKNOWN_FIELD = error_code("unknown_field", "field")
+#: A field holding a NUL character (``field``).
+NUL_IN_FIELD = error_code("nul_in_field", "field")
+#: A field (``field``) whose ``value`` is not a date.
+NOT_A_DATE = error_code("not_a_date", "field", "value")
+#: A national ID or membership number (``field``, ``value``) already registered to ``member``.
+ALREADY_REGISTERED = error_code("already_registered", "field", "value", "member")
 
 MEMBER_STATUSES = ("applicant", "active", "suspended", "ended")
 DIRECTIONS = ("inbound", "outbound")
@@ -28,9 +46,11 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         InvalidInput: listing each field that is wrong.
     """
     unknown = set(fields) - set(_FIELDS)
-    problems: list[str] = [f"unknown field {name!r}" for name in sorted(unknown)]
+    problems = [InvalidInput(f"unknown field {name!r}", code=UNKNOWN_FIELD, params={"field": name})
+                for name in sorted(unknown)]
     # PostgreSQL cannot hold a NUL in text: name the field rather than fail at the database.
-    problems += [f"{name}: contains a NUL character (\\0)" for name in sorted(set(fields) & set(_FIELDS))
+    problems += [InvalidInput(f"{name}: contains a NUL character (\\0)", code=NUL_IN_FIELD, params={"field": name})
+                 for name in sorted(set(fields) & set(_FIELDS))
                  if isinstance(fields[name], str) and "\x00" in fields[name]]
     clean: dict[str, Any] = {}
 
@@ -41,7 +61,7 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         try:
             clean[name] = convert(value)
         except InvalidInput as exc:
-            problems.append(exc.message)
+            problems.append(exc)
 
     check("national_id", identity.national_id)
     check("mobile", identity.mobile)
@@ -55,19 +75,32 @@ def clean_member_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     check("language", lambda v: _one_of("language", str(v).strip(), ("ar", "en")))
     check("joined_on", _date)
     if problems:
-        raise InvalidInput("; ".join(problems))
+        raise several(problems)
     return clean
+
+
+def several(problems: list[InvalidInput]) -> InvalidInput:
+    """One refusal holding ``problems`` (its message theirs joined; params their codes and params).
+
+    A problem that holds several itself is flattened into this one's list.
+    """
+    listed: list[tuple[str | None, dict[str, Any]]] = []
+    for problem in problems:
+        listed += problem.params["problems"] if problem.code == SEVERAL else [(problem.code, problem.params)]
+    return InvalidInput("; ".join(p.message for p in problems), code=SEVERAL, params={"problems": listed})
 
 
 def _at_most(field: str, value: str, limit: int) -> str:
     if len(value) > limit:
-        raise InvalidInput(f"{field}: at most {limit} characters (this one has {len(value)})")
+        raise InvalidInput(f"{field}: at most {limit} characters (this one has {len(value)})", code=TOO_LONG,
+                           params={"field": field, "limit": limit})
     return value
 
 
 def _one_of(field: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}")
+        raise InvalidInput(f"{field}: {value!r} is not one of {', '.join(allowed)}", code=NOT_A_CHOICE,
+                           params={"field": field, "value": value, "allowed": list(allowed)})
     return value
 
 
@@ -78,7 +111,8 @@ def _date(value: Any) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"joined_on: {value!r} is not a date (write YYYY-MM-DD)") from None
+        raise InvalidInput(f"joined_on: {value!r} is not a date (write YYYY-MM-DD)", code=NOT_A_DATE,
+                           params={"field": "joined_on", "value": str(value)}) from None
 
 
 def refuse_duplicates(session: Session, clean: Mapping[str, Any], member_id: int | None = None) -> None:
@@ -92,7 +126,8 @@ def refuse_duplicates(session: Session, clean: Mapping[str, Any], member_id: int
             continue
         found = session.scalars(select(Member).where(getattr(Member, name) == clean[name])).first()
         if found is not None and found.id != member_id:
-            raise Conflict(f"{name} {clean[name]} is already registered to member {found.id} ({found.name_ar})")
+            raise Conflict(f"{name} {clean[name]} is already registered to member {found.id} ({found.name_ar})",
+                           code=ALREADY_REGISTERED, params={"field": name, "value": clean[name], "member": found.id})
 
 
 def get_member(session: Session, member_id: int) -> Member:
@@ -103,7 +138,7 @@ def get_member(session: Session, member_id: int) -> Member:
     """
     member = session.get(Member, member_id)
     if member is None:
-        raise NotFound(f"no member {member_id}")
+        raise NotFound(f"no member {member_id}", code=NO_SUCH, params={"what": "member", "ident": member_id})
     return member
 
 

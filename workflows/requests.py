@@ -15,11 +15,16 @@ from sqlalchemy.orm import Session
 
 from engine.actors import Actor
 from engine.db import after_commit
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import NO_SUCH, NOT_A_CHOICE, REQUIRED, Conflict, InvalidInput, NotFound, error_code
 from workflows.documents import FILE_NOT_KEPT, discard_upload
 from workflows.domain import domain
 from workflows.members import get_member
 from workflows.models import CHANNELS, Acknowledgement, Decision, RequestDocument, ServiceRequest
+
+#: The request (``reference``) has a decision already (``outcome``).
+DECISION_EXISTS = error_code("decision_exists", "reference", "outcome")
+#: The request (``reference``) lists no document ``kind``.
+NO_DOCUMENT = error_code("no_document", "reference", "kind")
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -71,7 +76,7 @@ def get_request(session: Session, request_id: int) -> ServiceRequest:
     """
     request = session.get(ServiceRequest, request_id)
     if request is None:
-        raise NotFound(f"no request {request_id}")
+        raise NotFound(f"no request {request_id}", code=NO_SUCH, params={"what": "request", "ident": request_id})
     return request
 
 
@@ -102,18 +107,20 @@ def mark_document(
         NotFound: no such item.
     """
     if state not in DOCUMENT_STATES:
-        raise InvalidInput(f"state: {state!r} is not one of {', '.join(DOCUMENT_STATES)}")
+        raise InvalidInput(f"state: {state!r} is not one of {', '.join(DOCUMENT_STATES)}", code=NOT_A_CHOICE,
+                           params={"field": "state", "value": state, "allowed": list(DOCUMENT_STATES)})
     request = get_request(session, request_id)
     item = session.scalars(select(RequestDocument).where(RequestDocument.request_id == request_id,
                                                          RequestDocument.kind == kind)).first()
     if item is None:
-        raise NotFound(f"request {request.reference} has no document {kind!r}")
+        raise NotFound(f"request {request.reference} has no document {kind!r}", code=NO_DOCUMENT,
+                       params={"reference": request.reference, "kind": kind})
     kind_spec = {d.kind: d for d in domain(engine).catalogue.service(request.service_type).documents}.get(kind)
     if file_name and (kind_spec is None or not kind_spec.store_file):
         raise InvalidInput(f"{kind}: this document is verified, not stored; do not attach the file",
-                           code=FILE_NOT_KEPT)
+                           code=FILE_NOT_KEPT, params={"kind": kind})
     if state == "missing" and not (note or "").strip():
-        raise InvalidInput("note: say what is missing")
+        raise InvalidInput("note: say what is missing", code=REQUIRED, params={"field": "note"})
     now = engine.clock.now()
     item.state, item.note = state, (note or "").strip()
     if state in ("received", "verified") and item.received_at is None:
@@ -146,7 +153,8 @@ def record_acknowledgement(
     if existing is not None:
         return existing
     if channel not in CHANNELS:
-        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}", code=NOT_A_CHOICE,
+                           params={"field": "channel", "value": channel, "allowed": list(CHANNELS)})
     member = get_member(session, request.member_id)
     text = domain(engine).catalogue.acknowledgement
     ack = Acknowledgement(request_id=request.id, member_id=member.id,
@@ -177,19 +185,22 @@ def record_decision(
         Conflict: a different decision was already recorded.
     """
     if outcome not in OUTCOMES:
-        raise InvalidInput(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}")
+        raise InvalidInput(f"outcome: {outcome!r} is not one of {', '.join(OUTCOMES)}", code=NOT_A_CHOICE,
+                           params={"field": "outcome", "value": outcome, "allowed": list(OUTCOMES)})
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("reason: the committee gives a reason")
+        raise InvalidInput("reason: the committee gives a reason", code=REQUIRED, params={"field": "reason"})
     members = [str(m).strip() for m in committee_members if str(m).strip()]
     if not members:
-        raise InvalidInput("committee_members: name the members present")
+        raise InvalidInput("committee_members: name the members present", code=REQUIRED,
+                           params={"field": "committee_members"})
     request = get_request(session, request_id)
     existing = session.scalars(select(Decision).where(Decision.request_id == request_id)).first()
     if existing is not None:
         if (existing.outcome, existing.reason) == (outcome, reason):
             return existing
-        raise Conflict(f"request {request.reference} already has a decision ({existing.outcome})")
+        raise Conflict(f"request {request.reference} already has a decision ({existing.outcome})",
+                       code=DECISION_EXISTS, params={"reference": request.reference, "outcome": existing.outcome})
     decision = Decision(request_id=request.id, outcome=outcome, reason=reason, committee_members=members,
                         decided_at=now or engine.clock.now(), recorded_by=actor.name)
     session.add(decision)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import NO_SUCH, NOT_A_CHOICE, TOO_LONG, Conflict, InvalidInput, NotFound, error_code
 from workflows.accounts import check_roles, end_sessions, hash_password, require_role
 from workflows.models import User
 
@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from engine.context import CaseEngine
 
 LANGUAGES = ("ar", "en")
+
+#: A user name with characters other than letters, digits, '.' and '_'; one already taken (``username``).
+USERNAME_CHARACTERS = error_code("username_characters")
+USERNAME_TAKEN = error_code("username_taken", "username")
+#: An administrator removing their own administrator role, or stopping their own account.
+OWN_ADMINISTRATOR_ROLE = error_code("own_administrator_role")
+OWN_ACCOUNT_STOPPED = error_code("own_account_stopped")
 
 
 def create_user(
@@ -40,7 +47,7 @@ def create_user(
     require_role(actor, "administrator")
     username = (username or "").strip()
     if not username or not username.replace("_", "").replace(".", "").isalnum():
-        raise InvalidInput("username: letters, digits, '.' and '_' only")
+        raise InvalidInput("username: letters, digits, '.' and '_' only", code=USERNAME_CHARACTERS)
     display_name = (display_name or "").strip() or username
     email = (email or "").strip() or None
     for field, value in (("username", username), ("display_name", display_name), ("email", email)):
@@ -48,9 +55,10 @@ def create_user(
     password_hash = hash_password(password)
     roles = check_roles(list(roles or []))
     if language not in LANGUAGES:
-        raise InvalidInput(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+        raise InvalidInput(f"language: {language!r} is not one of {', '.join(LANGUAGES)}", code=NOT_A_CHOICE,
+                           params={"field": "language", "value": language, "allowed": list(LANGUAGES)})
     if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"username {username!r} is taken")
+        raise Conflict(f"username {username!r} is taken", code=USERNAME_TAKEN, params={"username": username})
     user = User(username=username, display_name=display_name, email=email, password_hash=password_hash,
                 roles=roles, member_id=member_id, is_active=True, language=language, created_at=engine.clock.now())
     session.add(user)
@@ -62,7 +70,8 @@ def _fits(field: str, value: str | None) -> None:
     """Refuse a value longer than its column keeps (the column's length is the one rule)."""
     longest = User.__table__.c[field].type.length
     if value is not None and longest is not None and len(value) > longest:
-        raise InvalidInput(f"{field}: at most {longest} characters (this one has {len(value)})")
+        raise InvalidInput(f"{field}: at most {longest} characters (this one has {len(value)})", code=TOO_LONG,
+                           params={"field": field, "limit": longest})
 
 
 def update_user(
@@ -87,11 +96,11 @@ def update_user(
     require_role(actor, "administrator")
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(f"no user {user_id}", code=NO_SUCH, params={"what": "user", "ident": user_id})
     if user.username == actor.name and roles is not None and "administrator" not in roles:
-        raise InvalidInput("roles: you cannot remove your own administrator role", code="own_administrator_role")
+        raise InvalidInput("roles: you cannot remove your own administrator role", code=OWN_ADMINISTRATOR_ROLE)
     if user.username == actor.name and is_active is False:
-        raise InvalidInput("is_active: you cannot stop your own account", code="own_account_stopped")
+        raise InvalidInput("is_active: you cannot stop your own account", code=OWN_ACCOUNT_STOPPED)
     if roles is not None:
         user.roles = check_roles(list(roles))
     if is_active is not None:
@@ -119,7 +128,8 @@ def set_language(engine: CaseEngine, session: Session, actor: Actor, language: s
         InvalidInput: not one of the languages of the pages.
     """
     if language not in LANGUAGES:
-        raise InvalidInput(f"language: {language!r} is not one of {', '.join(LANGUAGES)}")
+        raise InvalidInput(f"language: {language!r} is not one of {', '.join(LANGUAGES)}", code=NOT_A_CHOICE,
+                           params={"field": "language", "value": language, "allowed": list(LANGUAGES)})
     user = session.scalars(select(User).where(User.username == actor.name)).first()
     if user is not None and user.language != language:
         user.language = language

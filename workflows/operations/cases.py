@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine import commands
 from engine.actors import Actor
 from engine.commands import InstanceState
-from engine.errors import InvalidInput
+from engine.errors import INVALID_DATA, NOT_A_CHOICE, InvalidInput, error_code
 from workflows.accounts import require_staff
 from workflows.catalogue import ServiceType
 from workflows.domain import domain
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 #: The data a request process is started with; the engine's data keys of every request.
 REQUEST_FIELDS = ("member_id", "service_type", "channel", "summary")
+
+#: Starting a process (``process``) that runs member requests without a member, service and channel.
+REQUEST_DATA_MISSING = error_code("request_data_missing", "process")
 
 
 @dataclass
@@ -81,7 +84,8 @@ def _open(
     member = get_member(session, member_id)
     service = domain(engine).catalogue.service(service_type)
     if channel not in CHANNELS:
-        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}", code=NOT_A_CHOICE,
+                           params={"field": "channel", "value": channel, "allowed": list(CHANNELS)})
     now = engine.clock.now()
     reference = f"REQ-{now.year}-{next_number(session, f'request-{now.year}'):06d}"
     summary = (summary or "").strip()
@@ -127,11 +131,11 @@ def start_process(
         return Started(state.id, state.status, dict(state.open_tasks))
     given = dict(data or {}) if isinstance(data, Mapping) else data
     if not isinstance(given, dict):
-        raise InvalidInput(f"data must be a JSON object, not {type(given).__name__}")
+        raise InvalidInput(f"data must be a JSON object, not {type(given).__name__}", code=INVALID_DATA)
     problems = _request_problems(key, services, given, version, business_key)
     if problems:
         raise InvalidInput(f"process {key!r} runs member requests, so starting it opens one: {problems}; "
-                           f"give data like {_example(services)}")
+                           f"give data like {_example(services)}", code=REQUEST_DATA_MISSING, params={"process": key})
     request, state = _open(engine, session, actor, given["member_id"], given["service_type"], given["channel"],
                            str(given.get("summary") or ""))
     return Started(state.id, state.status, dict(state.open_tasks), request.id, request.reference)

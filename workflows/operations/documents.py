@@ -10,15 +10,18 @@ from engine.access import require_may_work
 from engine.actors import Actor
 from engine.casestore import closed_task_error
 from engine.db import after_rollback
-from engine.errors import NotFound
+from engine.errors import NotFound, error_code
 from engine.models import HumanTask
 from workflows.documents import Upload, discard_upload, store_upload
 from workflows.forms import load_form
 from workflows.models import RequestDocument
-from workflows.requests import documents, mark_document, request_of_instance
+from workflows.requests import NO_DOCUMENT, documents, mark_document, request_of_instance
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
+
+#: A task (``task``) whose form keeps no checklist of documents.
+NO_CHECKLIST = error_code("no_checklist", "task")
 
 
 def mark_checklist_item(
@@ -47,9 +50,10 @@ def mark_checklist_item(
     request = request_of_instance(session, task.instance_id)
     form = load_form(task.form_key) if task.form_key else {}
     if request is None or not form.get("x-checklist"):
-        raise NotFound(f"task '{task.name}' keeps no checklist")
+        raise NotFound(f"task '{task.name}' keeps no checklist", code=NO_CHECKLIST, params={"task": task.name})
     if kind not in {item.kind for item in documents(session, request.id)}:
-        raise NotFound(f"request {request.reference} has no document {kind!r}")
+        raise NotFound(f"request {request.reference} has no document {kind!r}", code=NO_DOCUMENT,
+                       params={"reference": request.reference, "kind": kind})
     stored = None
     if upload is not None and upload.filename:
         stored = store_upload(engine, request.id, kind, upload.filename, upload.stream)

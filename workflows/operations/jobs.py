@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine import jobs
 from engine.actors import Actor
-from engine.errors import Forbidden
+from engine.errors import NOT_ALLOWED, Forbidden
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -33,5 +33,6 @@ def retry_incident(engine: CaseEngine, session: Session, actor: Actor, job_id: i
         Conflict: the job is not an incident.
     """
     if not actor.may_assign:
-        raise Forbidden(f"{actor.name} may not retry incidents; a supervisor can")
+        raise Forbidden(f"{actor.name} may not retry incidents; a supervisor can", code=NOT_ALLOWED,
+                        params={"action": "retry_incident", "actor": actor.name, "roles": ["supervisor"]})
     return jobs.retry_incident(engine, session, actor, job_id)

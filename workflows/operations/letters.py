@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit
 from engine.actors import Actor
-from engine.errors import Conflict
+from engine.errors import Conflict, error_code
 from engine.models import OutboxMessage
 from workflows.operations.members import log_contact
 from workflows.read.letters import PRINTABLE, SENT, Letter, letter
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 #: The code of the `Conflict` raised for a letter marked sent already.
-ALREADY_SENT = "letter_already_sent"
+ALREADY_SENT = error_code("letter_already_sent", "letter", "status", "at")
 
 
 def mark_letter_sent(engine: CaseEngine, session: Session, actor: Actor, message_id: int) -> Letter:
@@ -32,7 +32,8 @@ def mark_letter_sent(engine: CaseEngine, session: Session, actor: Actor, message
     printed = letter(engine, session, actor, message_id)
     if printed.status != PRINTABLE:
         when = printed.sent_at.isoformat(timespec="seconds") if printed.sent_at else "before"
-        raise Conflict(f"letter {message_id} was already marked {printed.status} ({when})", code=ALREADY_SENT)
+        raise Conflict(f"letter {message_id} was already marked {printed.status} ({when})", code=ALREADY_SENT,
+                       params={"letter": message_id, "status": printed.status, "at": printed.sent_at})
     now = engine.clock.now()
     # Conditional, so two people marking the same letter at once cannot both record it.
     marked = session.execute(
@@ -42,7 +43,8 @@ def mark_letter_sent(engine: CaseEngine, session: Session, actor: Actor, message
         .execution_options(synchronize_session=False)
     )
     if marked.rowcount != 1:
-        raise Conflict(f"letter {message_id} was already marked sent", code=ALREADY_SENT)
+        raise Conflict(f"letter {message_id} was already marked sent", code=ALREADY_SENT,
+                       params={"letter": message_id, "status": "sent"})
     if printed.member_id is not None:
         log_contact(engine, session, actor, printed.member_id, "letter", "outbound",
                     f"{printed.subject} — {printed.reference}" if printed.reference else printed.subject,

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.errors import InvalidInput
+from engine.errors import NOT_A_CHOICE, REQUIRED, InvalidInput
 from workflows import identity
 from workflows.accounts import require_staff
 from workflows.importer import ImportReport, check_rows
-from workflows.members import DIRECTIONS, clean_member_fields, get_member, refuse_duplicates
+from workflows.members import DIRECTIONS, clean_member_fields, get_member, refuse_duplicates, several
 from workflows.models import CHANNELS, Contact, Member
 
 if TYPE_CHECKING:
@@ -28,14 +28,15 @@ def register_member(engine: CaseEngine, session: Session, actor: Actor, **fields
         Conflict: the national ID or membership number is already registered.
     """
     require_staff(actor)
-    missing = [f"{name} is required" for name in ("national_id", "name_ar")
+    missing = [InvalidInput(f"{name} is required", code=REQUIRED, params={"field": name})
+               for name in ("national_id", "name_ar")
                if fields.get(name) is None or not str(fields.get(name)).strip()]
     try:
         clean = clean_member_fields(fields)
     except InvalidInput as exc:
-        raise InvalidInput("; ".join([exc.message, *missing])) from None
+        raise several([exc, *missing]) from None
     if missing:
-        raise InvalidInput("; ".join(missing))
+        raise several(missing)
     refuse_duplicates(session, clean)
     member = Member(**{"status": "applicant", "language": "ar", **clean}, created_at=engine.clock.now(),
                     created_by=actor.name)
@@ -82,12 +83,14 @@ def log_contact(
     require_staff(actor)
     get_member(session, member_id)
     if channel not in CHANNELS:
-        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}")
+        raise InvalidInput(f"channel: {channel!r} is not one of {', '.join(CHANNELS)}", code=NOT_A_CHOICE,
+                           params={"field": "channel", "value": channel, "allowed": list(CHANNELS)})
     if direction not in DIRECTIONS:
-        raise InvalidInput(f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}")
+        raise InvalidInput(f"direction: {direction!r} is not one of {', '.join(DIRECTIONS)}", code=NOT_A_CHOICE,
+                           params={"field": "direction", "value": direction, "allowed": list(DIRECTIONS)})
     summary = (summary or "").strip()
     if not summary:
-        raise InvalidInput("summary: say what the contact was about")
+        raise InvalidInput("summary: say what the contact was about", code=REQUIRED, params={"field": "summary"})
     contact = Contact(member_id=member_id, request_id=request_id, channel=channel, direction=direction,
                       summary=summary, staff=actor.name, at=engine.clock.now())
     session.add(contact)

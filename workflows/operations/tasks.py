@@ -18,7 +18,7 @@ from engine.actors import Actor
 from engine.casestore import closed_task_error
 from engine.commands import InstanceState, OpenTask
 from engine.db import rerunnable
-from engine.errors import InvalidInput
+from engine.errors import NO_SUCH, InvalidInput
 from engine.models import HumanTask
 from workflows.forms import NO_FORM, data_from_fields, load_form, validate
 from workflows.models import TaskDraft, User
@@ -61,7 +61,7 @@ def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str
     name = (assignee or "").strip()
     known = select(User.id).where(User.username == name, User.is_active.is_(True))
     if actor.may_assign and name and session.scalar(known) is None:  # who may not assign learns no names
-        raise InvalidInput(f"no user named {name!r}")
+        raise InvalidInput(f"no user named {name!r}", code=NO_SUCH, params={"what": "user", "ident": name})
     return commands.assign_task(engine, session, actor, task_id, name)
 
 

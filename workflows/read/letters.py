@@ -14,12 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.errors import InvalidInput, NotFound
+from engine.errors import NO_SUCH, InvalidInput, NotFound, error_code
 from engine.models import OutboxMessage
 from workflows.accounts import require_role
 from workflows.domain import domain
 from workflows.models import Member, ServiceRequest
 from workflows.notifications import render
+
+#: An outbox message (``message``) that is not a printed letter.
+NOT_A_LETTER = error_code("not_a_letter", "message")
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -103,8 +106,8 @@ def letter(engine: CaseEngine, session: Session, actor: Actor, message_id: int) 
     require_role(actor, *LETTER_ROLES)
     message = session.get(OutboxMessage, message_id)
     if message is None:
-        raise NotFound(f"no outbox message {message_id}")
+        raise NotFound(f"no outbox message {message_id}", code=NO_SUCH, params={"what": "letter", "ident": message_id})
     if not is_letter(message):
         raise InvalidInput(f"outbox message {message_id} is a {(message.payload or {}).get('channel')} message, "
-                           "not a letter")
+                           "not a letter", code=NOT_A_LETTER, params={"message": message_id})
     return letter_of(engine, session, message)

@@ -18,7 +18,7 @@ from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.queries import list_tasks, task_as_dict
 from workflows.accounts import require_staff
 from workflows.catalogue import DocumentKind
-from workflows.documents import upload_path
+from workflows.documents import FILE_GONE, upload_path
 from workflows.domain import domain
 from workflows.forms import NO_FORM, load_form
 from workflows.members import member_contacts
@@ -119,5 +119,5 @@ def document_file(engine: CaseEngine, session: Session, actor: Actor, request_id
     stored = session.scalar(select(RequestDocument.file_name).where(RequestDocument.request_id == request_id,
                                                                    RequestDocument.kind == kind))
     if not stored:
-        raise NotFound("the document has no file")
+        raise NotFound("the document has no file", code=FILE_GONE)
     return upload_path(engine, stored)
