@@ -18,8 +18,8 @@ from flask_login import UserMixin, current_user, login_required, login_user, log
 
 from engine.actors import Actor
 from web.current import current_engine as _engine
+from web.current import home_of
 from web.extensions import login_manager
-from web.staff.home import home_of
 from workflows.accounts import actor_for, may_sign_in
 from workflows.models import User
 from workflows.operations.accounts import sign_out

@@ -1,8 +1,8 @@
-"""What a request runs with: the app's engine, and the signed-in person as an engine actor."""
+"""What a request runs with: the app's engine, the signed-in person as an engine actor, and their home."""
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import abort, current_app, url_for
 from flask_login import current_user
 
 from engine.actors import Actor
@@ -21,3 +21,21 @@ def staff_actor() -> Actor:
     if not current_user.is_staff:
         abort(403)
     return current_user.actor()
+
+
+#: Roles whose home is the list of deployed definitions rather than the inbox (they hold no lane).
+DEFINITION_ROLES = frozenset({"process_owner"})
+
+
+def home_of(user: object) -> str:
+    """The page a signed-in ``user`` starts on (after sign-in, and from ``/``).
+
+    Staff start on the inbox, a process owner on the deployed definitions, and anyone without a
+    staff role (a member's account) on the member area.
+    """
+    roles = set(getattr(user, "roles", None) or [])
+    if not roles:
+        return url_for("home.member_area")
+    if roles <= DEFINITION_ROLES:
+        return url_for("home.definitions")
+    return url_for("inbox.inbox")

@@ -10,23 +10,10 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 
 from web.current import current_engine as _engine
+from web.current import home_of
 from workflows.read.definitions import definitions as deployed
 
 bp = Blueprint("home", __name__)
-
-#: Roles whose home is the list of deployed definitions rather than the inbox (they hold no lane).
-DEFINITION_ROLES = frozenset({"process_owner"})
-
-
-def home_of(user) -> str:
-    """The page a signed-in ``user`` starts on (after sign-in, and from ``/``)."""
-    roles = set(getattr(user, "roles", None) or [])
-    if not roles:
-        return url_for("home.member_area")
-    if roles <= DEFINITION_ROLES:
-        return url_for("home.definitions")
-    return url_for("inbox.inbox")
-
 
 def _wants_json() -> bool:
     return request.args.get("format") == "json" or request.accept_mimetypes.best == "application/json"
