@@ -36,6 +36,10 @@ from engine.spiff import duration_after
 
 ON_TRACK, AT_RISK, LATE = "on_track", "at_risk", "late"
 SLA_STATES = (ON_TRACK, AT_RISK, LATE)
+#: A task with neither a due nor a warning time: in none of `SLA_STATES`, never "on track".
+NO_DEADLINE = "no_deadline"
+#: What the SLA filters of the inbox, the API and the CLI accept.
+SLA_FILTERS = (*SLA_STATES, NO_DEADLINE)
 
 
 @dataclass(frozen=True)
@@ -216,11 +220,12 @@ def sla_state(due_at: datetime | None, warn_at: datetime | None, now: datetime) 
 def sla_condition(state: str, now: datetime, columns: Any = None) -> Any:
     """`sla_state` as a WHERE condition: the tasks in SLA ``state`` at ``now``.
 
-    ``columns`` is a selectable with ``due_at`` and ``warn_at`` columns (a subquery of tasks);
-    by default the task table itself.
+    ``state`` may also be `NO_DEADLINE`: the tasks `sla_state` gives None for. Each task is in
+    exactly one of `SLA_FILTERS`. ``columns`` is a selectable with ``due_at`` and ``warn_at``
+    columns (a subquery of tasks); by default the task table itself.
 
     Raises:
-        InvalidInput: ``state`` is not one of `SLA_STATES`.
+        InvalidInput: ``state`` is not one of `SLA_FILTERS`.
     """
     due = columns.c.due_at if columns is not None else HumanTask.due_at
     warn = columns.c.warn_at if columns is not None else HumanTask.warn_at
@@ -230,6 +235,10 @@ def sla_condition(state: str, now: datetime, columns: Any = None) -> Any:
         return late
     if state == AT_RISK:
         return and_(risky, not_(late))
+    unset = and_(due.is_(None), warn.is_(None))
     if state == ON_TRACK:
-        return and_(not_(late), not_(risky))
-    raise InvalidInput(f"SLA state must be one of {', '.join(SLA_STATES)}, not {state!r}")
+        # A task without any deadline is not "on track": it has nothing to be on track for.
+        return and_(not_(late), not_(risky), not_(unset))
+    if state == NO_DEADLINE:
+        return unset
+    raise InvalidInput(f"SLA state must be one of {', '.join(SLA_FILTERS)}, not {state!r}")

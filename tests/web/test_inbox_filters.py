@@ -51,7 +51,7 @@ def test_counts_paging_and_sort(desk, engine, clock):
     page = engine.query(inbox, RECEPTION, per_page=2)
     assert (page.total, page.pages, len(page.rows)) == (3, 2, 2)
     assert len(engine.query(inbox, RECEPTION, per_page=2, page=2).rows) == 1
-    assert page.counts == {"on_track": 3, "at_risk": 0, "late": 0}
+    assert page.counts == {"on_track": 3, "at_risk": 0, "late": 0, "no_deadline": 0}
     newest = engine.query(inbox, RECEPTION, sort="newest").rows
     assert [r[0].created_at for r in newest] == sorted([r[0].created_at for r in newest], reverse=True)
     assert engine.query(inbox, RECEPTION, process="inquiry").total == 0
@@ -93,7 +93,7 @@ def test_team_counts_are_shared_for_a_few_seconds_then_counted_again(desk, engin
     _behind_the_engine(engine, "UPDATE human_tasks SET due_at = :due WHERE instance_id = :i",
                        due=clock.now() + timedelta(hours=1), i=third.instance_id)
     clock.advance(hours=2)
-    assert engine.query(inbox, RECEPTION).counts == {"on_track": 0, "at_risk": 0, "late": 1}
+    assert engine.query(inbox, RECEPTION).counts == {"on_track": 0, "at_risk": 0, "late": 1, "no_deadline": 0}
 
 
 def test_tasks_assigned_beyond_the_team_are_counted_on_every_page(desk, engine, clock):

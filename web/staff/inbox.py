@@ -11,11 +11,12 @@ from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor as _staff
 from web.deadlines import deadline
+from web.refusals import refusal
 from web.staff.naming import task_title
 from workflows.identity import ascii_digits
 from workflows.operations.tasks import assign_task, claim_task, release_task
 from workflows.operations.views import delete_view, save_view
-from workflows.read.inbox import SLA_STATES, SORTS, inbox_view, refresh_seconds
+from workflows.read.inbox import SLA_FILTERS, SORTS, inbox_view, refresh_seconds
 from workflows.saved_filters import FILTER_KEYS
 
 bp = Blueprint("inbox", __name__)
@@ -38,7 +39,7 @@ def _filters() -> dict:
         "text": args.get("q", "").strip(),
         "process": args.get("process", ""),
         "lane": args.get("lane", ""),
-        "sla": sla if sla in SLA_STATES else "",
+        "sla": sla if sla in SLA_FILTERS else "",
         "high_priority": args.get("priority") == "high",
         "assignee": args.get("assignee", "") if args.get("assignee") in ("me", "none") else "",
         "sort": sort if sort in SORTS else "due",
@@ -70,7 +71,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
                      "title": task_title(task.name, task.form_key, lang),
                      **deadline(task.due_at, task.warn_at, now, calendar)})
     # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
-    words = {key: _(key) for key in (*SLA_STATES, "reception", "social_researcher", "committee", "service_delivery",
+    words = {key: _(key) for key in (*SLA_FILTERS, "reception", "social_researcher", "committee", "service_delivery",
                                      "supervisor", "Claim", "Release", "AH", "High priority", "Assign", "Assign to")}
     links = {name: url_for(endpoint, task_id="TASKID") for name, endpoint in (
         ("task", "tasks.task"), ("claim", "inbox.claim"), ("unclaim", "inbox.unclaim"), ("assign", "inbox.assign"))}
@@ -80,7 +81,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
                            saved=view.saved, view_query=view_query,
                            page_numbers=page_numbers(result.page, result.pages),
                            page_link=url_for("inbox.inbox", page=0)[:-1],
-                           lanes=sorted(actor.lanes), sla_states=SLA_STATES, processes=view.processes,
+                           lanes=sorted(actor.lanes), sla_states=SLA_FILTERS, processes=view.processes,
                            sorts=SORTS, assignable=view.assignable, may_assign=actor.may_assign,
                            words=words, links=links, refresh_seconds=refresh_seconds(engine))
 
@@ -102,7 +103,7 @@ def save_filter():
     try:
         _engine().run(save_view, actor, request.form.get("name", ""), query, request.form.get("role", ""))
     except InvalidInput as exc:
-        flash(exc.message, "danger")
+        flash(refusal(exc), "danger")
     else:
         flash(_("The view is saved."), "success")
     return redirect(url_for("inbox.inbox", **{k: v for k, v in query.items() if v}))
@@ -116,7 +117,7 @@ def delete_filter_route(filter_id: int):
     try:
         _engine().run(delete_view, actor, filter_id)
     except (NotFound, Forbidden) as exc:
-        flash(exc.message, "danger")
+        flash(refusal(exc), "danger")
     else:
         flash(_("The view is deleted."), "success")
     return redirect(url_for("inbox.inbox"))
@@ -148,7 +149,7 @@ def _assignment(operation, task_id: str, extra: tuple = ()):
     try:
         _engine().run(operation, actor, task_id, *extra)
     except EngineError as exc:
-        message = exc.message
+        message = refusal(exc)
         # Not allowed is not a conflict: a lane one does not hold, or assigning without the right.
         refused = 403 if isinstance(exc, Forbidden) else 409
     if request.form.get("next") == "task" and not request.headers.get("HX-Request"):

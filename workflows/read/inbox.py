@@ -20,7 +20,7 @@ from engine.access import assigned_beyond_teams, team_visibility, visible_condit
 from engine.actors import Actor
 from engine.errors import ConfigError
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
-from engine.sla import SLA_STATES, sla_condition, sla_state
+from engine.sla import NO_DEADLINE, SLA_FILTERS, SLA_STATES, sla_condition, sla_state
 from workflows import identity
 from workflows.accounts import require_staff, users_with_lane
 from workflows.models import Member, SavedFilter, ServiceRequest
@@ -31,12 +31,17 @@ if TYPE_CHECKING:
 
 SORTS = ("due", "priority", "newest")
 
-__all__ = ["SLA_STATES", "SORTS", "InboxPage", "InboxView", "inbox", "inbox_view", "refresh_seconds", "sla_state"]
+__all__ = ["NO_DEADLINE", "SLA_FILTERS", "SLA_STATES", "SORTS", "InboxPage", "InboxView", "inbox", "inbox_view",
+           "refresh_seconds", "sla_state"]
 
 
 @dataclass
 class InboxPage:
-    """One page of the inbox and the counts of every SLA state under the same filters."""
+    """One page of the inbox and the counts of every SLA state under the same filters.
+
+    ``counts`` has a count for each of `SLA_FILTERS` (the tasks without a deadline apart from those
+    on track); they add up to every task the filters match.
+    """
 
     rows: list[tuple[HumanTask, ServiceRequest | None, Member | None, str]]
     total: int
@@ -125,11 +130,11 @@ def refresh_seconds(engine: CaseEngine) -> int:
 
 
 def _sla_counts(session: Session, query: Any, now: datetime) -> dict[str, int]:
-    """One pass over ``query``'s tasks counting each SLA state."""
+    """One pass over ``query``'s tasks counting each SLA state, and those without a deadline."""
     filtered = query.subquery()
-    columns = [func.count().filter(sla_condition(state, now, filtered)).label(state) for state in SLA_STATES]
+    columns = [func.count().filter(sla_condition(state, now, filtered)).label(state) for state in SLA_FILTERS]
     row = session.execute(select(*columns)).one()
-    return {state: int(getattr(row, state) or 0) for state in SLA_STATES}
+    return {state: int(getattr(row, state) or 0) for state in SLA_FILTERS}
 
 
 def inbox(
@@ -198,9 +203,9 @@ def inbox(
     if beyond is not None and assignee != "none":
         for state, count in _sla_counts(session, filtered(beyond), now).items():
             counts[state] += count
-    total = counts[sla] if sla in SLA_STATES else sum(counts.values())
+    total = counts[sla] if sla in SLA_FILTERS else sum(counts.values())
     base = filtered(visible_condition(actor))
-    if sla in SLA_STATES:
+    if sla in SLA_FILTERS:
         base = base.where(sla_condition(sla, now))
     order = {
         "priority": (HumanTask.priority.desc(), HumanTask.due_at.asc().nulls_last()),
