@@ -6,13 +6,7 @@ some near or past their deadline.
 Every account's password is ``demo-pass``: demo data is for trying Tawasul, never for a real
 deployment.
 
-How demo data is told from real data (`demo_state`): loading the demo writes a ``demo_loaded``
-audit event (the marker), and a database is the demo's only while every account is a demo
-account and every member one of the demo's members (their national IDs are made by a formula
-here). A database loaded before the marker existed counts as the demo's by that second check
-alone. Anything else (a user or a member added by hand or imported) makes it real data, which
-`reset_demo` refuses to delete. Cases, contacts and documents are not checked: they can only
-belong to members and be handled by accounts, which are.
+How demo data is told from real data: `workflows.read.demo`.
 """
 
 from __future__ import annotations
@@ -29,8 +23,7 @@ from engine.actors import SYSTEM, Actor
 from engine.clock import FrozenClock
 from engine.db import Base
 from engine.errors import Conflict, NotFound
-from engine.models import AuditEvent, CalendarDay, HumanTask, ProcessDefinition
-from workflows import identity
+from engine.models import CalendarDay, HumanTask, ProcessDefinition
 from workflows.accounts import actor_for
 from workflows.models import Member, ServiceRequest, User
 from workflows.operations.accounts import create_user
@@ -38,21 +31,13 @@ from workflows.operations.cases import open_request
 from workflows.operations.jobs import run_due
 from workflows.operations.members import log_contact, register_member
 from workflows.operations.tasks import complete_task
+from workflows.read.demo import MARKER, MEMBER_COUNT, STAFF, demo_national_id, demo_state, demo_usernames
 from workflows.requests import documents, mark_document
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
 
 PASSWORD = "demo-pass"  # noqa: S105 - the documented demo password, printed with a warning
-STAFF = [
-    ("reception1", "موظف الاستقبال", ["reception"]),
-    ("researcher1", "مسؤول البحث الاجتماعي", ["social_researcher"]),
-    ("committee1", "عضو لجنة البحث", ["committee"]),
-    ("delivery1", "موظف تقديم الخدمة", ["service_delivery"]),
-    ("supervisor1", "المشرف", ["supervisor"]),
-    ("owner1", "مالك العمليات", ["process_owner"]),
-    ("admin1", "مدير النظام", ["administrator", "supervisor"]),
-]
 FIRST = ["محمد", "أحمد", "عبدالله", "خالد", "فهد", "سعد", "نورة", "فاطمة", "سارة", "مريم", "هند", "ريم", "عبدالرحمن",
          "سلطان", "منيرة", "لطيفة", "ناصر", "تركي", "عائشة", "جواهر"]
 FIRST_EN = ["Mohammed", "Ahmed", "Abdullah", "Khalid", "Fahad", "Saad", "Noura", "Fatimah", "Sara", "Maryam", "Hind",
@@ -69,49 +54,8 @@ INQUIRY_STAGES = ["log_inquiry", "answer_member", "explain_procedures", "answere
 MEMBERSHIP_STAGES = ["verify_application", "request_missing", "approve_membership", "registered", "refused"]
 
 
-#: The audit action that marks a database as loaded with the demo.
-MARKER = "demo_loaded"
-MEMBER_COUNT = 50
 #: Tables a reset keeps: the deployed diagrams and the working-day calendar are set-up, not data.
 KEPT_TABLES = frozenset({ProcessDefinition.__tablename__, CalendarDay.__tablename__})
-
-
-def demo_national_id(number: int) -> str:
-    """The national ID of the demo's member ``number`` (0-based)."""
-    return identity.with_check_digit(("1" if number % 5 else "2") + f"{10000000 + number * 7919:08d}")
-
-
-def demo_usernames() -> list[str]:
-    """Every account the demo creates."""
-    return [username for username, _, _ in STAFF] + ["member1"]
-
-
-def demo_state(engine: CaseEngine, session: Any) -> dict[str, Any]:
-    """What the database holds: ``{"state": "empty" | "demo" | "other", ...}``.
-
-    "demo" carries ``loaded_at`` (None for a demo loaded before the marker existed); "other" carries
-    ``reasons``: what in it is not the demo's, named, so a refusal can say why.
-    """
-    users = list(session.scalars(select(User.username).order_by(User.username)))
-    national_ids = list(session.scalars(select(Member.national_id).order_by(Member.national_id)))
-    if not users and not national_ids:
-        return {"state": "empty"}
-    reasons = []
-    strangers = [u for u in users if u not in set(demo_usernames())]
-    if strangers:
-        reasons.append(f"{len(strangers)} account(s) the demo did not create ({_some(strangers)})")
-    demo_ids = {demo_national_id(n) for n in range(MEMBER_COUNT)}
-    outsiders = [n for n in national_ids if n not in demo_ids]
-    if outsiders:
-        reasons.append(f"{len(outsiders)} member(s) not from the demo (national IDs {_some(outsiders)})")
-    if reasons:
-        return {"state": "other", "reasons": reasons}
-    loaded_at = session.scalar(select(func.max(AuditEvent.at)).where(AuditEvent.action == MARKER))
-    return {"state": "demo", "loaded_at": loaded_at}
-
-
-def _some(names: list[str]) -> str:
-    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def reset_demo(engine: CaseEngine, session: Any) -> dict[str, Any]:
