@@ -21,6 +21,7 @@ from engine.commands import fire_instance_timers, start_instance
 from engine.job_rows import SLA_ESCALATE, SLA_WARN, TIMER, TIMER_START, announce_due
 from engine.jobs import JobRef, finish_job, lock_instance, reschedule_job
 from engine.models import HumanTask, Job, OutboxMessage, ProcessDefinition
+from engine.outbox import new_message_status
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -85,7 +86,7 @@ def _outbox(session: Session, now: datetime, kind: str, recipient: str, task: An
     session.connection().execute(
         insert(OutboxMessage.__table__),
         [{"created_at": now, "kind": kind, "recipient": recipient, "instance_id": task.instance_id,
-          "task_id": task.id, "status": "pending", "attempts": 0,
+          "task_id": task.id, "status": new_message_status(session), "attempts": 0,
           "payload": {"task_name": task.name, "element_id": task.element_id,
                       "due_at": task.due_at.isoformat() if task.due_at else None, **extra}}],
     )

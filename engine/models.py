@@ -246,7 +246,7 @@ class OutboxMessage(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     task_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: pending, sent, failed.
+    #: pending, sending, sent, printable, skipped, failed; simulated (written by a simulated run, never sent).
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: When a failed send is tried again (exponential backoff).

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.job_rows import announce_due
 from engine.models import OutboxMessage
+from engine.outbox import SIMULATED_STATUS, new_message_status
 from workflows.accounts import users_with_lane
 from workflows.domain import domain as domain_of
 from workflows.identity import ascii_digits
@@ -163,8 +164,9 @@ def notify(
     recipient = f"member:{member.id}"
     if dedupe is not None:
         existing = session.scalars(
-            select(OutboxMessage.payload).where(OutboxMessage.kind == template, OutboxMessage.recipient == recipient)
-        ).all()
+            select(OutboxMessage.payload).where(OutboxMessage.kind == template, OutboxMessage.recipient == recipient,
+                                                OutboxMessage.status != SIMULATED_STATUS)
+        ).all()  # a simulated message was never sent: it does not stand in for the real one
         if any(payload.get("dedupe") == dedupe for payload in existing):
             return 0
     reachable = [c for c in channels if not (c == "sms" and not member.mobile or c == "email" and not member.email)]
@@ -173,7 +175,8 @@ def notify(
     written = 0
     for channel in reachable:
         session.add(OutboxMessage(
-            created_at=now, kind=template, recipient=recipient, instance_id=instance_id, status="pending",
+            created_at=now, kind=template, recipient=recipient, instance_id=instance_id,
+            status=new_message_status(session),
             attempts=0, next_attempt_at=send_at or now,
             payload={"channel": channel, "language": member.language or "ar", "values": dict(values),
                      "dedupe": dedupe},
@@ -260,14 +263,24 @@ def dispatch_outbox(engine: CaseEngine, now: datetime | None = None, limit: int 
     return sent
 
 
-def _send(session: Session, providers: Mapping[str, Provider], message: OutboxMessage) -> tuple[str, str | None]:
+def message_text(message: OutboxMessage) -> tuple[str, str, str]:
+    """(channel, subject, body) of a stored message, in its recipient's language.
+
+    Raises:
+        KeyError: no template of the message's kind.
+    """
     payload = message.payload or {}
     channel = payload.get("channel", "email")
     language = payload.get("language", "ar")
     values = dict(payload.get("values") or {})
     values.update({k: v for k, v in payload.items() if k not in ("channel", "language", "values", "dedupe")})
+    subject, body = render(message.kind, language, values)
+    return channel, subject, body
+
+
+def _send(session: Session, providers: Mapping[str, Provider], message: OutboxMessage) -> tuple[str, str | None]:
     try:
-        subject, body = render(message.kind, language, values)
+        channel, subject, body = message_text(message)
     except KeyError as exc:
         return "failed", str(exc)
     if channel == "letter":

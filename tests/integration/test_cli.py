@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def cli(run_cli):
     return run
 
 
-def test_whole_flow_through_the_cli(cli, engine):
+def test_whole_flow_through_the_cli(cli, engine, clock):
     from engine.actors import SYSTEM
     from workflows.operations.accounts import create_user
 
@@ -65,6 +66,7 @@ def test_whole_flow_through_the_cli(cli, engine):
     assert [t["element_id"] for t in detail["open_tasks"]] == ["decide"]
     assert detail["waiting_timers"] == [{"element_id": "decision_due", "due_at": "2026-12-15T08:00:00+00:00"}]
 
+    clock.set(datetime(2026, 12, 15, 8, tzinfo=UTC))  # two weeks on: --now may be any time up to the clock's
     assert cli("jobs", "run-due", "--now", "2026-12-15T07:59:59Z")[1]["fired"] == 0
     assert cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")[1] == {"fired": 1, "ran": 1, "failed": 0,
                                                                          "incidents": 0}
@@ -238,13 +240,14 @@ def test_calendar_and_incident_bad_input(cli, argv, message):
     assert message in err and err.count("\n") == 1
 
 
-def test_jobs_and_incidents_listing(cli):
+def test_jobs_and_incidents_listing(cli, clock):
     cli("deploy", str(BPMN_DIR / "waiting.bpmn"))
     cli("start", "waiting", "--data", '{"wait_hours": 2}')
     [job] = cli("jobs", "list")[1]
     assert (job["kind"], job["element_id"], job["status"], job["due_at"]) == (
         "timer", "pause", "pending", "2026-12-01T10:00:00+00:00")
     assert cli("incidents")[1] == []
+    clock.set(datetime(2026, 12, 1, 10, tzinfo=UTC))
     assert cli("jobs", "run-due", "--now", "2026-12-01T10:00:00Z")[1]["fired"] == 1
     assert cli("jobs", "list")[1] == []
 
@@ -295,3 +298,69 @@ def test_starting_a_member_request_from_the_cli_opens_a_request_or_says_how(cli,
     assert (request.member_id, request.instance_id, request.channel) == (desk.member.id, 1, "phone")
     code, tasks, _ = cli("tasks", "--instance", "1")
     assert [t["element_id"] for t in tasks] == ["intake"]
+
+
+def _late_review(cli, engine, with_staff=False):
+    """A committee review on time at T0 (due 2026-12-15, escalated to the supervisors then); with
+    staff who have e-mail addresses, so a warning or an escalation would reach them."""
+    from engine.actors import SYSTEM
+    from workflows.operations.accounts import create_user
+
+    for username, roles in (("ali", ["committee"]), ("sara", ["supervisor"])) if with_staff else ():
+        engine.run(create_user, SYSTEM, username, "secret-pass", username, roles, email=f"{username}@example.org")
+    cli("deploy", str(BPMN_DIR / "committee_sla.bpmn"))
+    cli("start", "committee_sla")
+    [task] = cli("tasks")[1]
+    return task
+
+
+def test_run_due_refuses_a_now_later_than_the_clock_and_sends_nothing(cli, engine, tmp_path):
+    from engine.models import OutboxMessage
+
+    task = _late_review(cli, engine, with_staff=True)
+    code, out, err = cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z")
+    assert code == 2 and out is None and err.count("\n") == 1
+    assert "--now 2026-12-15T08:00:00+00:00 is later than the clock (2026-12-01T08:00:00+00:00)" in err
+    assert "messages that are not true yet" in err and "Add --simulate" in err
+    assert cli("tasks", "--sla", "on_track")[1][0]["id"] == task["id"]  # nothing fired
+    assert engine.query(lambda e, s: s.query(OutboxMessage).count()) == 0
+    assert cli("jobs", "run-due", "--now", "2026-12-01T07:00:00Z")[0] == 0  # the past, or now, is fine
+    assert cli("jobs", "run-due")[1] == {"fired": 0, "ran": 0, "failed": 0, "incidents": 0}
+
+
+def test_a_simulated_run_moves_the_case_and_logs_its_messages_without_sending_them(cli, engine, settings, tmp_path,
+                                                                                     caplog):
+    from engine.models import OutboxMessage
+    from workflows.notifications import dispatch_outbox
+
+    task = _late_review(cli, engine)
+    code, out, err = cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z", "--simulate")
+    assert code == 0 and out["simulated"] is True and out["at"] == "2026-12-15T08:00:00+00:00"
+    assert out["ran"] == 2  # the warning and the escalation
+    kinds = {m["kind"] for m in out["messages"]}
+    assert kinds == {"task_warning", "task_escalated"}
+    assert "tawasul: simulated, not sent: task_escalated to group:supervisor by email: " in err
+    assert any("simulated, not sent" in r.getMessage() for r in caplog.records if r.name == "tawasul.simulation")
+    # The case moved on as if it were then (escalated to the supervisors)...
+    [moved] = cli("tasks", "--instance", str(task["instance_id"]))[1]
+    assert moved["candidate_group"] == "supervisor"
+    # ...and its messages are kept as simulated: no sender takes them, ever; no channel got them.
+    statuses = engine.query(lambda e, s: sorted({m.status for m in s.query(OutboxMessage)}))
+    assert statuses == ["simulated"]
+    assert dispatch_outbox(engine) == 0 and cli("jobs", "run-due")[0] == 0
+    assert engine.query(lambda e, s: sorted({m.status for m in s.query(OutboxMessage)})) == ["simulated"]
+    email_log = Path(settings["notifications"]["email"]["path"])
+    assert not email_log.exists() or "Late task" not in email_log.read_text(encoding="utf-8")
+
+
+def test_a_simulation_refuses_a_database_with_real_data(cli, engine):
+    from engine.actors import SYSTEM
+    from workflows import identity
+    from workflows.operations.members import register_member
+
+    _late_review(cli, engine, with_staff=True)
+    engine.run(register_member, SYSTEM, name_ar="نورة", national_id=identity.with_check_digit("107654321"))
+    code, _, err = cli("jobs", "run-due", "--now", "2026-12-15T08:00:00Z", "--simulate")
+    assert code == 4 and "this database holds real data" in err and "2 account(s) the demo did not create (ali, sara)" in err
+    assert "1 member(s) not from the demo" in err
+    assert cli("tasks", "--sla", "on_track")[1] != []  # nothing ran
