@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from web.current import current_engine
+from web.deadlines import hijri
 from workflows.operations.accounts import LANGUAGES, set_language
 
 
@@ -29,10 +30,10 @@ def select_locale() -> str:
 
 
 def template_helpers() -> dict[str, Any]:
-    """lang, dir and the other language for every template, and ``local`` for times."""
+    """lang, dir and the other language for every template, ``local`` for times, ``hijri`` for days."""
     lang = str(get_locale() or "ar")
     return {"lang": lang, "dir": "rtl" if lang == "ar" else "ltr", "other_lang": "en" if lang == "ar" else "ar",
-            "local": local_time}
+            "local": local_time, "hijri": hijri}
 
 
 def local_time(moment: Any, with_time: bool = True) -> str:

@@ -18,6 +18,7 @@ from workflows.domain import domain
 from workflows.members import get_member, next_number
 from workflows.models import Member, Survey
 from workflows.notifications import notify
+from workflows.promises import promise_answer
 
 #: A service task run by a case that was not opened as a member request (or whose data names
 #: another case's request, ``reference``); a case whose applicant has not acknowledged the data.
@@ -84,13 +85,20 @@ def notify_member(call: ServiceCall) -> int:
 
 
 def record_acknowledgement(call: ServiceCall) -> str:
-    """Record the applicant's acknowledgement from the form data (``acknowledged``, ``ack_channel``)."""
+    """Record the applicant's acknowledgement from the form data (``acknowledged``, ``ack_channel``).
+
+    The request is then complete: the date of the committee's answer is promised (`promise_answer`).
+    """
     if call.data.get("acknowledged") is not True:
         raise InvalidInput("the applicant has not acknowledged responsibility for the data (acknowledged)",
                            code=NOT_ACKNOWLEDGED)
+    request = _request(call)
     ack = request_services.record_acknowledgement(
-        call.scope.engine, call.session, call.scope.actor, _request(call).id,
+        call.scope.engine, call.session, call.scope.actor, request.id,
         str(call.data.get("ack_channel") or "in_person"), call.now)
+    # Complete and acknowledged: it goes to the committee now, whose answer is promised from today.
+    promise_answer(call.scope.engine, request, call.now)
+    call.session.flush()
     return ack.text_version
 
 

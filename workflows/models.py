@@ -87,6 +87,9 @@ class ServiceRequest(Base):
     opened_at: Mapped[datetime]
     opened_by: Mapped[str] = mapped_column(String(100))
     closed_at: Mapped[datetime | None]
+    #: The day the committee's answer is promised by (P16), set once when the request is submitted
+    #: complete (`workflows.promises`); None before that, and for cases that promise no answer.
+    answer_promised_on: Mapped[date | None]
 
 
 class Contact(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -10,7 +11,8 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import hijri
-from workflows.operations.letters import ALREADY_SENT, mark_letter_sent
+from web.refusals import refusal
+from workflows.operations.letters import mark_letter_sent
 from workflows.read.letters import letter, letters_waiting
 
 bp = Blueprint("letters", __name__)
@@ -38,7 +40,13 @@ def printable(message_id: int):
     except (NotFound, InvalidInput):
         abort(404)
     day = found.created_at.astimezone(_engine().calendars.get().tz).date()
-    return render_template("letter.html", letter=found, day=day, hijri_day=hijri(day))
+    promise = None
+    if found.promised_on:
+        # In the letter's language (the member's), not the page's.
+        with force_locale(found.language):
+            promise = {"words": _("We undertook to answer your request by:"), "day": found.promised_on.isoformat(),
+                       "hijri": hijri(found.promised_on), "ah": _("AH")}
+    return render_template("letter.html", letter=found, day=day, hijri_day=hijri(day), promise=promise)
 
 
 @bp.post("/letters/<int:message_id>/sent")
@@ -52,7 +60,7 @@ def sent(message_id: int):
     except (NotFound, InvalidInput):
         abort(404)
     except Conflict as exc:
-        flash(_("This letter was already marked as sent.") if exc.code == ALREADY_SENT else exc.message, "warning")
+        flash(refusal(exc), "warning")
         return redirect(url_for("letters.waiting"))
     flash(_("The letter to %(name)s is marked as sent.", name=done.addressee), "success")
     return redirect(url_for("letters.waiting"))

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: int) -> dict[str, Any]:
     """What the case page shows: the instance, its diagram, element states, history and request.
 
-    The request comes with the status the member reads, in Arabic and English.
+    The request comes with the status the member reads, in Arabic and English, and the day the
+    committee's answer is promised by (None until the request is submitted complete).
 
     Raises:
         Forbidden: a member's account. NotFound: no such instance.
@@ -33,6 +34,7 @@ def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: i
         "id": request.id, "reference": request.reference, "member_id": request.member_id,
         "service_type": request.service_type, "status": request.status,
         "status_label": {language: status_label(request.status, language) for language in ("ar", "en")},
+        "answer_promised_on": request.answer_promised_on,
     }
     return page
 

@@ -7,7 +7,7 @@ A member with neither a mobile nor an e-mail is written to; the outbox keeps suc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -51,6 +51,8 @@ class Letter:
     sent_at: datetime | None
     society: str
     registration: str
+    #: The day the committee's answer was promised by, when the letter is about a request that has one.
+    promised_on: date | None = None
 
     @property
     def direction(self) -> str:
@@ -80,7 +82,8 @@ def letter_of(engine: CaseEngine, session: Session, message: OutboxMessage) -> L
                   body=body, addressee=addressee, member_id=member.id if member else None, reference=reference,
                   request_id=request.id if request else None, instance_id=message.instance_id,
                   created_at=message.created_at, sent_at=message.sent_at, society=society.label(language),
-                  registration=society.registered(language))
+                  registration=society.registered(language),
+                  promised_on=request.answer_promised_on if request else None)
 
 
 def letters_waiting(engine: CaseEngine, session: Session, actor: Actor) -> list[Letter]:
