@@ -1,4 +1,5 @@
-"""Error pages: a short bilingual page (JSON under /api/) for every HTTP error, never a traceback."""
+"""Error pages: a short page in the page's language (JSON under /api/) for every HTTP error and every
+refusal from below web/ that no view caught, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from engine.errors import EngineError
+from web.refusals import refusal
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,17 @@ def register(app: Flask) -> None:
         if exc.code is None or exc.code < 400:
             return exc
         return _page(exc.code, _explain(exc.code))
+
+    @app.errorhandler(EngineError)
+    def engine_error(exc: EngineError):
+        # A refusal no view caught: worded for the page from its code (the API keeps the English message).
+        status = {"invalid": 422, "not_found": 404, "forbidden": 403, "conflict": 409}.get(exc.kind)
+        if status is None:
+            log.error("unhandled engine error on %s %s", request.method, request.path, exc_info=exc)
+            return _page(500, _explain(500))
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.message), status
+        return render_template("error.html", code=status, message=refusal(exc)), status
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

@@ -55,7 +55,7 @@ def test_a_verification_task_marks_the_checklist(setup, engine):
                 data={"csrf_token": _token(page), "state": "received"})
     response = client.post(f"/tasks/{check.id}/documents/iban_certificate",
                            data={"csrf_token": _token(page), "state": "missing", "note": ""}, follow_redirects=True)
-    assert "note: say what is missing" in response.get_data(as_text=True)
+    assert "حقل «ملاحظة» مطلوب." in response.get_data(as_text=True)
     assert _items(engine, request)["iban_certificate"].state == "received"  # unchanged
 
 

@@ -55,10 +55,10 @@ def test_bad_views_are_refused_with_a_message(client):
     token = _token(client.get("/inbox").get_data(as_text=True))
     body = html.unescape(client.post("/inbox/filters", data={"csrf_token": token, "name": "  "},
                                      follow_redirects=True).get_data(as_text=True))
-    assert "name: give the view a name" in body
+    assert "حقل «اسم العرض» مطلوب." in body
     body = html.unescape(client.post("/inbox/filters", data={"csrf_token": token, "name": "x", "role": "committee"},
                                      follow_redirects=True).get_data(as_text=True))
-    assert "role: 'committee' is not one of your roles" in body
+    assert "لا تشارك عرضًا إلا مع دور من أدوارك." in body
     assert _views(body) == []
 
 
@@ -74,7 +74,7 @@ def test_only_the_owner_deletes_a_view(client):
     assert f"/inbox/filters/{view_id}/delete" not in page  # no delete button for someone else's view
     body = client.post(f"/inbox/filters/{view_id}/delete", data={"csrf_token": _token(page)},
                        follow_redirects=True).get_data(as_text=True)
-    assert "only rana, who saved this view, can delete it" in body and len(_views(body)) == 1
+    assert "لا يحذف هذا العرض إلا rana الذي حفظه." in body and len(_views(body)) == 1
     _logout(client)
     _login(client, "rana")
     page = client.get("/inbox").get_data(as_text=True)

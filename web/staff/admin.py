@@ -10,19 +10,12 @@ from engine.actors import Actor
 from engine.errors import EngineError, Forbidden
 from web.current import current_engine as _engine
 from web.current import staff_actor
+from web.refusals import refusal
 from workflows.accounts import ROLE_LANES
 from workflows.operations.accounts import create_user, update_user
 from workflows.read.accounts import users as all_users
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _words(exc: EngineError) -> str:
-    """A refusal in the page's language where it is one this page knows."""
-    return {
-        "own_administrator_role": _("You cannot remove your own administrator role."),
-        "own_account_stopped": _("You cannot stop your own account."),
-    }.get(exc.code or "", exc.message)
 
 
 def _page(actor: Actor, error: str = "", status: int = 200):
@@ -46,7 +39,7 @@ def _change(actor: Actor, done: str, operation, *args, **kwargs):
     except Forbidden:
         abort(403)
     except EngineError as exc:
-        return _page(actor, _words(exc), 422)
+        return _page(actor, refusal(exc), 422)
     flash(done, "success")
     return redirect(url_for("admin.users"))
 

@@ -11,6 +11,7 @@ from engine.actors import Actor
 from engine.errors import EngineError, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor as _staff
+from web.refusals import refusal
 from workflows.models import CHANNELS
 from workflows.operations.cases import open_request
 from workflows.operations.members import log_contact
@@ -56,7 +57,7 @@ def add_contact(member_id: int):
     except NotFound:
         abort(404)
     except EngineError as exc:
-        return _member_page(actor, member_id, exc.message, 422)
+        return _member_page(actor, member_id, refusal(exc), 422)
     flash(_("The contact is recorded."), "success")
     return redirect(url_for("members.member", member_id=member_id))
 
@@ -71,6 +72,6 @@ def add_request(member_id: int):
     except NotFound:
         abort(404)
     except EngineError as exc:
-        return _member_page(actor, member_id, exc.message, 422)
+        return _member_page(actor, member_id, refusal(exc), 422)
     flash(_("Request %(reference)s is opened.", reference=opened.reference), "success")
     return redirect(url_for("cases.case", instance_id=opened.instance_id))

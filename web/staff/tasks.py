@@ -17,7 +17,7 @@ from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict, EngineError, 
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import deadline
-from workflows import documents as files
+from web.refusals import refusal
 from workflows.documents import Upload, limits
 from workflows.forms import FormErrors, data_from_fields
 from workflows.operations.documents import mark_checklist_item
@@ -67,9 +67,10 @@ def field_errors(exc: FormErrors) -> dict[str, str]:
         "integer": _("Enter a whole number."),
         "number": _("Enter a number."),
         "date": _("Enter a date."),
+        "must_tick": _("Tick this box to go on."),
     }
     shown = {}
-    for field, problem in exc.errors.items():
+    for field in exc.errors:
         kind, limit = exc.reasons.get(field, ("other", None))
         if kind in words:
             shown[field] = words[kind]
@@ -81,13 +82,13 @@ def field_errors(exc: FormErrors) -> dict[str, str]:
             shown[field] = ngettext("Write at least %(num)s character.", "Write at least %(num)s characters.", limit)
         elif kind == "max_length" and isinstance(limit, int):
             shown[field] = ngettext("Write at most %(num)s character.", "Write at most %(num)s characters.", limit)
-        else:
-            shown[field] = _("This value is not accepted (%(detail)s).", detail=problem)
+        else:  # the schema's own words are technical English: say only that the value is refused
+            shown[field] = _("This value is not accepted.")
     return shown
 
 
 def _gone(exc: EngineError):
-    flash(exc.message, "warning")
+    flash(refusal(exc), "warning")
     return redirect(url_for("inbox.inbox"))
 
 
@@ -112,7 +113,7 @@ def task(task_id: str):
     except NotFound:
         abort(404)
     except EngineError as exc:
-        return _render(actor, task_id, fields, {"(form)": exc.message}, 422)
+        return _render(actor, task_id, fields, {"(form)": refusal(exc)}, 422)
     if drafting:
         flash(_("Draft saved. The task stays open."), "success")
         return redirect(url_for("tasks.task", task_id=task_id))
@@ -173,14 +174,14 @@ def mark(task_id: str, kind: str):
         abort(403)
     except Conflict as exc:
         if exc.code != TASK_CLOSED:
-            flash(exc.message, "danger")
+            flash(refusal(exc), "danger")
             return back
         flash(_("This task is no longer open."), "warning")
         return redirect(url_for("inbox.inbox"))
     except NotFound:
         abort(404)
     except InvalidInput as exc:
-        flash(_upload_refusal(exc, attached.filename if attached else ""), "danger")
+        flash(refusal(exc), "danger")
         return back
     finally:
         with contextlib.suppress(RequestEntityTooLarge):
@@ -188,24 +189,6 @@ def mark(task_id: str, kind: str):
                 upload_file.close()
     flash(_("The checklist is updated."), "success")
     return back
-
-
-def _upload_refusal(exc: InvalidInput, name: str) -> str:
-    """A refused file in the page's language, naming the file and the rule (other refusals as they are)."""
-    max_bytes, types = limits(_engine().settings)[1:]
-    extension = name.rsplit(".", 1)[-1].upper() if "." in name else ""
-    words = {
-        files.FILE_MISSING: lambda: _("Choose a file to attach."),
-        files.FILE_NAME: lambda: _("The file name “%(name)s” names a folder or holds a control character; "
-                                   "send the file itself.", name=name),
-        files.FILE_TYPE: lambda: _("“%(name)s” is not an accepted type (%(types)s).", name=name,
-                                   types=", ".join(types)),
-        files.FILE_SIZE: lambda: _("“%(name)s” is larger than %(mb)d MB.", name=name, mb=max_bytes // (1024 * 1024)),
-        files.FILE_EMPTY: lambda: _("“%(name)s” is empty.", name=name),
-        files.FILE_CONTENT: lambda: _("“%(name)s” is not a real %(type)s file.", name=name, type=extension),
-        files.FILE_NOT_KEPT: lambda: _("This document is verified, not stored: do not attach the file."),
-    }
-    return words[exc.code]() if exc.code in words else exc.message
 
 
 @bp.get("/requests/<int:request_id>/documents/<kind>", endpoint="document_file")
