@@ -33,15 +33,21 @@ def pages(engine):
     moved = desk.open("financial_support")
     desk.complete(Actor.user("r", ["reception"]), moved, "intake", {"visit_summary": "تم", "inquiries_answered": True})
     for username, roles in (("sara", ["supervisor", "reception"]), ("rana", ["reception"]),
-                            ("admin1", ["administrator"])):
+                            ("admin1", ["administrator"]), ("ali", ["committee"])):
         engine.run(lambda e, s, u=username, r=roles: create_user(e, s, SYSTEM, u, "secret-pass", u, r))
     task = desk.task(moved, "check_data")
     noura = desk.member
     desk.member = engine.run(register_member, RECEPTION, name_ar="سالم الدوسري",
                              national_id=identity.with_check_digit("104444444"))  # no mobile, no e-mail: a letter
-    desk.open("in_kind_support")
+    # Salem's request goes to the committee: its notice (a letter) carries the date promised to him.
+    promised = desk.open("in_kind_support")
+    desk.complete(RECEPTION, promised, "intake", {"visit_summary": "تم", "inquiries_answered": True})
+    desk.verify_all(promised)
+    desk.complete(RECEPTION, promised, "check_data", {"complete": True, "needs_referral": False})
+    desk.complete(RECEPTION, promised, "acknowledgement", {"acknowledged": True, "ack_channel": "in_person"})
     dispatch_outbox(engine)
-    [letter] = engine.query(letters_waiting, SYSTEM)
+    letters = engine.query(letters_waiting, SYSTEM)
+    [letter] = [one for one in letters if one.kind == "sent_to_committee"]
     desk.member = noura
     return {
         "letters": "/letters",
@@ -55,11 +61,20 @@ def pages(engine):
         "definitions": "/definitions",
         "not found": "/cases/999999",
         "waiting": f"/cases/{waiting.instance_id}",
+        "promised case": f"/cases/{promised.instance_id}",
+        "promised task": f"/tasks/{desk.task(promised, 'committee_review').id}",
     }
 
 
-def _check(page, url, lang, problems, width):
-    """Open ``url`` in ``lang`` and add what is wrong with it to ``problems``."""
+#: The pages that show the date promised to the member (Gregorian and Hijri).
+PROMISED = ("letter", "promised case", "promised task")
+
+
+def _check(page, url, lang, problems, width, promised=False):
+    """Open ``url`` in ``lang`` and add what is wrong with it to ``problems``.
+
+    With ``promised``, the page must show the date promised to the member, Gregorian and Hijri.
+    """
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(f"script error: {error}"))
     # A failed resource is reported by the response listener (a 403 or 404 page itself is expected).
@@ -101,6 +116,10 @@ def _check(page, url, lang, problems, width):
         problems.append(f"{where}: the page is {overflow}px wider than the screen ({culprit})")
     problems.extend(f"{where}: axe {v['id']} ({v['impact']}): {v['nodes'][0]['target']}"
                     for v in serious_violations(page))
+    if promised:
+        shown = page.locator("[data-promised]")
+        if not (shown.count() == 1 and shown.is_visible() and "1448-" in shown.inner_text()):
+            problems.append(f"{where}: the date promised to the member is not shown with its Hijri date")
     if lang == "ar":
         chrome = page.evaluate("""() => [...document.querySelectorAll('nav, h1, h2, h3, th, button, label, .btn')]
                                     .map(e => e.innerText.trim())""")
@@ -112,7 +131,8 @@ def _check(page, url, lang, problems, width):
 def test_every_page_in_both_languages(browser, live_server, pages, width):
     problems: list[str] = []
     for username, names in (("sara", ["inbox", "task", "case", "members", "member", "definitions", "not found",
-                                      "waiting", "letters", "letter"]),
+                                      "waiting", "letters", "letter", "promised case"]),
+                            ("ali", ["promised task"]),
                             ("admin1", ["users"]), ("rana", ["users"])):
         context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
         page = context.new_page()
@@ -120,7 +140,7 @@ def test_every_page_in_both_languages(browser, live_server, pages, width):
         for name in names:
             for lang in ("ar", "en"):
                 page = context.new_page()  # fresh listeners per page
-                _check(page, live_server + pages[name], lang, problems, width)
+                _check(page, live_server + pages[name], lang, problems, width, promised=name in PROMISED)
                 page.close()
         context.close()
     # The sign-in page itself, signed out.
