@@ -6,7 +6,7 @@ the engine and the domain record (found in their code) has a label here in both 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from flask_babel import gettext as _
 from flask_babel import pgettext
@@ -68,6 +68,12 @@ def case_state_label(status: str) -> str:
     """A case's state in the page's language."""
     label = CASE_STATES.get(status)
     return label() if label is not None else status
+
+
+def process_name(names: Mapping[str, Mapping[str, str]], key: str, language: str) -> str:
+    """A process's display name in ``language`` (`workflows.read.definitions.process_names`), else its key."""
+    found = names.get(key) or {}
+    return found.get(language) or found.get("ar") or key
 
 
 def legend() -> dict[str, str]:

@@ -15,9 +15,11 @@ from engine.errors import NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import deadline
+from web.labels import action_label, case_state_label, legend, process_name
 from web.staff.naming import task_title
 from workflows.accounts import ROLE_LANES
 from workflows.read.cases import case_page
+from workflows.read.definitions import process_names
 
 bp = Blueprint("cases", __name__)
 
@@ -48,7 +50,10 @@ def case(instance_id: int):
     titles = {t["id"]: task_title(t["name"], t["form_key"], lang) for t in view["open_tasks"]}
     # Lanes are named by role id in the diagrams (the engine keys on them); draw them in words.
     lanes = {lane: _(lane) for lanes in ROLE_LANES.values() for lane in lanes}
-    return render_template("case.html", view=view, markers_json=json.dumps(markers), deadlines=deadlines,
+    key = view["definition"]["key"]
+    return render_template("case.html", view=view, process_name=process_name(engine.query(process_names), key, lang),
+                           case_state=case_state_label(view["status"]), legend=legend(), action_label=action_label,
+                           markers_json=json.dumps(markers), deadlines=deadlines,
                            lanes_json=json.dumps(lanes, ensure_ascii=False), titles=titles,
                            counts=view["elements"], data_json=json.dumps(view["data"], ensure_ascii=False, indent=2,
                                                                           default=str))

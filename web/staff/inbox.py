@@ -11,11 +11,13 @@ from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor as _staff
 from web.deadlines import deadline
+from web.labels import process_name
 from web.refusals import refusal
 from web.staff.naming import task_title
 from workflows.identity import ascii_digits
 from workflows.operations.tasks import assign_task, claim_task, release_task
 from workflows.operations.views import delete_view, save_view
+from workflows.read.definitions import process_names
 from workflows.read.inbox import SLA_FILTERS, SORTS, inbox_view, refresh_seconds
 from workflows.saved_filters import FILTER_KEYS
 
@@ -63,6 +65,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     now = engine.clock.now()
     calendar = engine.calendars.get()
     view = engine.query(inbox_view, actor, **filters)
+    names = engine.query(process_names)
     result = view.page
     lang = str(get_locale() or "ar")
     rows = []
@@ -81,6 +84,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
                            saved=view.saved, view_query=view_query,
                            page_numbers=page_numbers(result.page, result.pages),
                            page_link=url_for("inbox.inbox", page=0)[:-1],
+                           process_names={key: process_name(names, key, lang) for key in view.processes},
                            lanes=sorted(actor.lanes), sla_states=SLA_FILTERS, processes=view.processes,
                            sorts=SORTS, assignable=view.assignable, may_assign=actor.may_assign,
                            words=words, links=links, refresh_seconds=refresh_seconds(engine))

@@ -17,6 +17,7 @@ from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict, EngineError, 
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import deadline
+from web.labels import action_label
 from web.refusals import refusal
 from workflows.documents import Upload, limits
 from workflows.forms import FormErrors, data_from_fields
@@ -147,7 +148,7 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
         when=deadline(task_row.due_at, task_row.warn_at, engine.clock.now(), calendar),
         case=page.case, member=page.member, checklist=page.checklist,
         fields=_form_fields(page.form, values), errors=errors or {}, draft=draft, history=page.history,
-        element_names=page.element_names,
+        element_names=page.element_names, action_label=action_label,
         contacts=page.contacts, kinds=page.kinds, states=DOCUMENT_STATES, marking=page.keeps_checklist,
         upload_types=folder_types, upload_mb=upload_bytes // (1024 * 1024),
         draft_when=draft.saved_at.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M") if draft else "",

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
 from engine.definitions import list_definitions
+from engine.models import ProcessDefinition
+
+#: The attribute of a diagram's ``<bpmn:process>`` that gives its English name beside the Arabic ``name``
+#: (BPMN allows attributes of other namespaces on every element; bpmn-js keeps them when it saves).
+ENGLISH_NAME = "{http://tawasul.example/bpmn}nameEn"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -20,3 +28,48 @@ def definitions(engine: CaseEngine, session: Session, actor: Actor | None = None
          "deployed_by": d.deployed_by}
         for d in list_definitions(engine, session)
     ]
+
+
+def process_names(engine: CaseEngine, session: Session) -> dict[str, dict[str, str]]:
+    """Each deployed process's display name by key, in Arabic and English, from its latest version.
+
+    The Arabic is the process's ``name`` in the diagram; the English its ``tawasul:nameEn`` (the
+    Arabic when the diagram gives none, the key when it names the process not at all).
+    """
+    latest: dict[str, tuple[int, str, str]] = {}
+    for key, version, name, sha256 in session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.name, ProcessDefinition.sha256)):
+        if key not in latest or version > latest[key][0]:
+            latest[key] = (version, name or "", sha256)
+    names = {}
+    for key, (version, name, sha256) in sorted(latest.items()):
+        english = _english_name(sha256, key, lambda v=version, k=key: _xml(session, k, v))
+        names[key] = {"ar": name or key, "en": english or name or key}
+    return names
+
+
+def _xml(session: Session, key: str, version: int) -> str:
+    return session.scalar(select(ProcessDefinition.xml).where(ProcessDefinition.key == key,
+                                                              ProcessDefinition.version == version)) or ""
+
+
+def _english_name_of(key: str, xml: str) -> str:
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), _PARSER)
+    except etree.XMLSyntaxError:
+        return ""
+    for process in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process"):
+        if process.get("id") == key:
+            return (process.get(ENGLISH_NAME) or "").strip()
+    return ""
+
+
+#: English names by (sha256, key): a deployed version never changes, so each XML is read once per process.
+_KNOWN: dict[tuple[str, str], str] = {}
+
+
+def _english_name(sha256: str, key: str, load_xml: Any) -> str:
+    """The English name of a version, read from its XML once (versions never change)."""
+    if (sha256, key) not in _KNOWN:
+        _KNOWN[(sha256, key)] = _english_name_of(key, load_xml())
+    return _KNOWN[(sha256, key)]
