@@ -389,12 +389,14 @@ def test_a_refused_claim_is_403_and_a_claim_someone_holds_is_409(world):
     path = f"/tasks/{task}/claim"
     refused = world.client("committee").post(path, data={"csrf_token": world.token("committee")})
     assert refused.status_code == 403
-    assert html.unescape(refused.get_data(as_text=True)).count("belongs to lane 'social_researcher'") == 1
+    # In the page's language, the lane by its name (the API keeps the English).
+    lane = "هذه المهمة لفريق «مسؤول البحث الاجتماعي»، ولست من أعضائه."
+    assert html.unescape(refused.get_data(as_text=True)).count(lane) == 1
     assert _assignee(world, task) is None
     # htmx swaps only 2xx answers: there the same refusal is 200 with the reason in the table it replaces.
     swapped = world.client("committee").post(path, data={"csrf_token": world.token("committee")},
                                              headers={"HX-Request": "true"})
-    assert swapped.status_code == 200 and "belongs to lane" in html.unescape(swapped.get_data(as_text=True))
+    assert swapped.status_code == 200 and lane in html.unescape(swapped.get_data(as_text=True))
     assert _assignee(world, task) is None
     researcher = world.client("social_researcher")
     assert researcher.post(path, data={"csrf_token": world.token("social_researcher")}).status_code == 200
@@ -405,7 +407,7 @@ def test_a_refused_claim_is_403_and_a_claim_someone_holds_is_409(world):
     token = csrf_token(second.get("/login").get_data(as_text=True))
     taken = second.post(path, data={"csrf_token": token})
     assert taken.status_code == 409
-    assert "already claimed by social_researcher" in html.unescape(taken.get_data(as_text=True))
+    assert "يعمل social_researcher على هذه المهمة" in html.unescape(taken.get_data(as_text=True))
     # Releasing someone else's task without the right to assign is refused too: 403, still held.
     released = second.post(f"/tasks/{task}/unclaim", data={"csrf_token": token})
     assert released.status_code == 403 and _assignee(world, task) == "social_researcher"
