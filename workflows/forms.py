@@ -154,3 +154,43 @@ def data_from_fields(form: dict[str, Any], fields: Mapping[str, str]) -> dict[st
         elif raw != "":
             data[name] = raw
     return data
+
+
+def field_specs(folder: str = str(FORMS_DIR)) -> dict[str, dict[str, Any]]:
+    """Every field the forms in ``folder`` define, by name (the first form to define one wins).
+
+    Case data is the sum of what its tasks' forms collected, so a page can label each value.
+    """
+    specs: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        with contextlib.suppress(NotFound, InvalidInput):  # a broken form is refused at deploy, not here
+            for name, spec in (load_form(path.name, folder).get("properties") or {}).items():
+                specs.setdefault(name, spec)
+    return specs
+
+
+def labelled_data(data: Mapping[str, Any], language: str,
+                  folder: str = str(FORMS_DIR)) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Case data as labelled fields, from the forms' schemas; the keys no form labels, apart.
+
+    Each field is ``{"name", "label", "kind", "value"}`` with ``kind`` ``boolean``, ``choice``
+    (``value`` is then the choice's label), ``list`` or ``text``; the page words booleans itself.
+    """
+    specs = field_specs(folder)
+    fields, unknown = [], {}
+    for name, value in data.items():
+        spec = specs.get(name)
+        if spec is None or not isinstance(spec.get("x-label"), Mapping):
+            unknown[name] = value
+            continue
+        label = spec["x-label"].get(language) or spec["x-label"].get("ar") or name
+        kind = "text"
+        if spec.get("type") == "boolean" and isinstance(value, bool):
+            kind = "boolean"
+        elif "enum" in spec and value in spec["enum"]:
+            kind = "choice"
+            value = ((spec.get("x-enum-labels") or {}).get(value) or {}).get(language) or value
+        elif isinstance(value, list):
+            kind = "list"
+        fields.append({"name": name, "label": label, "kind": kind, "value": value})
+    return fields, unknown

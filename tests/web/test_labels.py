@@ -131,3 +131,18 @@ def test_the_inbox_filter_lists_processes_by_name(case, app):
     assert '<option value="member_request" >طلب عضو</option>' in page
     english = client.get("/inbox?lang=en").get_data(as_text=True)
     assert '<option value="member_request" >Member request</option>' in english
+
+
+def test_the_case_data_is_labelled_fields_from_the_forms_with_the_rest_in_a_technical_section(case, app):
+    client = app.test_client()
+    sign_in(client, "rana")
+    page = client.get(f"/cases/{case.instance_id}").get_data(as_text=True)
+    data = page[page.index('id="case-data"'):]
+    data = data[:data.index("</dl>")]
+    assert "ملخص المقابلة والاستفسارات" in data and "<bdi>تم</bdi>" in data  # the form's label and the value
+    assert "تمت الإجابة على جميع الاستفسارات</dt>" in data and ">نعم</dd>" in data  # a checkbox in words
+    assert "visit_summary" not in data and "request_id" not in data
+    technical = page[page.index("<details"):page.index("</details>")]
+    assert "بيانات تقنية" in technical and "request_id" in technical  # keys no form labels, collapsed
+    english = client.get(f"/cases/{case.instance_id}?lang=en").get_data(as_text=True)
+    assert "Summary of the visit and the questions asked" in english and ">Yes</dd>" in english

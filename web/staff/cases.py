@@ -18,6 +18,7 @@ from web.deadlines import deadline
 from web.labels import action_label, case_state_label, legend, process_name
 from web.staff.naming import task_title
 from workflows.accounts import ROLE_LANES
+from workflows.forms import labelled_data
 from workflows.read.cases import case_page
 from workflows.read.definitions import process_names
 
@@ -51,12 +52,15 @@ def case(instance_id: int):
     # Lanes are named by role id in the diagrams (the engine keys on them); draw them in words.
     lanes = {lane: _(lane) for lanes in ROLE_LANES.values() for lane in lanes}
     key = view["definition"]["key"]
+    # Labelled from the forms' schemas; what no form names (ids, engine keys) in a technical section.
+    fields, technical = labelled_data(view["data"], lang)
     return render_template("case.html", view=view, process_name=process_name(engine.query(process_names), key, lang),
                            case_state=case_state_label(view["status"]), legend=legend(), action_label=action_label,
                            markers_json=json.dumps(markers), deadlines=deadlines,
                            lanes_json=json.dumps(lanes, ensure_ascii=False), titles=titles,
-                           counts=view["elements"], data_json=json.dumps(view["data"], ensure_ascii=False, indent=2,
-                                                                          default=str))
+                           counts=view["elements"], data_fields=fields,
+                           technical_json=json.dumps(technical, ensure_ascii=False, indent=2, default=str)
+                           if technical else "")
 
 
 @bp.get("/cases/<int:instance_id>/diagram.bpmn")
