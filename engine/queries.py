@@ -63,7 +63,8 @@ def list_tasks(
     """Open tasks the actor may see (their lanes, or assigned to them), oldest deadline first.
 
     ``sla`` keeps the tasks in one state: ``late`` (due time passed), ``at_risk`` (warning time
-    passed, not yet due) or ``on_track`` (neither, or no deadline).
+    passed, not yet due), ``on_track`` (neither passed) or ``no_deadline`` (a task with neither a due
+    nor a warning time, which is never on track).
     """
     query = visible_tasks(actor)
     if instance_id is not None:

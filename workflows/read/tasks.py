@@ -101,7 +101,7 @@ def task_list(
     """The open tasks the actor may see, as JSON, oldest deadline first, each with its SLA state.
 
     Raises:
-        InvalidInput: ``sla`` is not one of on_track, at_risk, late.
+        InvalidInput: ``sla`` is not one of on_track, at_risk, late, no_deadline.
     """
     now = engine.clock.now()
     tasks = list_tasks(engine, session, actor, instance_id, lane, assignee, sla=sla)
