@@ -20,7 +20,7 @@ from web.staff.naming import task_title
 from workflows.accounts import ROLE_LANES
 from workflows.forms import labelled_data
 from workflows.read.cases import case_page
-from workflows.read.definitions import process_names
+from workflows.read.definitions import english_element_names, process_names
 
 bp = Blueprint("cases", __name__)
 
@@ -48,10 +48,11 @@ def case(instance_id: int):
     deadlines = {t["id"]: deadline(_instant(t["due_at"]), _instant(t["warn_at"]), now, calendar)
                  for t in view["open_tasks"]}
     lang = str(get_locale() or "ar")
-    titles = {t["id"]: task_title(t["name"], t["form_key"], lang) for t in view["open_tasks"]}
+    key = view["definition"]["key"]
+    english = engine.query(english_element_names).get(key, {}) if lang != "ar" else {}
+    titles = {t["id"]: task_title(t["name"], english.get(t["element_id"]), lang) for t in view["open_tasks"]}
     # Lanes are named by role id in the diagrams (the engine keys on them); draw them in words.
     lanes = {lane: _(lane) for lanes in ROLE_LANES.values() for lane in lanes}
-    key = view["definition"]["key"]
     # Labelled from the forms' schemas; what no form names (ids, engine keys) in a technical section.
     fields, technical = labelled_data(view["data"], lang)
     return render_template("case.html", view=view, process_name=process_name(engine.query(process_names), key, lang),

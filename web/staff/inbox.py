@@ -17,7 +17,7 @@ from web.staff.naming import task_title
 from workflows.identity import ascii_digits
 from workflows.operations.tasks import assign_task, claim_task, release_task
 from workflows.operations.views import delete_view, save_view
-from workflows.read.definitions import process_names
+from workflows.read.definitions import english_element_names, process_names
 from workflows.read.inbox import SLA_FILTERS, SORTS, inbox_view, refresh_seconds
 from workflows.saved_filters import FILTER_KEYS
 
@@ -69,9 +69,10 @@ def _render(actor, filters: dict, template: str, error: str = ""):
     result = view.page
     lang = str(get_locale() or "ar")
     rows = []
+    english = _engine().query(english_element_names) if lang != "ar" else {}
     for task, case, member, key in result.rows:
         rows.append({"task": task, "case": case, "member": member, "process": key,
-                     "title": task_title(task.name, task.form_key, lang),
+                     "title": task_title(task.name, english.get(key, {}).get(task.element_id), lang),
                      **deadline(task.due_at, task.warn_at, now, calendar)})
     # Labels and links once per page, not once per row: rendering 25 rows stays cheap.
     words = {key: _(key) for key in (*SLA_FILTERS, "reception", "social_researcher", "committee", "service_delivery",
