@@ -137,8 +137,13 @@ def mark_document(
 
 def checklist_complete(session: Session, request_id: int) -> tuple[bool, list[str]]:
     """Whether every required document is verified, and the kinds that are not."""
-    missing = [d.kind for d in documents(session, request_id) if d.required and d.state != "verified"]
+    missing = [d.kind for d in unverified_required(documents(session, request_id))]
     return not missing, missing
+
+
+def unverified_required(items: Iterable[RequestDocument]) -> list[RequestDocument]:
+    """The required items of a checklist not verified yet: the request is not complete while any is."""
+    return [d for d in items if d.required and d.state != "verified"]
 
 
 def record_acknowledgement(

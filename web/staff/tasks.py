@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import login_required
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.actors import Actor
 from engine.errors import CLAIMED_BY_OTHER, TASK_CLOSED, Conflict, EngineError, Forbidden, InvalidInput, NotFound
@@ -19,6 +19,7 @@ from web.current import staff_actor
 from web.deadlines import deadline
 from web.labels import action_label
 from web.refusals import refusal
+from web.staff.naming import task_title
 from workflows.documents import Upload, limits
 from workflows.forms import FormErrors, data_from_fields
 from workflows.operations.documents import mark_checklist_item
@@ -101,6 +102,9 @@ def task(task_id: str):
         return _render(actor, task_id)
     fields = request.form.to_dict()
     drafting = fields.get("action") == "draft"
+    # Ticked complete while required documents are not verified: the case goes on to ask for
+    # them (the diagram's rule); say so in words after the completion.
+    unverified = [] if drafting or "complete" not in fields else _unverified_names(actor, task_id, fields)
     try:
         _engine().run(save_draft if drafting else complete_task, actor, task_id, fields=fields)
     except FormErrors as exc:
@@ -119,7 +123,33 @@ def task(task_id: str):
         flash(_("Draft saved. The task stays open."), "success")
         return redirect(url_for("tasks.task", task_id=task_id))
     flash(_("The task is done."), "success")
+    if unverified:
+        flash(_("The data was marked complete, but these required documents are not verified yet: %(names)s. "
+                "The request goes on to ask the member for them.", names=listed(unverified)), "warning")
     return redirect(url_for("inbox.inbox"))
+
+
+def _unverified_names(actor: Actor, task_id: str, fields: dict[str, str]) -> list[str]:
+    """When ``fields`` mark the data complete: the names, in the page's language, of the required
+    documents not verified yet."""
+    try:
+        page = _page(actor, task_id)
+        marked = data_from_fields(page.form, fields).get("complete") is True
+    except (EngineError, HTTPException):
+        return []  # the completion itself will say what is wrong
+    return [document_name(page.kinds.get(d.kind), d.kind) for d in page.unverified_documents] if marked else []
+
+
+def listed(names: list[str]) -> str:
+    """Names one after another, with the page language's comma."""
+    return ("، " if str(get_locale() or "ar") == "ar" else ", ").join(names)
+
+
+def document_name(kind: Any, fallback: str) -> str:
+    """A document kind's name in the page's language."""
+    if kind is None:
+        return fallback
+    return kind.name.get(str(get_locale() or "ar")) or kind.name.get("ar") or fallback
 
 
 def _page(actor: Actor, task_id: str) -> TaskPage:
@@ -152,7 +182,9 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
         contacts=page.contacts, kinds=page.kinds, states=DOCUMENT_STATES, marking=page.keeps_checklist,
         upload_types=folder_types, upload_mb=upload_bytes // (1024 * 1024),
         draft_when=draft.saved_at.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M") if draft else "",
-        form_title=(page.form.get("x-label") or {}).get(lang) or task_row.name,
+        form_title=task_title(task_row.name, page.english_name, lang),
+        unverified=listed([document_name(page.kinds.get(d.kind), d.kind) for d in page.unverified_documents])
+        if "complete" in (page.form.get("properties") or {}) else "",
         case_status=status_label(page.case.status, lang) if page.case else "",
     ), status
 

@@ -23,7 +23,8 @@ from workflows.domain import domain
 from workflows.forms import NO_FORM, load_form
 from workflows.members import member_contacts
 from workflows.models import Contact, Member, RequestDocument, ServiceRequest, TaskDraft
-from workflows.requests import documents, get_request, request_of_instance
+from workflows.read.definitions import english_names_of_version
+from workflows.requests import documents, get_request, request_of_instance, unverified_required
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -40,6 +41,8 @@ class TaskPage:
     form: dict[str, Any]
     #: The name drawn on each element of the task's diagram, by element id.
     element_names: dict[str, str]
+    #: The task's English name (``tawasul:nameEn`` in its diagram), if it gives one.
+    english_name: str | None
     case: ServiceRequest | None
     member: Member | None
     checklist: list[RequestDocument]
@@ -52,6 +55,14 @@ class TaskPage:
     def keeps_checklist(self) -> bool:
         """True when the task's form marks the request's checklist (a verification task)."""
         return bool(self.form.get("x-checklist")) and self.case is not None
+
+    @property
+    def unverified_documents(self) -> list[RequestDocument]:
+        """On a verification task, the required documents not verified yet.
+
+        While any is, the request is not complete, whatever the form says: it goes on to ask for them.
+        """
+        return unverified_required(self.checklist) if self.keeps_checklist else []
 
 
 def task_page(
@@ -78,6 +89,7 @@ def task_page(
         instance=instance,
         form=load_form(task.form_key) if task.form_key else NO_FORM,
         element_names=process_for_definition_id(engine, session, instance.definition_id).element_names(),
+        english_name=english_names_of_version(session, instance.definition_id).get(task.element_id),
         case=case,
         member=member,
         checklist=documents(session, case.id) if case else [],
