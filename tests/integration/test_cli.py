@@ -259,6 +259,11 @@ def test_tasks_filter_by_sla(cli):
     assert (task["due_at"], task["warn_at"], task["sla"]) == (
         "2026-12-15T08:00:00+00:00", "2026-12-13T08:00:00+00:00", "on_track")
     assert cli("tasks", "--sla", "late")[1] == []
+    assert cli("tasks", "--sla", "no_deadline")[1] == []  # the task has one
+    cli("deploy", str(BPMN_DIR / "review.bpmn"))
+    cli("start", "review", "--data", '{"request_no": 1}')
+    [open_ended] = cli("tasks", "--sla", "no_deadline")[1]
+    assert (open_ended["element_id"], open_ended["due_at"]) == ("check", None)
     code, _, err = cli("tasks", "--sla", "overdue")
     assert code == 2 and "invalid choice" in err
 

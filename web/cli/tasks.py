@@ -9,7 +9,7 @@ from engine.actors import Actor
 from web.cli.shared import Command, json_object, positive_int, state_of
 from workflows.bootstrap import CaseEngine
 from workflows.operations.tasks import assign_task, claim_task, complete_task, release_task
-from workflows.read.inbox import SLA_STATES
+from workflows.read.inbox import SLA_FILTERS
 from workflows.read.tasks import task_as_dict, task_list
 
 
@@ -17,7 +17,7 @@ def _list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instance", type=positive_int)
     parser.add_argument("--lane")
     parser.add_argument("--assignee")
-    parser.add_argument("--sla", choices=SLA_STATES, help="only tasks in this SLA state")
+    parser.add_argument("--sla", choices=SLA_FILTERS, help="only tasks in this SLA state (no_deadline: those without one)")
 
 
 def _list(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[dict[str, Any]]:
