@@ -1,5 +1,7 @@
 """Sign in, see the inbox, claim a task, switch language — in Chromium, Arabic and English."""
 
+import pytest
+
 from engine.actors import SYSTEM
 from engine.commands import start_instance
 from engine.definitions import deploy_definition
@@ -243,3 +245,30 @@ def test_a_count_badge_filters_by_its_deadline_state(page, live_server, engine):
     page.get_by_role("button", name="متأخرة: 0").click()  # again: every state
     page.get_by_role("row", name="Check completeness").wait_for()
     assert page.locator("#sla").input_value() == ""
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_on_a_phone_each_inbox_task_is_a_card_with_its_deadline_and_claim_button_on_screen(browser, live_server,
+                                                                                          engine, lang):
+    from tests.support.desk import Desk
+
+    desk = Desk(engine)
+    for _ in range(2):
+        desk.open("financial_support")
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
+    context = browser.new_context(locale="ar-SA", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, live_server, "rana")
+    page.goto(live_server + f"/inbox?lang={lang}")
+    rows = page.locator("#inbox-table tr[data-task]")
+    assert rows.count() == 2
+    for n in range(2):
+        row = rows.nth(n)
+        card, due = row.bounding_box(), row.locator("td.due-cell").bounding_box()
+        claim = row.get_by_role("button", name="استلام" if lang == "ar" else "Claim").bounding_box()
+        for box in (due, claim):  # on screen, not beside the card
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (box, card)
+        assert card["width"] <= 390 and claim["y"] > due["y"]  # one under another, not side by side
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert _serious_violations(page) == []
+    context.close()
