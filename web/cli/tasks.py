@@ -17,7 +17,8 @@ def _list_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instance", type=positive_int)
     parser.add_argument("--lane")
     parser.add_argument("--assignee")
-    parser.add_argument("--sla", choices=SLA_FILTERS, help="only tasks in this SLA state (no_deadline: those without one)")
+    parser.add_argument("--sla", choices=SLA_FILTERS,
+                        help="only tasks in this SLA state (no_deadline: those without one)")
 
 
 def _list(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[dict[str, Any]]:
