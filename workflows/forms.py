@@ -3,7 +3,8 @@
 The server always validates (design decision 8).
 
 A form is a JSON Schema (draft 2020-12) object with ``x-label: {ar, en}`` on the form and on
-each property (``x-enum-labels`` for choices, ``x-widget`` hints). Validation reports every
+each property (``x-enum-labels`` for choices, ``x-widget`` hints, ``x-people-of-lane`` for a
+list of people offered as boxes to tick: those who hold that lane). Validation reports every
 field that is wrong at once; Eastern Arabic digits in number fields are accepted.
 """
 
@@ -138,17 +139,22 @@ def lint_form_key(properties: Any) -> list[str]:
     return []
 
 
-def data_from_fields(form: dict[str, Any], fields: Mapping[str, str]) -> dict[str, Any]:
+def data_from_fields(form: dict[str, Any], fields: Mapping[str, str | list[str]]) -> dict[str, Any]:
     """The data of a submitted HTML form (every value text) in the shapes ``form`` asks for.
 
-    A checkbox is true when sent; a list is written comma-separated (Arabic ``،`` too); an empty
-    field is left out. Nothing is checked here: `validate` does that.
+    A checkbox is true when sent; a list is written comma-separated (Arabic ``،`` too), or sent as
+    one value per ticked box (a list of people); an empty field is left out. Nothing is checked
+    here: `validate` does that.
     """
     data: dict[str, Any] = {}
     for name, spec in (form.get("properties") or {}).items():
         raw = fields.get(name, "")
         if spec.get("type") == "boolean":
             data[name] = raw == "on"
+        elif spec.get("type") == "array" and isinstance(raw, list):  # boxes ticked, one value each
+            data[name] = [part.strip() for part in raw if part.strip()]
+        elif spec.get("type") == "array" and spec.get("x-people-of-lane"):  # one box ticked
+            data[name] = [raw.strip()] if raw.strip() else []
         elif spec.get("type") == "array":
             data[name] = [part.strip() for part in raw.replace("،", ",").split(",") if part.strip()]
         elif raw != "":

@@ -30,8 +30,10 @@ from workflows.requests import DOCUMENT_STATES, status_label
 bp = Blueprint("tasks", __name__)
 
 
-def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
+def _form_fields(form: dict[str, Any], values: dict[str, Any],
+                 people: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     lang = str(get_locale() or "ar")
+    people = people or {}
     required = set(form.get("required") or [])
     fields = []
     for name, spec in form["properties"].items():
@@ -50,12 +52,17 @@ def _form_fields(form: dict[str, Any], values: dict[str, Any]) -> list[dict[str,
             # A text box, not type=number: the browser would refuse Eastern Arabic digits.
             kind = spec["type"]
         value = values.get(name, "")
-        if kind == "list" and isinstance(value, list):
+        choices: list[str] = []
+        if kind == "list" and name in people:  # boxes to tick, one per person (and any named before)
+            kind, value = "people", value if isinstance(value, list) else [value] if value else []
+            choices = [*people[name], *(v for v in value if v not in people[name])]
+        elif kind == "list" and isinstance(value, list):
             value = "، ".join(value)
         fields.append({
             "name": name, "kind": kind, "label": spec["x-label"].get(lang) or spec["x-label"]["ar"],
             "required": name in required, "value": value,
-            "options": [(v, spec.get("x-enum-labels", {}).get(v, {}).get(lang, v)) for v in spec.get("enum", [])],
+            "options": [(v, spec.get("x-enum-labels", {}).get(v, {}).get(lang, v)) for v in spec.get("enum", [])]
+            or [(v, v) for v in choices],
         })
     return fields
 
@@ -100,7 +107,8 @@ def task(task_id: str):
     actor = staff_actor()
     if request.method == "GET":
         return _render(actor, task_id)
-    fields = request.form.to_dict()
+    # One value per name, a list where boxes of one name were ticked (the people of a list).
+    fields: dict[str, Any] = {name: values if len(values) > 1 else values[0] for name, values in request.form.lists()}
     drafting = fields.get("action") == "draft"
     # Ticked complete while required documents are not verified: the case goes on to ask for
     # them (the diagram's rule); say so in words after the completion.
@@ -177,7 +185,7 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
         "task.html", task=task_row,
         when=deadline(task_row.due_at, task_row.warn_at, engine.clock.now(), calendar),
         case=page.case, member=page.member, checklist=page.checklist,
-        fields=_form_fields(page.form, values), errors=errors or {}, draft=draft, history=page.history,
+        fields=_form_fields(page.form, values, page.people), errors=errors or {}, draft=draft, history=page.history,
         element_names=page.element_names, action_label=action_label,
         contacts=page.contacts, kinds=page.kinds, states=DOCUMENT_STATES, marking=page.keeps_checklist,
         upload_types=folder_types, upload_mb=upload_bytes // (1024 * 1024),

@@ -16,7 +16,7 @@ from engine.definitions import process_for_definition_id
 from engine.errors import NotFound
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.queries import list_tasks, task_as_dict
-from workflows.accounts import require_staff
+from workflows.accounts import require_staff, users_with_lane
 from workflows.catalogue import DocumentKind
 from workflows.documents import FILE_GONE, upload_path
 from workflows.domain import domain
@@ -50,6 +50,8 @@ class TaskPage:
     draft: TaskDraft | None
     history: list[AuditEvent]
     contacts: list[Contact]
+    #: For each form field naming people (``x-people-of-lane``), the names of those who hold that lane.
+    people: dict[str, list[str]]
 
     @property
     def keeps_checklist(self) -> bool:
@@ -84,10 +86,13 @@ def task_page(
     case = request_of_instance(session, task.instance_id)
     member = session.get(Member, case.member_id) if case else None
     kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
+    form = load_form(task.form_key) if task.form_key else NO_FORM
+    people = {name: sorted(u.display_name for u in users_with_lane(session, spec["x-people-of-lane"]))
+              for name, spec in (form.get("properties") or {}).items() if spec.get("x-people-of-lane")}
     return TaskPage(
         task=task,
         instance=instance,
-        form=load_form(task.form_key) if task.form_key else NO_FORM,
+        form=form,
         element_names=process_for_definition_id(engine, session, instance.definition_id).element_names(),
         english_name=english_names_of_version(session, instance.definition_id).get(task.element_id),
         case=case,
@@ -98,6 +103,7 @@ def task_page(
         history=list(session.scalars(select(AuditEvent).where(AuditEvent.instance_id == task.instance_id)
                                      .order_by(AuditEvent.id.desc()).limit(history))),
         contacts=member_contacts(session, member.id)[:contacts] if member else [],
+        people=people,
     )
 
 
