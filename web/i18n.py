@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -44,3 +45,19 @@ def local_time(moment: Any, with_time: bool = True) -> str:
         moment = datetime.fromisoformat(moment)
     tz = current_engine().calendars.get().tz
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+#: First-strong isolate and pop directional isolate (Unicode bidi): the text between them is laid
+#: out on its own, so a reference, a phone number or a date inside an Arabic sentence keeps its
+#: order (without, "2026-12-02 00:05" in an Arabic sentence reads "00:05 2026-12-02").
+_ISOLATE, _POP = "\u2068", "\u2069"
+#: What may be misordered: Latin letters, or digits with something between them (a date, a time,
+#: a phone number). A number alone, or Arabic text, keeps its order without help.
+_LEFT_TO_RIGHT = re.compile(r"[A-Za-z]|[0-9][^0-9]+[0-9]")
+
+
+def isolate(value: Any) -> Any:
+    """``value`` (text) isolated for bidi when its order could be lost; as it is otherwise."""
+    if isinstance(value, str) and _LEFT_TO_RIGHT.search(value) and not value.startswith(_ISOLATE):
+        return f"{_ISOLATE}{value}{_POP}"
+    return value

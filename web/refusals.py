@@ -19,7 +19,7 @@ from flask_babel import ngettext
 from engine.errors import EngineError
 from web.current import current_engine
 from web.deadlines import hijri
-from web.i18n import local_time
+from web.i18n import isolate, local_time
 from web.labels import action_label
 
 Params = Mapping[str, Any]
@@ -53,8 +53,9 @@ def _when(moment: Any) -> str:
     if not moment:
         return ""
     day = hijri(moment.astimezone(current_engine().calendars.get().tz))
-    shown = local_time(moment)
-    return _("%(day)s (%(hijri)s AH)", day=shown, hijri=day) if day else shown
+    # Each isolated: inside an Arabic sentence "2026-12-02 00:05" would read "00:05 2026-12-02".
+    shown = isolate(local_time(moment))
+    return _("%(day)s (%(hijri)s AH)", day=shown, hijri=isolate(day)) if day else shown
 
 
 def _role(role: str) -> str:

@@ -272,3 +272,36 @@ def test_on_a_phone_each_inbox_task_is_a_card_with_its_deadline_and_claim_button
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     assert _serious_violations(page) == []
     context.close()
+
+
+def test_a_date_inside_an_arabic_refusal_reads_in_its_own_order(page, live_server, engine):
+    """«أنجز omar هذه المهمة من قبل في 2026-12-01 11:00 (…)»: without isolation the Arabic sentence
+    lays the date's parts right to left, the time before the day."""
+    import re
+
+    from engine.actors import Actor
+    from engine.commands import complete_task
+    from tests.support.desk import Desk
+
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
+    sign_in(page, live_server, "rana")
+    page.get_by_role("link", name="استقبال العضو والإجابة على استفساراته").click()
+    page.get_by_label("ملخص المقابلة والاستفسارات").fill("سأل عن شروط الدعم")
+    page.get_by_label("تمت الإجابة على جميع الاستفسارات").check()
+    engine.run(complete_task, Actor.user("omar", ["reception"]), desk.task(request, "intake").id,
+               {"visit_summary": "تم", "inquiries_answered": True})  # someone else, meanwhile
+    page.get_by_role("button", name="إنجاز المهمة").click()
+    page.wait_for_url("**/inbox")
+    alert = page.get_by_role("alert")
+    text = alert.inner_text()
+    day, time = re.search(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2})", text).groups()
+    # Where the day and the time are drawn: in reading order for a date, the day is left of the time.
+    left = alert.evaluate("""(box, parts) => {
+        const node = [...box.childNodes].find(n => n.nodeType === Node.TEXT_NODE && n.data.includes(parts[0]));
+        const at = (s) => { const r = document.createRange(); const i = node.data.indexOf(s);
+                            r.setStart(node, i); r.setEnd(node, i + s.length); return r.getBoundingClientRect().left; };
+        return [at(parts[0]), at(parts[1])];
+    }""", [day, time])
+    assert left[0] < left[1], (text, left)

@@ -108,8 +108,9 @@ def test_every_code_registered_below_web_is_worded_and_its_arabic_has_no_latin_m
 def test_a_time_in_a_refusal_is_in_riyadh_with_its_hijri_date(app):
     with app.test_request_context("/?lang=ar"):
         shown = wording("task_closed", {"by": "reception1", "at": datetime(2026, 12, 1, 21, 5, 25, tzinfo=UTC)})
-    # 21:05 UTC is 00:05 the next day in Riyadh; 2 December 2026 is 22 Jumada II 1448.
-    assert shown == "أنجز reception1 هذه المهمة من قبل في 2026-12-02 00:05 (1448-06-22 هـ)."
+    # 21:05 UTC is 00:05 the next day in Riyadh; 2 December 2026 is 22 Jumada II 1448. Each date
+    # is isolated (U+2068 ... U+2069), so an Arabic sentence keeps it in order.
+    assert shown == "أنجز reception1 هذه المهمة من قبل في \u20682026-12-02 00:05\u2069 (\u20681448-06-22\u2069 هـ)."
 
 
 def _raise_sites(path: Path):
@@ -230,5 +231,5 @@ def test_a_task_finished_by_someone_else_says_who_and_when_in_arabic_local_time(
     body = response.get_data(as_text=True)
     done_at = engine.clock.now()  # the test clock stands still: omar completed it at this moment
     local = done_at.astimezone(engine.calendars.get().tz).strftime("%Y-%m-%d %H:%M")
-    assert f"أنجز omar هذه المهمة من قبل في {local} (" in body and " هـ)." in body
+    assert f"أنجز omar هذه المهمة من قبل في \u2068{local}\u2069 (" in body and "\u2069 هـ)." in body
     assert "already completed" not in body and "+00:00" not in body
