@@ -121,6 +121,8 @@ def instance_detail(engine: CaseEngine, session: Session, instance_id: int, *, w
         detail["error"] = {"element_id": row.error_element_id, "message": row.error_message}
     if with_diagram:
         names = process.element_names()
+        if "error" in detail:  # the step as drawn, for the page's sentence
+            detail["error"]["element_name"] = names.get(row.error_element_id or "", row.error_element_id)
         history = session.scalars(
             select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
         ).all()
