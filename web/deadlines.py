@@ -7,9 +7,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from hijridate import Gregorian
 
+from workflows.hijri import hijri
 from workflows.read.inbox import sla_state
+
+__all__ = ["deadline", "hijri", "time_left"]
 
 
 def time_left(days: int) -> str:
@@ -19,14 +21,6 @@ def time_left(days: int) -> str:
     if days == 0:
         return _("Due today")
     return ngettext("%(num)s working day late", "%(num)s working days late", -days)
-
-
-def hijri(day: Any) -> str:
-    """The Umm al-Qura date of a Gregorian day, ISO style ("" beyond the tables, after 2077)."""
-    try:
-        return Gregorian(day.year, day.month, day.day).to_hijri().isoformat()
-    except (OverflowError, ValueError):
-        return ""
 
 
 def deadline(due_at: datetime | None, warn_at: datetime | None, now: datetime, calendar: Any) -> dict[str, Any]:

@@ -76,6 +76,7 @@ def notify_member(call: ServiceCall) -> int:
         "reason": call.data.get("reason", ""),
         "answer": call.data.get("answer", ""),
         "membership_no": member.membership_no or "",
+        "promised": request.answer_promised_on.isoformat() if request.answer_promised_on else "",
     }
     status = call.params.get("status")
     if status:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
@@ -22,6 +22,7 @@ from engine.models import OutboxMessage
 from engine.outbox import SIMULATED_STATUS, new_message_status
 from workflows.accounts import users_with_lane
 from workflows.domain import domain as domain_of
+from workflows.hijri import hijri
 from workflows.identity import ascii_digits
 from workflows.messaging import Provider
 from workflows.models import Member, User
@@ -42,10 +43,10 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
     "sent_to_committee": {
         "ar": {"subject": "طلبك {reference} لدى لجنة البحث",
                "body": "عزيزنا {name}، رُفع طلبك رقم {reference} إلى لجنة البحث لدراسته، "
-                       "وسيتم الرد عليك بالقبول أو الرفض خلال {working_days}."},
+                       "وسيتم الرد عليك بالقبول أو الرفض خلال {working_days}{by_date}."},
         "en": {"subject": "Your request {reference} is with the research committee",
                "body": "Dear {name}, your request {reference} has gone to the research committee, which will "
-                       "answer with acceptance or rejection within {working_days}."},
+                       "answer with acceptance or rejection within {working_days}{by_date}."},
     },
     "decision_accepted": {
         "ar": {"subject": "قبول طلبك {reference}",
@@ -118,11 +119,21 @@ def working_days(count: int, language: str) -> str:
     return f"{count} أيام عمل" if 3 <= count % 100 <= 10 else f"{count} يوم عمل"
 
 
+def _day(value: Any) -> date | None:
+    """A day given as a date or as ISO text (values are kept as JSON in the outbox); None otherwise."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
 def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str, str]:
     """(subject, body) of ``template`` in ``language`` (Arabic when the language is missing).
 
     A whole number of ``days`` (or its digits) is also offered as ``working_days``, in words of that
-    language.
+    language; a ``promised`` day (ISO text) as ``by_date``, a clause giving it in Gregorian and Hijri.
     """
     texts = TEMPLATES.get(template)
     if texts is None:
@@ -140,6 +151,13 @@ def render(template: str, language: str, values: Mapping[str, Any]) -> tuple[str
         safe["working_days"] = working_days(days, shown)
     else:  # no number of days given: the sentence still reads
         safe["working_days"] = "المدة المحددة" if shown == "ar" else "the set time"
+    promised = _day(values.get("promised"))
+    if promised is not None:  # the date promised to the member, Gregorian and Hijri
+        day, hijri_day = promised.isoformat(), hijri(promised)
+        if shown == "ar":
+            safe["by_date"] = f"، أي في موعد أقصاه {day}" + (f" ({hijri_day} هـ)" if hijri_day else "")
+        else:
+            safe["by_date"] = f", that is by {day}" + (f" ({hijri_day} AH)" if hijri_day else "")
     return text["subject"].format_map(safe), text["body"].format_map(safe)
 
 

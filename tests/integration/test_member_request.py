@@ -76,7 +76,7 @@ def test_happy_path_to_delivery_and_survey(desk, engine, clock):
     bodies = engine.query(lambda e, s: [render(m.kind, m.payload.get("language", "ar"), m.payload["values"])[1]
                                         for m in s.scalars(select(OutboxMessage)
                                                            .where(OutboxMessage.kind == "sent_to_committee"))])
-    assert bodies and all("خلال 10 أيام عمل." in body for body in bodies)
+    assert bodies and all("خلال 10 أيام عمل، أي في موعد أقصاه" in body and " هـ)." in body for body in bodies)
 
 
 def test_incomplete_data_asks_for_what_is_missing_and_comes_back(desk):

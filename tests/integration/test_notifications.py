@@ -50,6 +50,13 @@ def test_render_in_both_languages():
     assert "within 1 working day." in render("sent_to_committee", "en", dict(values, days=1))[1]
     assert "خلال 5 أيام عمل." in render("sent_to_committee", "ar", dict(values, days="٥"))[1]
     assert "خلال المدة المحددة." in render("sent_to_committee", "ar", {"reference": "R"})[1]
+    # The date promised to the member, in Gregorian and Hijri, once the request is complete.
+    promised = dict(values, promised="2026-12-15")
+    assert "خلال 10 أيام عمل، أي في موعد أقصاه 2026-12-15 (1448-07-06 هـ)." in render("sent_to_committee", "ar",
+                                                                                     promised)[1]
+    assert "within 10 working days, that is by 2026-12-15 (1448-07-06 AH)." in render("sent_to_committee", "en",
+                                                                                       promised)[1]
+    assert "خلال 10 أيام عمل." in render("sent_to_committee", "ar", dict(values, promised="not a day"))[1]
     assert render("decision_rejected", "ar", {})[1].endswith("السبب: ")  # a missing value shows as empty
 
 
