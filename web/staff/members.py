@@ -11,6 +11,7 @@ from engine.actors import Actor
 from engine.errors import EngineError, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor as _staff
+from web.i18n import isolate
 from web.refusals import refusal
 from workflows.models import CHANNELS
 from workflows.operations.cases import open_request
@@ -73,5 +74,5 @@ def add_request(member_id: int):
         abort(404)
     except EngineError as exc:
         return _member_page(actor, member_id, refusal(exc), 422)
-    flash(_("Request %(reference)s is opened.", reference=opened.reference), "success")
+    flash(_("Request %(reference)s is opened.", reference=isolate(opened.reference)), "success")
     return redirect(url_for("cases.case", instance_id=opened.instance_id))
