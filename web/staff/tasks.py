@@ -149,8 +149,8 @@ def _unverified_names(actor: Actor, task_id: str, fields: dict[str, str]) -> lis
 
 
 def listed(names: list[str]) -> str:
-    """Names one after another, with the page language's comma."""
-    return ("، " if str(get_locale() or "ar") == "ar" else ", ").join(names)
+    """Names one after another, with the page language's comma (the catalogue's, as elsewhere)."""
+    return _(", ").join(names)
 
 
 def document_name(kind: Any, fallback: str) -> str:
