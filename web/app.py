@@ -22,6 +22,7 @@ from web.i18n import select_locale, template_helpers
 from web.security import register as register_security
 from web.security import secure_cookies
 from web.staff import register as register_staff
+from web.supervision import register as register_supervision
 from workflows.bootstrap import CaseEngine, build, install
 from workflows.schema import require_current_schema
 
@@ -84,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
     app.register_blueprint(assets_bp)
     app.register_blueprint(auth_bp)
     register_staff(app)
+    register_supervision(app)
     register_errors(app)
     register_security(app)
     return app

@@ -23,6 +23,18 @@ def staff_actor() -> Actor:
     return current_user.actor()
 
 
+#: Roles that may open the supervisors' pages (the board, reports, heat map and incidents).
+SUPERVISING_ROLES = frozenset({"supervisor", "administrator"})
+
+
+def supervisor_actor() -> Actor:
+    """The signed-in supervisor or administrator as an engine actor; 403 for anyone else."""
+    actor = staff_actor()
+    if not SUPERVISING_ROLES & set(current_user.roles or ()):
+        abort(403)
+    return actor
+
+
 #: Roles whose home is the list of deployed definitions rather than the inbox (they hold no lane).
 DEFINITION_ROLES = frozenset({"process_owner"})
 
