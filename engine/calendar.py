@@ -11,9 +11,11 @@ the tenth working day after that Tuesday.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -90,6 +92,28 @@ class BusinessCalendar:
                 raise ConfigError(f"calendar.country {self.country!r} is not known to the holidays package") from None
             found = self._public[year] = dict(table.items())
         return found
+
+    def holiday_names(self, year: int, language: str) -> dict[date, str]:
+        """The public holidays of ``year`` named in ``language`` (``ar``, ``en``; the default names otherwise)."""
+        if language == self.language:
+            return self.public_holidays(year)
+        wanted = {"en": "en_US"}.get(language, language)
+        try:
+            table = holidays_package.country_holidays(self.country, years=year, language=wanted)
+        except NotImplementedError:
+            raise ConfigError(f"calendar.country {self.country!r} is not known to the holidays package") from None
+        return dict(table.items())
+
+    def base_is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day by the week and the public holidays alone (no society's days)."""
+        return day.weekday() in self.working_weekdays and day not in self.public_holidays(day.year)
+
+    def with_overrides(self, overrides: Mapping[date, Override]) -> BusinessCalendar:
+        """The same calendar with the society's days replaced by ``overrides`` (for a preview)."""
+        other = BusinessCalendar.__new__(BusinessCalendar)
+        other.__dict__.update(self.__dict__)
+        other.overrides = dict(overrides)
+        return other
 
     def is_working_day(self, day: date) -> bool:
         """True when ``day`` is a working day after weekends, holidays and the society's own days."""
@@ -224,6 +248,9 @@ class CalendarCache:
         self._lock = threading.Lock()
         self._calendar: BusinessCalendar | None = None
         self._loaded_at = 0.0
+        #: A calendar put in force for one computation (`using`), in this thread or task only.
+        self._in_force: contextvars.ContextVar[BusinessCalendar | None] = contextvars.ContextVar(
+            "tawasul_calendar", default=None)
         calendar_from_settings(settings)  # refuse a bad configuration at start-up
 
     def get(self) -> BusinessCalendar:
@@ -231,7 +258,11 @@ class CalendarCache:
 
         Loading happens outside the lock: a thread that loads holds a database connection, and
         threads waiting on the lock may hold one each, so loading under it could starve the pool.
+        Inside `using`, the calendar given there.
         """
+        in_force = self._in_force.get()
+        if in_force is not None:
+            return in_force
         with self._lock:
             fresh = self._calendar is not None and time.monotonic() - self._loaded_at <= self._refresh
             if fresh:
@@ -240,6 +271,15 @@ class CalendarCache:
         with self._lock:
             self._calendar, self._loaded_at = calendar, time.monotonic()
         return calendar
+
+    @contextmanager
+    def using(self, calendar: BusinessCalendar) -> Iterator[None]:
+        """Make `get` give ``calendar`` in the block (deadlines counted on a calendar not yet saved)."""
+        token = self._in_force.set(calendar)
+        try:
+            yield
+        finally:
+            self._in_force.reset(token)
 
     def invalidate(self) -> None:
         """Forget the loaded days; the next `get` reloads them."""

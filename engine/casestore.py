@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, history, sla
 from engine.actors import Actor
-from engine.clock import Clock
+from engine.clock import Clock, FrozenClock
 from engine.definitions import process_for_definition_id, version_of
 from engine.errors import (
     CASE_NOT_RUNNING,
@@ -383,6 +383,23 @@ def _sla_spec(engine: CaseEngine, loaded: LoadedCase, view: HumanTaskView) -> sl
         return None  # refused at deploy; an older version is simply without SLA
 
 
+def task_sla(engine: CaseEngine, loaded: LoadedCase, view: HumanTaskView, opened_at: datetime) -> sla.SlaTimes | None:
+    """The SLA times of a task that opened at ``opened_at``, on the calendar in force; None without an SLA.
+
+    The one rule for a task's deadlines: used when the task opens, and again when the calendar
+    changes (`engine.deadlines`). Expressions read "now" as ``opened_at``, so ``business_days(10)``
+    counts from the moment the task opened whenever it is evaluated.
+
+    Raises:
+        ScriptError: an expression failed. InvalidInput: a count beyond the calendar.
+    """
+    spec = _sla_spec(engine, loaded, view)
+    if spec is None:
+        return None
+    with using_clock(FrozenClock(opened_at)):
+        return sla.evaluate(spec, view.data, opened_at, sandbox=engine.sandbox, calendar=engine.calendars.get())
+
+
 def _sync_tasks(
     engine: CaseEngine,
     session: Session,
@@ -449,11 +466,8 @@ def _sync_tasks(
 def _evaluate_sla(
     engine: CaseEngine, session: Session, loaded: LoadedCase, actor: Actor, view: HumanTaskView
 ) -> sla.SlaTimes | None:
-    spec = _sla_spec(engine, loaded, view)
-    if spec is None:
-        return None
     try:
-        return sla.evaluate(spec, view.data, loaded.now, sandbox=engine.sandbox, calendar=engine.calendars.get())
+        return task_sla(engine, loaded, view, loaded.now)
     except (ScriptError, InvalidInput) as exc:
         # A deadline that cannot be computed must not stop the case; it is recorded instead.
         audit.record(session, loaded.now, actor, "sla_invalid", loaded.row.id, view.id, view.element_id,
