@@ -31,10 +31,11 @@ def select_locale() -> str:
 
 
 def template_helpers() -> dict[str, Any]:
-    """lang, dir and the other language for every template, ``local`` for times, ``hijri`` for days."""
+    """lang, dir and the other language for every template, ``local`` for times, ``hijri`` for days,
+    ``isolate`` for a name or a time put inside a sentence."""
     lang = str(get_locale() or "ar")
     return {"lang": lang, "dir": "rtl" if lang == "ar" else "ltr", "other_lang": "en" if lang == "ar" else "ar",
-            "local": local_time, "hijri": hijri}
+            "local": local_time, "hijri": hijri, "isolate": isolate}
 
 
 def local_time(moment: Any, with_time: bool = True) -> str:

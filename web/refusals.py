@@ -45,6 +45,7 @@ def _what(what: str) -> str:
         "task": _("the task"), "instance": _("the case"), "request": _("the request"), "member": _("the member"),
         "user": _("the user"), "job": _("the job"), "job_kind": _("the job kind"), "definition": _("the process"),
         "letter": _("the letter"), "view": _("the saved view"), "form": _("the form"),
+        "message": _("the notification"),
     }.get(what, what)
 
 
@@ -144,6 +145,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "lane_not_held": lambda p: _("This task belongs to the “%(lane)s” team, which you are not part of.",
                                  lane=_role(str(p.get("lane")))),
     "assignee_missing": lambda p: _("Choose who to assign the task to."),
+    "assignee_not_in_lane": lambda p: _("%(assignee)s is not in the “%(lane)s” team; choose someone who is.",
+                                        assignee=p.get("assignee"), lane=_role(str(p.get("lane")))),
     "job_not_incident": lambda p: _("Job %(job)s has not failed; there is nothing to retry.", job=p.get("job")),
     "no_definition": lambda p: (_("The process “%(process)s” has no version %(version)s.", process=p.get("process"),
                                   version=p["version"]) if p.get("version") is not None else
@@ -151,7 +154,7 @@ WORDS: dict[str, Callable[[Params], str]] = {
     # accounts and views
     "password_short": lambda p: _("“%(field)s”: %(rule)s", field=_("Password"), rule=ngettext(
         "Write at least %(num)s character.", "Write at least %(num)s characters.", int(p.get("minimum") or 8))),
-    "unknown_roles": lambda p: _("Unknown roles: %(roles)s.", roles=", ".join(map(str, p.get("unknown") or []))),
+    "unknown_roles": lambda p: _("Unknown roles: %(roles)s.", roles=isolate(", ".join(map(str, p.get("unknown") or [])))),
     "username_characters": lambda p: _("The user name may hold only letters, digits, “.” and “_”."),
     "username_taken": lambda p: _("The user name %(username)s is taken.", username=p.get("username")),
     "own_administrator_role": lambda p: _("You cannot remove your own administrator role."),
@@ -159,7 +162,7 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "role_not_held": lambda p: _("You can share a view only with a role of your own."),
     "not_view_owner": lambda p: _("Only %(owner)s, who saved this view, can delete it.", owner=p.get("owner")),
     # members and identity
-    "unknown_field": lambda p: _("“%(field)s” is not a member field.", field=p.get("field")),
+    "unknown_field": lambda p: _("“%(field)s” is not a member field.", field=isolate(p.get("field"))),
     "nul_in_field": lambda p: _("“%(field)s” holds a character that cannot be stored.", field=_field(p)),
     "not_a_date": lambda p: _("“%(field)s”: %(value)s is not a date.", field=_field(p), value=p.get("value")),
     "already_registered": lambda p: _("%(field)s %(value)s is already registered to member %(member)s.",
@@ -170,7 +173,7 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "national_id_check": lambda p: _("“%(field)s”: %(value)s is not a valid number (its check digit is wrong); "
                                      "check it again.", field=_field(p), value=p.get("value")),
     "not_a_phone": lambda p: _("“%(field)s”: %(value)s is not a phone number (write it like %(example)s).",
-                               field=_field(p), value=p.get("value"), example="05XXXXXXXX"),
+                               field=_field(p), value=p.get("value"), example=isolate("05XXXXXXXX")),
     "not_a_mobile": lambda p: _("“%(field)s”: %(value)s is not a mobile number.", field=_field(p),
                                 value=p.get("value")),
     "not_an_email": lambda p: _("“%(field)s”: %(value)s is not an e-mail address.", field=_field(p),
@@ -189,7 +192,7 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "file_name": lambda p: _("The file name “%(name)s” names a folder or holds a control character; "
                              "send the file itself.", name=p.get("name")),
     "file_type": lambda p: _("“%(name)s” is not an accepted type (%(types)s).", name=p.get("name"),
-                             types=", ".join(p.get("types") or [])),
+                             types=isolate(", ".join(p.get("types") or []))),
     "file_size": lambda p: _("“%(name)s” is larger than %(mb)d MB.", name=p.get("name"), mb=int(p.get("mb") or 0)),
     "file_empty": lambda p: _("“%(name)s” is empty.", name=p.get("name")),
     "file_content": lambda p: _("“%(name)s” is not a real %(type)s file.", name=p.get("name"), type=p.get("type")),
@@ -197,6 +200,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "file_gone": lambda p: _("The document's file is not available."),
     "letter_already_sent": lambda p: _("This letter was already marked as sent."),
     "not_a_letter": lambda p: _("Message %(message)s is not a letter.", message=p.get("message")),
+    "message_not_failed": lambda p: _("Notification %(message)s has not failed; there is nothing to send again.",
+                                      message=p.get("message")),
     # forms
     "form_errors": lambda p: _("Some fields of the form need correcting."),
     "form_file_invalid": lambda p: _("The form %(form)s cannot be read; tell the process owner.", form=p.get("form")),
@@ -213,14 +218,26 @@ def _general(kind: str) -> str:
     }.get(kind, _("Something went wrong on our side. The error was recorded; try again shortly."))
 
 
+#: Parameters the wording turns into words of its own (a field's label, a role, an action, a time
+#: isolated by `_when`) or uses as a number. Every other text parameter is what a person typed or
+#: named (a user name, a file name, a reference, a value): shown as given, isolated for bidi so that
+#: "reception1" or "0501234567" inside an Arabic sentence keeps its place and its order.
+_WORDED = frozenset({"field", "what", "action", "status", "reason", "lane", "roles", "unknown", "known", "types",
+                     "problems", "at", "saving", "limit", "minimum", "mb"})
+
+
+def _shown(params: Params) -> dict[str, Any]:
+    return {key: value if key in _WORDED else isolate(value) for key, value in params.items()}
+
+
 def wording(code: str | None, params: Params) -> str:
     """The sentence for ``code`` with ``params`` in the page's language."""
     words = WORDS.get(code or "")
-    return words(params) if words is not None else _general("")
+    return words(_shown(params)) if words is not None else _general("")
 
 
 def refusal(exc: EngineError) -> str:
     """``exc`` as a sentence in the page's language (its kind's general sentence when it has no code)."""
     if exc.code in WORDS:
-        return WORDS[exc.code](exc.params)
+        return wording(exc.code, exc.params)
     return _general(exc.kind)

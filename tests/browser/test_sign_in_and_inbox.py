@@ -305,3 +305,32 @@ def test_a_date_inside_an_arabic_refusal_reads_in_its_own_order(page, live_serve
         return [at(parts[0]), at(parts[1])];
     }""", [day, time])
     assert left[0] < left[1], (text, left)
+
+
+def test_a_file_name_inside_an_arabic_refusal_reads_in_its_own_order(page, live_server, engine, tmp_path):
+    """«2026 report.pdf» inside an Arabic sentence: without isolation the year, a number next to
+    Arabic text, is drawn after the rest of the name ("report.pdf 2026")."""
+    from tests.support.desk import RECEPTION, Desk
+
+    engine.settings["documents"] = {"dir": str(tmp_path / "uploads"), "max_mb": 5, "types": ["pdf"]}
+    desk = Desk(engine)
+    request = desk.open("financial_support")
+    desk.complete(RECEPTION, request, "intake", {"visit_summary": "حضر", "inquiries_answered": True})
+    engine.run(lambda e, s: create_user(e, s, SYSTEM, "rana", "secret-pass", "رنا", ["reception"]))
+    fake = tmp_path / "2026 report.pdf"
+    fake.write_bytes(b"<html>not a pdf</html>")
+    sign_in(page, live_server, "rana")
+    page.get_by_role("link", name="التحقق من اكتمال البيانات وصحتها").click()
+    item = page.locator('li.doc-item[data-kind="income_proof"]')
+    item.get_by_label("الحالة").select_option("received")
+    item.locator('input[type="file"]').set_input_files(str(fake))
+    item.get_by_role("button", name="حفظ").click()
+    alert = page.get_by_role("alert")
+    assert "ليس ملف" in alert.inner_text()
+    left = alert.evaluate("""(box, parts) => {
+        const node = [...box.childNodes].find(n => n.nodeType === Node.TEXT_NODE && n.data.includes(parts[0]));
+        const at = (s) => { const r = document.createRange(); const i = node.data.indexOf(s);
+                            r.setStart(node, i); r.setEnd(node, i + s.length); return r.getBoundingClientRect().left; };
+        return [at(parts[0]), at(parts[1])];
+    }""", ["2026", "report"])
+    assert left[0] < left[1], (alert.inner_text(), left)

@@ -47,8 +47,8 @@ def test_add_a_user_and_change_roles(client, engine):
     # In the page's language (Arabic), the field named by its label; the API keeps the English.
     ({"username": "x y", "password": "long-pass-1"}, "لا يحوي اسم المستخدم إلا حروفًا وأرقامًا"),
     ({"username": "new", "password": "short"}, "«كلمة المرور»: اكتب 8 أحرف على الأقل."),
-    ({"username": "rana", "password": "long-pass-1"}, "اسم المستخدم rana مستعمل."),
-    ({"username": "new", "password": "long-pass-1", "roles": ["king"]}, "أدوار غير معروفة: king."),
+    ({"username": "rana", "password": "long-pass-1"}, "اسم المستخدم \u2068rana\u2069 مستعمل."),
+    ({"username": "new", "password": "long-pass-1", "roles": ["king"]}, "أدوار غير معروفة: \u2068king\u2069."),
     ({"username": "u" * 101, "password": "long-pass-1"}, "«اسم المستخدم»: اكتب 100 حرف على الأكثر."),
     ({"username": "new", "password": "long-pass-1", "display_name": "ه" * 201}, "«الاسم الظاهر»: اكتب 200 حرف على الأكثر."),
     ({"username": "new", "password": "long-pass-1", "email": "a@" + "b" * 330},

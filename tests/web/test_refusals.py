@@ -110,7 +110,7 @@ def test_a_time_in_a_refusal_is_in_riyadh_with_its_hijri_date(app):
         shown = wording("task_closed", {"by": "reception1", "at": datetime(2026, 12, 1, 21, 5, 25, tzinfo=UTC)})
     # 21:05 UTC is 00:05 the next day in Riyadh; 2 December 2026 is 22 Jumada II 1448. Each date
     # is isolated (U+2068 ... U+2069), so an Arabic sentence keeps it in order.
-    assert shown == "أنجز reception1 هذه المهمة من قبل في \u20682026-12-02 00:05\u2069 (\u20681448-06-22\u2069 هـ)."
+    assert shown == "أنجز \u2068reception1\u2069 هذه المهمة من قبل في \u20682026-12-02 00:05\u2069 (\u20681448-06-22\u2069 هـ)."
 
 
 def _raise_sites(path: Path):
@@ -215,7 +215,7 @@ def test_a_fake_png_is_refused_in_arabic_naming_the_file(desk, app, engine):
         "csrf_token": csrf_token(page), "state": "received", "file": (BytesIO(b"<html>no</html>"), "fake.png")},
         content_type="multipart/form-data", follow_redirects=True)
     body = response.get_data(as_text=True)
-    assert "«fake.png» ليس ملف PNG حقيقيًا." in body and "is not a real PNG file" not in body
+    assert "«\u2068fake.png\u2069» ليس ملف \u2068PNG\u2069 حقيقيًا." in body and "is not a real PNG file" not in body
 
 
 def test_a_task_finished_by_someone_else_says_who_and_when_in_arabic_local_time(desk, app, engine):
@@ -231,5 +231,19 @@ def test_a_task_finished_by_someone_else_says_who_and_when_in_arabic_local_time(
     body = response.get_data(as_text=True)
     done_at = engine.clock.now()  # the test clock stands still: omar completed it at this moment
     local = done_at.astimezone(engine.calendars.get().tz).strftime("%Y-%m-%d %H:%M")
-    assert f"أنجز omar هذه المهمة من قبل في \u2068{local}\u2069 (" in body and "\u2069 هـ)." in body
+    assert f"أنجز \u2068omar\u2069 هذه المهمة من قبل في \u2068{local}\u2069 (" in body and "\u2069 هـ)." in body
     assert "already completed" not in body and "+00:00" not in body
+
+
+def test_every_name_and_value_inside_an_arabic_refusal_is_isolated_for_bidi(app):
+    """A user name, a file name, a reference or a date in an Arabic sentence sits in U+2068 ... U+2069."""
+    _import_everything()
+    outside = re.compile(r"[A-Za-z]|[0-9][^0-9\s]+[0-9]")
+    for code in CODES:
+        for params in _cases(code):
+            if code == "case_changed":  # its action is an audit action (web.labels.ACTIONS), worded
+                params = {**params, "action": "assigned"}
+            with app.test_request_context("/?lang=ar"):
+                arabic = wording(code, params)
+            bare = re.sub("\u2068[^\u2068\u2069]*\u2069", "", arabic)
+            assert not outside.search(bare), (code, params, arabic)

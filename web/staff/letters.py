@@ -11,6 +11,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
 from web.current import staff_actor
 from web.deadlines import hijri
+from web.i18n import isolate
 from web.refusals import refusal
 from workflows.operations.letters import mark_letter_sent
 from workflows.read.letters import letter, letters_waiting
@@ -62,5 +63,5 @@ def sent(message_id: int):
     except Conflict as exc:
         flash(refusal(exc), "warning")
         return redirect(url_for("letters.waiting"))
-    flash(_("The letter to %(name)s is marked as sent.", name=done.addressee), "success")
+    flash(_("The letter to %(name)s is marked as sent.", name=isolate(done.addressee)), "success")
     return redirect(url_for("letters.waiting"))
