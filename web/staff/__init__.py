@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.staff import admin, cases, home, inbox, letters, members, tasks
+from web.staff import admin, calendar, cases, home, inbox, letters, members, tasks
 
 
 def register(app: Flask) -> None:
     """Add the staff pages to ``app``."""
-    for module in (home, inbox, tasks, cases, members, letters, admin):
+    for module in (home, inbox, tasks, cases, members, letters, admin, calendar):
         app.register_blueprint(module.bp)
