@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-MODULES: tuple = ()
+from web.supervision import reports
+
+MODULES: tuple = (reports,)
 
 
 def register(app: Flask) -> None:
