@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from engine import audit, casestore
-from engine.access import require_may_work
+from engine.access import require_may_see, require_may_work
 from engine.actors import Actor
 from engine.casestore import CANCELLED, ERROR, RUNNING, InstanceState, LoadedCase, OpenTask
 from engine.clock import FrozenClock
@@ -100,14 +100,14 @@ def start_instance(
 
 @rerunnable
 def claim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str) -> OpenTask:
-    """Take an unassigned task of one of the actor's lanes.
+    """Take an unassigned task of one of the actor's lanes (a supervisor: of any lane).
 
     Raises:
-        Forbidden: the actor does not hold the task's lane.
+        Forbidden: the actor does not hold the task's lane (nor oversees every lane).
         Conflict: someone else holds it, or the task is no longer open.
     """
     task, row = casestore.open_task(session, task_id)
-    require_may_work(actor, task)
+    require_may_see(actor, task)
     if task.assignee == actor.name:
         return task
     if task.assignee is not None:
@@ -135,8 +135,12 @@ def unclaim_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
 
 
 @rerunnable
-def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
+def assign_task(
+    engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str, reason: str = ""
+) -> OpenTask:
     """Assign (or reassign) a task to ``assignee``; supervisors and the system user only.
+
+    A ``reason``, when given, is kept in the audit event (the case's history shows it).
 
     Raises:
         Forbidden: the actor may not assign.
@@ -149,7 +153,7 @@ def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str
     if not assignee:
         raise InvalidInput("assignee must be a user name", code=ASSIGNEE_MISSING)
     task, row = casestore.open_task(session, task_id)
-    return _set_assignee(engine, session, actor, task, row, assignee, "assigned")
+    return _set_assignee(engine, session, actor, task, row, assignee, "assigned", reason=(reason or "").strip())
 
 
 def _set_assignee(
@@ -160,6 +164,7 @@ def _set_assignee(
     row: InstanceState,
     assignee: str | None,
     action: str,
+    reason: str = "",
 ) -> OpenTask:
     loaded = casestore.load(engine, session, task.instance_id, row)
     casestore.require_running(loaded)
@@ -173,8 +178,10 @@ def _set_assignee(
         loaded.row.updated_by = actor.name
         casestore.write_instance(engine, session, loaded.row)
         casestore.write_assignee(session, task, assignee, loaded.now)
-        audit.record(session, loaded.now, actor, action, task.instance_id, task.id, task.element_id,
-                     {"assignee": assignee, "previous": previous})
+        summary = {"assignee": assignee, "previous": previous}
+        if reason:
+            summary["reason"] = reason
+        audit.record(session, loaded.now, actor, action, task.instance_id, task.id, task.element_id, summary)
         audit.flush(session)
     return task
 

@@ -147,6 +147,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "assignee_missing": lambda p: _("Choose who to assign the task to."),
     "assignee_not_in_lane": lambda p: _("%(assignee)s is not in the “%(lane)s” team; choose someone who is.",
                                         assignee=p.get("assignee"), lane=_role(str(p.get("lane")))),
+    "assignee_not_in_lane": lambda p: _("%(assignee)s is not in the “%(lane)s” team; choose someone who is.",
+                                        assignee=p.get("assignee"), lane=_role(str(p.get("lane")))),
     "job_not_incident": lambda p: _("Job %(job)s has not failed; there is nothing to retry.", job=p.get("job")),
     "no_definition": lambda p: (_("The process “%(process)s” has no version %(version)s.", process=p.get("process"),
                                   version=p["version"]) if p.get("version") is not None else

@@ -33,6 +33,7 @@ ROLE_LANES: dict[str, tuple[str, ...]] = {
     "process_owner": (),
     "administrator": (),
 }
+#: Roles that assign, and that see every lane's open work (read-only until claimed or assigned).
 ASSIGNING_ROLES = frozenset({"supervisor", "administrator"})
 
 _hasher = PasswordHasher()
@@ -44,9 +45,10 @@ def lanes_of(roles: list[str]) -> frozenset[str]:
 
 
 def actor_for(user: User) -> Actor:
-    """The engine actor a user acts as."""
-    return Actor.user(user.username, lanes_of(user.roles), may_assign=bool(ASSIGNING_ROLES & set(user.roles)),
-                      roles=user.roles)
+    """The engine actor a user acts as; supervisors and administrators assign and oversee every lane."""
+    supervising = bool(ASSIGNING_ROLES & set(user.roles))
+    return Actor.user(user.username, lanes_of(user.roles), may_assign=supervising, roles=user.roles,
+                      oversees_all=supervising)
 
 
 def hash_password(password: str) -> str:

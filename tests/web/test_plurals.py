@@ -35,6 +35,26 @@ EXPECTED = {
     ("%(num)s working day late", "%(num)s working days late"): (
         ["لا تأخير", "متأخرة يوم عمل واحد", "متأخرة يومَي عمل", "متأخرة 3 أيام عمل", "متأخرة 10 أيام عمل",
          "متأخرة 11 يوم عمل", "متأخرة 100 يوم عمل", "متأخرة 101 يوم عمل"], None),
+    ("%(num)s open task needs attention in every lane (late, at risk or without a deadline).",
+     "%(num)s open tasks need attention in every lane (late, at risk or without a deadline)."): (
+        [f"{start} تحتاج إلى متابعة في المسارات كلها (متأخرة أو تقترب من موعدها أو بلا موعد)." if "تحتاج" not in start
+         else f"{start} إلى متابعة في المسارات كلها (متأخرة أو تقترب من موعدها أو بلا موعد)." for start in (
+             "لا توجد مهمة مفتوحة", "مهمة مفتوحة واحدة", "مهمتان مفتوحتان تحتاجان", "3 مهام مفتوحة", "10 مهام مفتوحة",
+             "11 مهمة مفتوحة", "100 مهمة مفتوحة", "101 مهمة مفتوحة")], None),
+    ("The first %(num)s are listed; the counts below take in every one.",
+     "The first %(num)s are listed; the counts below take in every one."): (
+        ["لا تُعرض أي مهمة؛ والأعداد أدناه تشملها كلها.", "تُعرض المهمة الأولى فقط؛ والأعداد أدناه تشملها كلها.",
+         "تُعرض أول مهمتين؛ والأعداد أدناه تشملها كلها.", "تُعرض أول 3 مهام؛ والأعداد أدناه تشملها كلها.",
+         "تُعرض أول 10 مهام؛ والأعداد أدناه تشملها كلها.", "تُعرض أول 11 مهمة؛ والأعداد أدناه تشملها كلها.",
+         "تُعرض أول 100 مهمة؛ والأعداد أدناه تشملها كلها.", "تُعرض أول 101 مهمة؛ والأعداد أدناه تشملها كلها."], None),
+    ("Within %(num)s working day", "Within %(num)s working days"): (
+        ["خلال أقل من يوم عمل", "خلال يوم عمل واحد", "خلال يومي عمل", "خلال 3 أيام عمل", "خلال 10 أيام عمل",
+         "خلال 11 يوم عمل", "خلال 100 يوم عمل", "خلال 101 يوم عمل"],
+        ["Within 0 working days", "Within 1 working day", "Within 2 working days", "Within 3 working days",
+         "Within 10 working days", "Within 11 working days", "Within 100 working days", "Within 101 working days"]),
+    ("%(num)s hour", "%(num)s hours"): (
+        ["أقل من ساعة", "ساعة واحدة", "ساعتان", "3 ساعات", "10 ساعات", "11 ساعة", "100 ساعة", "101 ساعة"],
+        ["0 hours", "1 hour", "2 hours", "3 hours", "10 hours", "11 hours", "100 hours", "101 hours"]),
     ("Write at least %(num)s character.", "Write at least %(num)s characters."): (
         ["اكتب 0 حرف على الأقل.", "اكتب حرفًا واحدًا على الأقل.", "اكتب حرفين على الأقل.", "اكتب 3 أحرف على الأقل.",
          "اكتب 10 أحرف على الأقل.", "اكتب 11 حرفًا على الأقل.", "اكتب 100 حرف على الأقل.",

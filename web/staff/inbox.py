@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from engine.errors import EngineError, Forbidden, InvalidInput, NotFound
 from web.current import current_engine as _engine
@@ -32,6 +32,14 @@ def _page_number(text: str) -> int:
     return 1
 
 
+def _assignee_filter(args) -> str:
+    """``me``, ``none``, or (for a supervisor, from the board's counts) one person's user name."""
+    value = args.get("assignee", "").strip()
+    if value in ("me", "none"):
+        return value
+    return value if value and current_user.is_authenticated and current_user.actor().may_assign else ""
+
+
 def _filters() -> dict:
     args = request.values
     sla = args.get("sla", "")
@@ -43,7 +51,8 @@ def _filters() -> dict:
         "lane": args.get("lane", ""),
         "sla": sla if sla in SLA_FILTERS else "",
         "high_priority": args.get("priority") == "high",
-        "assignee": args.get("assignee", "") if args.get("assignee") in ("me", "none") else "",
+        "assignee": _assignee_filter(args),
+        "group": args.get("group", "").strip(),
         "sort": sort if sort in SORTS else "due",
         "page": _page_number(page),
     }
@@ -86,7 +95,7 @@ def _render(actor, filters: dict, template: str, error: str = ""):
                            page_numbers=page_numbers(result.page, result.pages),
                            page_link=url_for("inbox.inbox", page=0)[:-1],
                            process_names={key: process_name(names, key, lang) for key in view.processes},
-                           lanes=sorted(actor.lanes), sla_states=SLA_FILTERS, processes=view.processes,
+                           lanes=view.lanes, sla_states=SLA_FILTERS, processes=view.processes,
                            sorts=SORTS, assignable=view.assignable, may_assign=actor.may_assign,
                            words=words, links=links, refresh_seconds=refresh_seconds(engine))
 

@@ -194,6 +194,7 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
         unverified=listed([document_name(page.kinds.get(d.kind), d.kind) for d in page.unverified_documents])
         if "complete" in (page.form.get("properties") or {}) else "",
         case_status=status_label(page.case.status, lang) if page.case else "",
+        may_work=page.may_work,
     ), status
 
 

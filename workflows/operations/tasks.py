@@ -18,8 +18,9 @@ from engine.actors import Actor
 from engine.casestore import closed_task_error
 from engine.commands import InstanceState, OpenTask
 from engine.db import rerunnable
-from engine.errors import NO_SUCH, InvalidInput
+from engine.errors import NO_SUCH, REQUIRED, TOO_LONG, InvalidInput, error_code
 from engine.models import HumanTask
+from workflows.accounts import users_with_lane
 from workflows.forms import NO_FORM, data_from_fields, load_form, validate
 from workflows.models import TaskDraft, User
 
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from engine.context import CaseEngine
 
 _DELETE_DRAFT = delete(TaskDraft.__table__)
+
+#: The person a task is reassigned to (``assignee``) does not hold its lane (``lane``).
+ASSIGNEE_NOT_IN_LANE = error_code("assignee_not_in_lane", "assignee", "lane")
+#: The longest reason kept for a reassignment.
+REASON_CHARS = 300
 
 
 @rerunnable
@@ -51,18 +57,47 @@ def release_task(engine: CaseEngine, session: Session, actor: Actor, task_id: st
 
 
 @rerunnable
-def assign_task(engine: CaseEngine, session: Session, actor: Actor, task_id: str, assignee: str) -> OpenTask:
+def assign_task(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    task_id: str,
+    assignee: str,
+    reason: str | None = None,
+    *,
+    lane_holders_only: bool = False,
+) -> OpenTask:
     """Assign (or reassign) a task to a user who can sign in; supervisors only.
+
+    ``reason`` (the supervisors' board asks for one: pass it, even empty, to require it) is kept in
+    the task's history. With ``lane_holders_only`` the person must hold the task's lane (the board
+    offers only them); the inbox may also hand a task to someone outside it.
 
     Raises:
         Forbidden: the actor may not assign.
-        InvalidInput: no active user has that name.
+        InvalidInput: no active user has that name; the reason is missing or too long; the person
+            does not hold the lane. Nothing is changed.
+        Conflict: the task has closed. NotFound: no such task.
     """
     name = (assignee or "").strip()
     known = select(User.id).where(User.username == name, User.is_active.is_(True))
     if actor.may_assign and name and session.scalar(known) is None:  # who may not assign learns no names
         raise InvalidInput(f"no user named {name!r}", code=NO_SUCH, params={"what": "user", "ident": name})
-    return commands.assign_task(engine, session, actor, task_id, name)
+    why = (reason or "").strip()
+    if actor.may_assign and reason is not None:
+        if not why:
+            raise InvalidInput("reason: say why the task is reassigned", code=REQUIRED, params={"field": "reason"})
+        if len(why) > REASON_CHARS:
+            raise InvalidInput(f"reason: at most {REASON_CHARS} characters", code=TOO_LONG,
+                               params={"field": "reason", "limit": REASON_CHARS})
+    if actor.may_assign and lane_holders_only and name:
+        task = session.get(HumanTask, task_id)
+        if task is None:
+            raise closed_task_error(session, task_id)
+        if task.lane and name not in {u.username for u in users_with_lane(session, task.lane)}:
+            raise InvalidInput(f"{name} does not hold the lane {task.lane!r}", code=ASSIGNEE_NOT_IN_LANE,
+                               params={"assignee": name, "lane": task.lane})
+    return commands.assign_task(engine, session, actor, task_id, name, reason=why)
 
 
 @rerunnable

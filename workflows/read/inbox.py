@@ -22,7 +22,7 @@ from engine.errors import ConfigError
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.sla import NO_DEADLINE, SLA_FILTERS, SLA_STATES, sla_condition, sla_state
 from workflows import identity
-from workflows.accounts import require_staff, users_with_lane
+from workflows.accounts import ROLE_LANES, require_staff, users_with_lane
 from workflows.models import Member, SavedFilter, ServiceRequest
 from workflows.saved_filters import visible_filters
 
@@ -150,8 +150,12 @@ def inbox(
     sort: str = "due",
     page: int = 1,
     per_page: int = 25,
+    group: str = "",
 ) -> InboxPage:
     """The tasks ``actor`` may see, filtered, counted per SLA state, sorted and paged.
+
+    ``assignee`` is ``me``, ``none`` (unclaimed) or a user name; ``group`` keeps the tasks offered
+    to that team (their candidate group, which an escalation changes).
 
     The counts of the team's tasks come from `count_cache` when fresh; those of tasks assigned
     to the actor beyond their teams are always counted (a few rows, by the assignee index).
@@ -182,22 +186,27 @@ def inbox(
             query = query.where(HumanTask.instance_id.in_(cases))
         if lane:
             query = query.where(HumanTask.lane == lane)
+        if group:
+            query = query.where(HumanTask.candidate_group == group)
         if high_priority:
             query = query.where(HumanTask.priority >= 70)
         if assignee == "me":
             query = query.where(HumanTask.assignee == actor.name)
         elif assignee == "none":
             query = query.where(HumanTask.assignee.is_(None))
+        elif assignee:
+            query = query.where(HumanTask.assignee == assignee)
         return query
 
     cache = count_cache(engine)
-    key = ("*" if actor.all_lanes else tuple(sorted(actor.lanes)), actor.name if assignee == "me" else "",
-           text.strip(), process, lane, high_priority, assignee)
+    team = team_visibility(actor)
+    key = ("*" if team is None else tuple(sorted(actor.lanes)), actor.name if assignee == "me" else "",
+           text.strip(), process, lane, high_priority, assignee, group)
     # Read once, before counting: a commit landing while the count runs must make it stale.
     commits = engine.commits
     counts = cache.get(key, commits)
     if counts is None:
-        counts = _sla_counts(session, filtered(team_visibility(actor)), now)
+        counts = _sla_counts(session, filtered(team), now)
         cache.put(key, commits, counts)
     beyond = assigned_beyond_teams(actor)
     if beyond is not None and assignee != "none":
@@ -238,6 +247,8 @@ class InboxView:
     saved: list[SavedFilter]
     #: For staff who may reassign: the users each lane on the page can go to.
     assignable: dict[str, list[str]]
+    #: The lanes the lane filter offers: the actor's own, or every lane for a supervisor.
+    lanes: list[str]
 
 
 def inbox_view(engine: CaseEngine, session: Session, actor: Actor, **filters: Any) -> InboxView:
@@ -256,4 +267,18 @@ def inbox_view(engine: CaseEngine, session: Session, actor: Actor, **filters: An
         lanes = {task.lane for task, *_ in page.rows if task.lane}
         assignable = {lane: sorted(u.username for u in users_with_lane(session, lane)) for lane in lanes}
     processes = sorted(set(session.scalars(select(ProcessDefinition.key))))
-    return InboxView(page, processes, visible_filters(session, actor.name, actor.roles), assignable)
+    return InboxView(page, processes, visible_filters(session, actor.name, actor.roles), assignable,
+                     filter_lanes(session, actor))
+
+
+def filter_lanes(session: Session, actor: Actor) -> list[str]:
+    """The lanes ``actor`` can filter their tasks by.
+
+    Their own lanes; for a supervisor (who sees every lane) the lanes of every role and any other
+    lane an open task is in (a diagram may draw one no role holds yet).
+    """
+    if team_visibility(actor) is not None:
+        return sorted(actor.lanes)
+    every = {lane for lanes in ROLE_LANES.values() for lane in lanes}
+    every |= set(session.scalars(select(HumanTask.lane).where(HumanTask.lane.is_not(None)).distinct()))
+    return sorted(every)

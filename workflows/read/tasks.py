@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import require_may_work
+from engine.access import may_work, require_may_see
 from engine.actors import Actor
 from engine.casestore import closed_task_error
 from engine.definitions import process_for_definition_id
@@ -52,6 +52,8 @@ class TaskPage:
     contacts: list[Contact]
     #: For each form field naming people (``x-people-of-lane``), the names of those who hold that lane.
     people: dict[str, list[str]]
+    #: False for a supervisor looking at another lane's task: they see it, and work on it once it is theirs.
+    may_work: bool = True
 
     @property
     def keeps_checklist(self) -> bool:
@@ -70,17 +72,17 @@ class TaskPage:
 def task_page(
     engine: CaseEngine, session: Session, actor: Actor, task_id: str, history: int = 15, contacts: int = 10
 ) -> TaskPage:
-    """The task page of an open task the actor may work on.
+    """The task page of an open task the actor may see (a supervisor's other lanes read-only).
 
     Raises:
         Conflict: the task has closed (who completed it, and when). NotFound: no such task.
-        Forbidden: the actor may not work on it.
+        Forbidden: the actor may not see it.
     """
     require_staff(actor)
     task = session.get(HumanTask, task_id)
     if task is None:
         raise closed_task_error(session, task_id)
-    require_may_work(actor, task)
+    require_may_see(actor, task)
     instance = session.get(ProcessInstance, task.instance_id)
     assert instance is not None
     case = request_of_instance(session, task.instance_id)
@@ -104,6 +106,7 @@ def task_page(
                                      .order_by(AuditEvent.id.desc()).limit(history))),
         contacts=member_contacts(session, member.id)[:contacts] if member else [],
         people=people,
+        may_work=may_work(actor, task.lane, task.candidate_group, task.assignee),
     )
 
 
