@@ -42,12 +42,14 @@ DEFINITION_ROLES = frozenset({"process_owner"})
 def home_of(user: object) -> str:
     """The page a signed-in ``user`` starts on (after sign-in, and from ``/``).
 
-    Staff start on the inbox, a process owner on the deployed definitions, and anyone without a
-    staff role (a member's account) on the member area.
+    Staff start on the inbox, a supervisor on the live risk board, a process owner on the deployed
+    definitions, and anyone without a staff role (a member's account) on the member area.
     """
     roles = set(getattr(user, "roles", None) or [])
     if not roles:
         return url_for("home.member_area")
+    if "supervisor" in roles:
+        return url_for("supervision.index")
     if roles <= DEFINITION_ROLES:
         return url_for("home.definitions")
     return url_for("inbox.inbox")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.supervision import reports
+from web.supervision import board, reports
 
-MODULES: tuple = (reports,)
+MODULES: tuple = (reports, board)
 
 
 def register(app: Flask) -> None:
