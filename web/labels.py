@@ -31,6 +31,8 @@ ACTIONS: dict[str, Callable[[], str]] = {
     "sla_invalid": lambda: _("Deadline settings refused"),
     "incident": lambda: _("Automatic step failed"),
     "incident_retried": lambda: _("Automatic step retried"),
+    "incident_dismissed": lambda: _("Automatic step dismissed"),
+    "message_retried": lambda: _("Notification sent again"),
     "letter_sent": lambda: _("Letter sent"),
     "demo_loaded": lambda: _("Demo data loaded"),
 }

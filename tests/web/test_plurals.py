@@ -35,6 +35,25 @@ EXPECTED = {
     ("%(num)s working day late", "%(num)s working days late"): (
         ["لا تأخير", "متأخرة يوم عمل واحد", "متأخرة يومَي عمل", "متأخرة 3 أيام عمل", "متأخرة 10 أيام عمل",
          "متأخرة 11 يوم عمل", "متأخرة 100 يوم عمل", "متأخرة 101 يوم عمل"], None),
+    ("%(num)s open task", "%(num)s open tasks"): (
+        ["لا مهام مفتوحة", "مهمة مفتوحة واحدة", "مهمتان مفتوحتان", "3 مهام مفتوحة", "10 مهام مفتوحة",
+         "11 مهمة مفتوحة", "100 مهمة مفتوحة", "101 مهمة مفتوحة"],
+        ["0 open tasks", "1 open task", "2 open tasks", "3 open tasks", "10 open tasks", "11 open tasks",
+         "100 open tasks", "101 open tasks"]),
+    ("%(num)s not claimed", "%(num)s not claimed"): (
+        ["لا شيء منها غير مستلم", "واحدة غير مستلمة", "اثنتان غير مستلمتين", "3 غير مستلمة", "10 غير مستلمة",
+         "11 غير مستلمة", "100 غير مستلمة", "101 غير مستلمة"], None),
+    ("%(num)s attempt", "%(num)s attempts"): (
+        ["لا محاولات", "محاولة واحدة", "محاولتان", "3 محاولات", "10 محاولات", "11 محاولة", "100 محاولة",
+         "101 محاولة"],
+        ["0 attempts", "1 attempt", "2 attempts", "3 attempts", "10 attempts", "11 attempts", "100 attempts",
+         "101 attempts"]),
+    ("(%(num)s waiting)", "(%(num)s waiting)"): (
+        ["(لا شيء ينتظر)", "(واحد ينتظر)", "(اثنان ينتظران)", "(3 تنتظر)", "(10 تنتظر)", "(11 ينتظر)",
+         "(100 ينتظر)", "(101 ينتظر)"], None),
+    ("and %(num)s more, not listed", "and %(num)s more, not listed"): (
+        ["ولا غيرها", "وواحدة أخرى لم تُعرض", "واثنتان أخريان لم تُعرضا", "و3 أخرى لم تُعرض", "و10 أخرى لم تُعرض",
+         "و11 أخرى لم تُعرض", "و100 أخرى لم تُعرض", "و101 أخرى لم تُعرض"], None),
     ("%(num)s open task needs attention in every lane (late, at risk or without a deadline).",
      "%(num)s open tasks need attention in every lane (late, at risk or without a deadline)."): (
         [f"{start} تحتاج إلى متابعة في المسارات كلها (متأخرة أو تقترب من موعدها أو بلا موعد)." if "تحتاج" not in start

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.supervision import board, reports
+from web.supervision import board, heatmap, incidents, reports
 
-MODULES: tuple = (reports, board)
+MODULES: tuple = (heatmap, incidents, reports, board)
 
 
 def register(app: Flask) -> None:
