@@ -18,7 +18,7 @@ from workflows.domain import domain
 from workflows.members import get_member, next_number
 from workflows.models import Member, Survey
 from workflows.notifications import notify
-from workflows.promises import promise_answer
+from workflows.promises import open_pause, pause_promise, promise_answer, resume_promise
 
 #: A service task run by a case that was not opened as a member request (or whose data names
 #: another case's request, ``reference``); a case whose applicant has not acknowledged the data.
@@ -62,10 +62,18 @@ def notify_member(call: ServiceCall) -> int:
     membership number). Sent once per template and element, however often the task runs.
     """
     request = _request(call)
+    template = str(call.params.get("template") or "")
+    status = call.params.get("status")
+    if status:
+        request_services.set_status(request, str(status), call.now)
+    return _tell_member(call, request, template, f"{request.reference}:{template}:{call.element_id}")
+
+
+def _tell_member(call: ServiceCall, request: Any, template: str, dedupe: str) -> int:
+    """Write ``template`` to the request's member, with the values of the request, member and case data."""
     member = get_member(call.session, request.member_id)
     engine = call.scope.engine
     service = domain(engine).catalogue.service(request.service_type)
-    template = str(call.params.get("template") or "")
     channels = tuple(c.strip() for c in str(call.params.get("channels") or "sms,email").split(",") if c.strip())
     language = member.language or "ar"
     values = {
@@ -78,11 +86,45 @@ def notify_member(call: ServiceCall) -> int:
         "membership_no": member.membership_no or "",
         "promised": request.answer_promised_on.isoformat() if request.answer_promised_on else "",
     }
-    status = call.params.get("status")
+    return notify(call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
+                  dedupe=dedupe)
+
+
+def pause_clock(call: ServiceCall) -> int | None:
+    """The case waits on the member: stop the promise's clock (`workflows.promises.pause_promise`).
+
+    Parameters: ``reason`` (``more_info``); optional ``status`` to set and ``template`` to tell the
+    member with (once per pause: a second question of the committee is told too). The pause's id,
+    or None for a request with no promise yet.
+    """
+    request = _request(call)
+    pause = pause_promise(call.scope.engine, call.session, call.scope.actor, request,
+                          str(call.params.get("reason") or ""), call.now, call.instance_id, call.element_id)
+    _status_and_message(call, request, f"pause:{pause.id}" if pause is not None else "pause")
+    return pause.id if pause is not None else None
+
+
+def resume_clock(call: ServiceCall) -> str | None:
+    """The member answered: start the promise's clock again (`workflows.promises.resume_promise`).
+
+    Optional parameters ``status`` and ``template``, as `pause_clock`; the member is told the new
+    date (P1: without having to ask). The promised date (ISO), or None without a promise.
+    """
+    request = _request(call)
+    ended = open_pause(call.session, request.id)
+    promised = resume_promise(call.scope.engine, call.session, call.scope.actor, request, call.now,
+                              call.instance_id, call.element_id)
+    _status_and_message(call, request, f"resume:{ended.id}" if ended is not None else "resume")
+    return promised.isoformat() if promised is not None else None
+
+
+def _status_and_message(call: ServiceCall, request: Any, occasion: str) -> None:
+    status, template = call.params.get("status"), str(call.params.get("template") or "")
     if status:
         request_services.set_status(request, str(status), call.now)
-    return notify(call.session, call.now, template, member, values, channels, instance_id=call.instance_id,
-                  dedupe=f"{request.reference}:{template}:{call.element_id}")
+    if template:
+        _tell_member(call, request, template, f"{request.reference}:{template}:{occasion}")
+    call.session.flush()
 
 
 def record_acknowledgement(call: ServiceCall) -> str:
@@ -98,7 +140,7 @@ def record_acknowledgement(call: ServiceCall) -> str:
         call.scope.engine, call.session, call.scope.actor, request.id,
         str(call.data.get("ack_channel") or "in_person"), call.now)
     # Complete and acknowledged: it goes to the committee now, whose answer is promised from today.
-    promise_answer(call.scope.engine, request, call.now)
+    promise_answer(call.scope.engine, call.session, request, call.now)
     call.session.flush()
     return ack.text_version
 
@@ -160,4 +202,6 @@ HANDLERS = {
     "check_documents": check_documents,
     "register_membership": register_membership,
     "schedule_survey": schedule_survey,
+    "pause_clock": pause_clock,
+    "resume_clock": resume_clock,
 }

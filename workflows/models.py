@@ -90,6 +90,32 @@ class ServiceRequest(Base):
     #: The day the committee's answer is promised by (P16), set once when the request is submitted
     #: complete (`workflows.promises`); None before that, and for cases that promise no answer.
     answer_promised_on: Mapped[date | None]
+    #: The day the committee's working days are counted from (the day the request was submitted
+    #: complete); with the pauses (`RequestPause`) it is all `workflows.promises.reckon_promise`
+    #: needs to count the promise again on the current calendar and rules.
+    answer_counted_from: Mapped[date | None]
+
+
+class RequestPause(Base):
+    """A time the promise's clock stood still because the case waited on the member (issue 12).
+
+    Open while ``ended_at`` is None; a request has at most one open pause. Its length in working
+    days is counted on the calendar of the day it is reckoned, never stored, so a later change of
+    the calendar recounts it.
+    """
+
+    __tablename__ = "request_pauses"
+    __table_args__ = (Index("ix_request_pauses_request_id", "request_id"),
+                      Index("ix_request_pauses_open", "ended_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    #: Why the case waits: ``more_info`` (the committee asked the member for more information).
+    reason: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Contact(Base):

@@ -86,6 +86,24 @@ TEMPLATES: dict[str, dict[str, dict[str, str]]] = {
         "en": {"subject": "The answer to your inquiry {reference}",
                "body": "Dear {name}, your inquiry {reference} has been answered: {answer}"},
     },
+    "more_info_requested": {
+        "ar": {"subject": "طلب معلومات إضافية عن طلبك {reference}",
+               "body": "عزيزنا {name}، تطلب لجنة البحث معلومات إضافية لدراسة طلبك رقم {reference}: {reason}. "
+                       "أُوقف احتساب مدة الرد حتى تصلنا، ونبلغك بالموعد الجديد عند استلامها."},
+        "en": {"subject": "More information needed for your request {reference}",
+               "body": "Dear {name}, the research committee needs more information to study your request "
+                       "{reference}: {reason}. The time for its answer is paused until we receive it; we will "
+                       "tell you the new date then."},
+    },
+    "answer_date_moved": {
+        "ar": {"subject": "استلمنا معلوماتك عن طلبك {reference}",
+               "body": "عزيزنا {name}، استلمنا المعلومات الإضافية عن طلبك رقم {reference}، وعاد الطلب إلى "
+                       "لجنة البحث، وسيتم الرد عليك بالقبول أو الرفض خلال المدة المتبقية{by_date}."},
+        "en": {"subject": "We received your information for {reference}",
+               "body": "Dear {name}, we received the additional information for your request {reference}; it "
+                       "is back with the research committee, which will answer with acceptance or "
+                       "rejection within the time that remains{by_date}."},
+    },
     "task_warning": {
         "ar": {"subject": "مهمة تقترب من موعدها: {task_name}",
                "body": "المهمة «{task_name}» تقترب من موعدها النهائي {due_at}."},

@@ -40,6 +40,7 @@ STATUS_LABELS: dict[str, dict[str, str]] = {
     "checking": {"ar": "قيد التحقق من البيانات", "en": "Checking your data"},
     "referred": {"ar": "محال لمسؤول البحث الاجتماعي", "en": "With the social research officer"},
     "with_committee": {"ar": "لدى لجنة البحث", "en": "With the research committee"},
+    "awaiting_member": {"ar": "بانتظار معلومات إضافية منك", "en": "Waiting for more information from you"},
     "accepted": {"ar": "مقبول", "en": "Accepted"},
     "rejected": {"ar": "نعتذر عن القبول", "en": "Not accepted"},
     "registered": {"ar": "تم التسجيل", "en": "Registered"},

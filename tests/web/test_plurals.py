@@ -82,6 +82,37 @@ EXPECTED = {
         ["اكتب 0 حرف على الأكثر.", "اكتب حرفًا واحدًا على الأكثر.", "اكتب حرفين على الأكثر.", "اكتب 3 أحرف على الأكثر.",
          "اكتب 10 أحرف على الأكثر.", "اكتب 11 حرفًا على الأكثر.", "اكتب 100 حرف على الأكثر.",
          "اكتب 101 حرف على الأكثر."], None),
+    # The working calendar (/admin/calendar): how far deadlines move, and how many.
+    ("%(num)s working day later", "%(num)s working days later"): (
+        ["دون تأخير", "يتأخر يومَ عمل واحدًا", "يتأخر يومَي عمل", "يتأخر 3 أيام عمل", "يتأخر 10 أيام عمل",
+         "يتأخر 11 يوم عمل", "يتأخر 100 يوم عمل", "يتأخر 101 يوم عمل"],
+        ["0 working days later", "1 working day later", "2 working days later", "3 working days later",
+         "10 working days later", "11 working days later", "100 working days later", "101 working days later"]),
+    ("%(num)s working day earlier", "%(num)s working days earlier"): (
+        ["دون تقديم", "يتقدم يومَ عمل واحدًا", "يتقدم يومَي عمل", "يتقدم 3 أيام عمل", "يتقدم 10 أيام عمل",
+         "يتقدم 11 يوم عمل", "يتقدم 100 يوم عمل", "يتقدم 101 يوم عمل"], None),
+    ("%(num)s deadline", "%(num)s deadlines"): (
+        ["لا مواعيد", "موعد واحد", "موعدان", "3 مواعيد", "10 مواعيد", "11 موعدًا", "100 موعد", "101 موعد"],
+        ["0 deadlines", "1 deadline", "2 deadlines", "3 deadlines", "10 deadlines", "11 deadlines", "100 deadlines",
+         "101 deadlines"]),
+    ("%(num)s open deadline moves", "%(num)s open deadlines move"): (
+        ["لا يتغير أي موعد مفتوح", "يتغير موعد مفتوح واحد", "يتغير موعدان مفتوحان", "تتغير 3 مواعيد مفتوحة",
+         "تتغير 10 مواعيد مفتوحة", "يتغير 11 موعدًا مفتوحًا", "يتغير 100 موعد مفتوح", "يتغير 101 موعد مفتوح"],
+        ["0 open deadlines move", "1 open deadline moves", "2 open deadlines move", "3 open deadlines move",
+         "10 open deadlines move", "11 open deadlines move", "100 open deadlines move", "101 open deadlines move"]),
+    ("Write the reason in %(num)s character at most.", "Write the reason in %(num)s characters at most."): (
+        ["اكتب السبب في 0 حرف على الأكثر.", "اكتب السبب في حرف واحد على الأكثر.", "اكتب السبب في حرفين على الأكثر.",
+         "اكتب السبب في 3 أحرف على الأكثر.", "اكتب السبب في 10 أحرف على الأكثر.", "اكتب السبب في 11 حرفًا على الأكثر.",
+         "اكتب السبب في 100 حرف على الأكثر.", "اكتب السبب في 101 حرف على الأكثر."], None),
+    ("%(num)s promised answer date on or after the change is not counted again: the day each promise was made "
+     "is not recorded.", "%(num)s promised answer dates on or after the change are not counted again: the day each "
+     "promise was made is not recorded."): (
+        ["لا يُعاد حساب أي موعد رد موعود."] + [
+            f"لا يُعاد حساب {words} في يوم التعديل أو بعده: لم يُسجَّل اليوم الذي قُطع فيه {each}." for words, each in (
+                ("موعد رد موعود واحد يقع", "الوعد"), ("موعدَي رد موعودين يقعان", "كل وعد"),
+                ("3 مواعيد رد موعودة تقع", "كل وعد"), ("10 مواعيد رد موعودة تقع", "كل وعد"),
+                ("11 موعدًا للرد تقع", "كل وعد"), ("100 موعد رد تقع", "كل وعد"), ("101 موعد رد تقع", "كل وعد"))],
+        None),
 }
 
 #: Messages holding a number that is not a count of something (a bound to type, a version).

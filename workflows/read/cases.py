@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.actors import Actor
 from engine.queries import instance_detail
 from workflows.accounts import require_staff
+from workflows.promises import promise_clock
 from workflows.requests import request_of_instance, status_label
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: i
     """What the case page shows: the instance, its diagram, element states, history and request.
 
     The request comes with the status the member reads, in Arabic and English, and the day the
-    committee's answer is promised by (None until the request is submitted complete).
+    committee's answer is promised by (None until the request is submitted complete), with its
+    ``clock`` (`workflows.promises.PromiseClock`: paused or running, the days used and paused).
 
     Raises:
         Forbidden: a member's account. NotFound: no such instance.
@@ -35,6 +37,7 @@ def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: i
         "service_type": request.service_type, "status": request.status,
         "status_label": {language: status_label(request.status, language) for language in ("ar", "en")},
         "answer_promised_on": request.answer_promised_on,
+        "clock": promise_clock(engine, session, request),
     }
     return page
 
