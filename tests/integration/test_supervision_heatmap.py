@@ -1,6 +1,7 @@
 """The heat map's read model and the incidents' operations, on known data."""
 
 from datetime import timedelta
+from itertools import count
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +17,11 @@ from workflows.operations.incidents import dismiss_job, retry_job, retry_message
 from workflows.read.heatmap import band, heatmap, percentile, processes
 from workflows.read.incidents import incident_count, incidents
 
+_NUMBERS = count()
+
 
 def _record(instance_id, element, opened, claimed, closed, met, outcome="completed", version=1):
-    return TaskRecord(task_id=f"t-{element}-{opened.isoformat()}-{outcome}", instance_id=instance_id,
+    return TaskRecord(task_id=f"t{next(_NUMBERS)}", instance_id=instance_id,
                       process_key="failing", process_version=version, element_id=element, name=element, lane=None,
                       candidate_group=None, opened_at=opened, first_claimed_at=claimed, first_claimed_by=None,
                       assignee=None, closed_at=closed, closed_by="x", outcome=outcome,
