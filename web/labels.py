@@ -37,6 +37,8 @@ ACTIONS: dict[str, Callable[[], str]] = {
     "incident_dismissed": lambda: _("Automatic step dismissed"),
     "message_retried": lambda: _("Notification sent again"),
     "letter_sent": lambda: _("Letter sent"),
+    "clock_paused": lambda: _("The clock is paused: waiting for the member"),
+    "clock_resumed": lambda: _("The clock runs again: the member answered"),
     "demo_loaded": lambda: _("Demo data loaded"),
 }
 

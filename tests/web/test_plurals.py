@@ -82,6 +82,22 @@ EXPECTED = {
         ["اكتب 0 حرف على الأكثر.", "اكتب حرفًا واحدًا على الأكثر.", "اكتب حرفين على الأكثر.", "اكتب 3 أحرف على الأكثر.",
          "اكتب 10 أحرف على الأكثر.", "اكتب 11 حرفًا على الأكثر.", "اكتب 100 حرف على الأكثر.",
          "اكتب 101 حرف على الأكثر."], None),
+    ("%(num)s working day", "%(num)s working days"): (
+        ["لم يكتمل يوم عمل", "يوم عمل واحد", "يوما عمل", "3 أيام عمل", "10 أيام عمل", "11 يوم عمل", "100 يوم عمل",
+         "101 يوم عمل"],
+        ["0 working days", "1 working day", "2 working days", "3 working days", "10 working days",
+         "11 working days", "100 working days", "101 working days"]),
+    ("Paused so far: %(num)s working day", "Paused so far: %(num)s working days"): (
+        ["مدة الإيقاف حتى الآن: لم يكتمل يوم عمل", "مدة الإيقاف حتى الآن: يوم عمل واحد",
+         "مدة الإيقاف حتى الآن: يوما عمل", "مدة الإيقاف حتى الآن: 3 أيام عمل", "مدة الإيقاف حتى الآن: 10 أيام عمل",
+         "مدة الإيقاف حتى الآن: 11 يوم عمل", "مدة الإيقاف حتى الآن: 100 يوم عمل", "مدة الإيقاف حتى الآن: 101 يوم عمل"],
+        ["Paused so far: 0 working days", "Paused so far: 1 working day", "Paused so far: 2 working days",
+         "Paused so far: 3 working days", "Paused so far: 10 working days", "Paused so far: 11 working days",
+         "Paused so far: 100 working days", "Paused so far: 101 working days"]),
+    ("including %(num)s working day waiting on the member", "including %(num)s working days waiting on the member"): (
+        ["دون انتظار للعضو", "منها يوم عمل واحد بانتظار العضو", "منها يوما عمل بانتظار العضو",
+         "منها 3 أيام عمل بانتظار العضو", "منها 10 أيام عمل بانتظار العضو", "منها 11 يوم عمل بانتظار العضو",
+         "منها 100 يوم عمل بانتظار العضو", "منها 101 يوم عمل بانتظار العضو"], None),
     # The working calendar (/admin/calendar): how far deadlines move, and how many.
     ("%(num)s working day later", "%(num)s working days later"): (
         ["دون تأخير", "يتأخر يومَ عمل واحدًا", "يتأخر يومَي عمل", "يتأخر 3 أيام عمل", "يتأخر 10 أيام عمل",
