@@ -10,10 +10,10 @@ from workflows.operations.accounts import create_user
 
 WORDS = {
     "ar": {"nav": "تقويم العمل", "day": "اليوم المراد إغلاقه", "reason": "السبب", "preview": "معاينة التعديل",
-           "sentence": "يتغير موعد مفتوح واحد: 1 (تأخير: يوم عمل واحد).", "confirm": "تأكيد وحفظ",
+           "sentence": "يتغير موعد مفتوح واحد: موعد واحد (يتأخر يومَ عمل واحدًا).", "confirm": "تأكيد وحفظ",
            "saved": "عُدّل التقويم.", "holiday": "اليوم الوطني", "why": "اجتماع الجمعية العمومية"},
     "en": {"nav": "Working calendar", "day": "Day to close", "reason": "Reason", "preview": "Preview the change",
-           "sentence": "1 open deadline moves: 1 later by 1 working day.", "confirm": "Confirm and save",
+           "sentence": "1 open deadline moves: 1 deadline (1 working day later).", "confirm": "Confirm and save",
            "saved": "The calendar is changed.", "holiday": "National Day Holiday", "why": "General assembly"},
 }
 

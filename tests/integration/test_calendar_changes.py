@@ -11,8 +11,13 @@ from engine.commands import start_instance
 from engine.errors import Forbidden, InvalidInput
 from engine.models import AuditEvent, CalendarDay, HumanTask, Job
 from engine.settings import load_settings
+from tests.conftest import T0
+from tests.support.desk import RECEPTION
+from workflows import identity
 from workflows.bootstrap import build
+from workflows.models import ServiceRequest
 from workflows.operations.calendar import change_calendar
+from workflows.operations.members import register_member
 from workflows.read.calendar import calendar_page
 
 ADMIN = Actor.user("admin1", [], roles=["administrator"])
@@ -162,3 +167,37 @@ def test_the_page_names_the_holidays_in_either_language(engine):
     closure = {d["date"]: d for d in english["days"]}[date(2026, 12, 9)]
     assert (closure["kind"], closure["reason"], closure["hijri"]) == ("closure", "General assembly", "1448-06-29")
     assert english["weekend"] == [4, 5] and english["years"] == [2025, 2026, 2027, 2028]
+
+
+@pytest.fixture
+def promised(engine):
+    """A request promised an answer by Tuesday 15 December (ten working days from Tuesday 1 December)."""
+    member = engine.run(register_member, RECEPTION, name_ar="سالم الدوسري", name_en="Salem Aldosari",
+                        national_id=identity.with_check_digit("104444444"))
+
+    def add(e, s):
+        request = ServiceRequest(reference="REQ-2026-000001", member_id=member.id, service_type="financial_support",
+                                 channel="walk_in", opened_at=T0, opened_by="rana", answer_counted_from=date(2026, 12, 1),
+                                 answer_promised_on=date(2026, 12, 15))
+        s.add(request)
+        s.flush()
+        return request.id
+
+    return engine.run(add)
+
+
+def _promise(engine, request_id):
+    return engine.query(lambda e, s: s.get(ServiceRequest, request_id).answer_promised_on)
+
+
+def test_a_closure_moves_the_promised_answer_date_too(engine, promised):
+    preview = engine.query(change_calendar, ADMIN, "close", "2026-12-09", "General assembly", dry_run=True)
+    assert _promise(engine, promised) == date(2026, 12, 15)  # the preview wrote nothing
+    assert [(p["before"], p["after"], p["working_days"]) for p in preview["promises"]] == [
+        (date(2026, 12, 15), date(2026, 12, 16), 1)]
+    saved = engine.run(change_calendar, ADMIN, "close", "2026-12-09", "General assembly", dry_run=False)
+    assert saved == preview and _promise(engine, promised) == date(2026, 12, 16)
+    assert (saved["deadlines"], saved["by_days"]) == (1, {1: 1})
+    [event] = _events(engine, "promise_moved")
+    assert (event.summary["before"], event.summary["after"]) == ("2026-12-15", "2026-12-16")
+    assert _events(engine, "calendar_changed")[0].summary["promises"] == 1

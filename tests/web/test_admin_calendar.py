@@ -82,7 +82,7 @@ def test_preview_then_confirm_moves_the_deadline(client, engine):
     response = _post(client, "/admin/calendar/preview", CLOSE)
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "يتغير موعد مفتوح واحد: 1 (تأخير: يوم عمل واحد)." in page
+    assert "يتغير موعد مفتوح واحد: موعد واحد (يتأخر يومَ عمل واحدًا)." in page
     assert "2026-12-15 11:00" in page and "2026-12-16 11:00" in page  # Riyadh time, before and after
     assert _days(engine) == [] and _due(engine) == DUE  # the preview saved nothing
     response = _post(client, "/admin/calendar", CLOSE)
@@ -96,7 +96,7 @@ def test_the_preview_in_english(client):
     _login(client, "admin1")
     client.get("/admin/calendar?lang=en")
     page = _post(client, "/admin/calendar/preview", CLOSE).get_data(as_text=True)
-    assert "1 open deadline moves: 1 later by 1 working day." in page and "1 working day later" in page
+    assert "1 open deadline moves: 1 deadline (1 working day later)." in page and "<td>1 working day later</td>" in page
 
 
 @pytest.mark.parametrize("data, message", [

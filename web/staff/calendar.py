@@ -79,23 +79,15 @@ def shift_words(days: int) -> str:
 
 
 def preview_sentence(result: dict[str, Any]) -> str:
-    """"3 open deadlines move: 2 later by 1 working day, 1 later by 2 working days." (or that none move)."""
+    """"3 open deadlines move: 2 deadlines (1 working day later), 1 deadline (2 working days later)." (or none)."""
     total = result["deadlines"]
     if not total:
         return _("No open deadline moves.")
-    parts = []
-    for days, count in sorted(result["by_days"].items(), key=lambda item: (abs(item[0]), item[0])):
-        length = ngettext("%(num)s working day", "%(num)s working days", abs(days))
-        if days > 0:
-            parts.append(ngettext("%(num)s later by %(length)s", "%(num)s later by %(length)s", count, length=length))
-        elif days < 0:
-            parts.append(ngettext("%(num)s earlier by %(length)s", "%(num)s earlier by %(length)s", count,
-                                  length=length))
-        else:
-            parts.append(ngettext("%(num)s on the same day, at another time",
-                                  "%(num)s on the same day, at another time", count))
-    return ngettext("%(num)s open deadline moves: %(parts)s.", "%(num)s open deadlines move: %(parts)s.", total,
-                    parts=_(", ").join(parts))
+    parts = [_("%(deadlines)s (%(shift)s)", deadlines=ngettext("%(num)s deadline", "%(num)s deadlines", count),
+               shift=shift_words(days))
+             for days, count in sorted(result["by_days"].items(), key=lambda item: (abs(item[0]), item[0]))]
+    return _("%(head)s: %(parts)s.", head=ngettext("%(num)s open deadline moves", "%(num)s open deadlines move", total),
+             parts=_(", ").join(parts))
 
 
 def _preview_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from engine.actors import Actor
 from engine.db import after_commit
 from engine.deadlines import MovedTask, shift_deadlines
 from engine.errors import InvalidInput
-from workflows import promises
 from workflows.accounts import require_role
 from workflows.models import ServiceRequest
+from workflows.promises import reckon_promise
 from workflows.read.calendar import calendar_years
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def change_calendar(
             after[when] = override
     changed = current.with_overrides(after)
     moved = shift_deadlines(engine, session, actor, changed, planned, dry_run=dry_run)
-    promises_moved, promises_kept = _promises(engine, session, changed, min(planned), dry_run=dry_run)
+    promises_moved, promises_kept = _promises(engine, session, actor, changed, min(planned), dry_run=dry_run)
     result = _summary(changed, planned, moved, promises_moved, promises_kept)
     if not dry_run:
         now = engine.clock.now()
@@ -185,32 +185,36 @@ def _reopening(current: calendar.BusinessCalendar, overrides: dict[date, calenda
     return calendar.Override(True, reason)
 
 
-def _promises(engine: CaseEngine, session: Session, changed: calendar.BusinessCalendar, first: date, *,
-              dry_run: bool) -> tuple[list[dict[str, Any]], int]:
-    """Promised answer dates on or after ``first`` of open requests, counted again on ``changed``."""
+def _promises(engine: CaseEngine, session: Session, actor: Actor, changed: calendar.BusinessCalendar, first: date,
+              *, dry_run: bool) -> tuple[list[dict[str, Any]], int]:
+    """Open requests' promised answer dates on or after ``first``, counted again on ``changed`` (`reckon_promise`).
+
+    A preview counts on a detached copy of each request, so nothing is written; saving keeps the
+    new date and records ``promise_moved`` in the case's history.
+    """
     requests = session.scalars(
         select(ServiceRequest).where(ServiceRequest.answer_promised_on >= first, ServiceRequest.closed_at.is_(None))
         .order_by(ServiceRequest.id)
     ).all()
-    reckon = getattr(promises, "reckon_promise", None)
-    if reckon is None:
-        # The day each promise was made is not recorded: it cannot be counted again, and stays.
-        return [], len(requests)
     moved, kept = [], 0
+    now = engine.clock.now()
     with engine.calendars.using(changed):
         for request in requests:
             before = request.answer_promised_on
-            after = reckon(engine, session, request)
-            if after is None or after == before:
-                kept += after is None
-                if dry_run:
-                    request.answer_promised_on = before
+            if dry_run:
+                session.expunge(request)  # counted on the copy: a preview flushes nothing
+            after = reckon_promise(engine, session, request, calendar=changed)
+            if after is None:
+                kept += 1
+                continue
+            if after == before:
                 continue
             moved.append({"request_id": request.id, "reference": request.reference, "before": before, "after": after,
                           "working_days": changed.business_days_between(before, after)})
-            request.answer_promised_on = before if dry_run else after
-    if not dry_run:
-        session.flush()
+            if not dry_run:
+                audit.record(session, now, actor, "promise_moved", request.instance_id, summary={
+                    "request": request.reference, "before": before.isoformat(), "after": after.isoformat(),
+                    "why": "calendar_changed"})
     return moved, kept
 
 
