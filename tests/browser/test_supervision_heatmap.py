@@ -39,14 +39,17 @@ def test_the_heat_map_colours_the_tasks_and_a_click_lists_the_open_cases(page, l
     _history(engine, request.instance_id, [True, False, True])  # one in three missed: 25% or more
     engine.run(create_user, SYSTEM, "sara", "secret-pass", "سارة", ["supervisor"])
     sign_in(page, live_server, "sara")
-    for lang, words in (("ar", {"cases": "الحالات المفتوحة", "band": "25% أو أكثر من المواعيد فائتة"}),
-                        ("en", {"cases": "Open cases", "band": "25% or more of deadlines missed"})):
+    for lang, words in (("ar", {"cases": "الحالات المفتوحة", "band": "25% أو أكثر من المواعيد فائتة",
+                                "task": "استقبال العضو"}),
+                        ("en", {"cases": "Open cases", "band": "25% or more of deadlines missed",
+                                "task": "Receive the member"})):
         page.goto(f"{live_server}/supervision/processes?lang={lang}")
         assert [v["id"] for v in serious_violations(page)] == []
         page.locator("#process-list a[href='/supervision/processes/member_request']").click()
         page.locator("#heatmap[data-ready='true']").wait_for()
         intake = page.locator("#heatmap .djs-element[data-element-id='intake']")
         assert "heat-high" in intake.get_attribute("class")
+        assert words["task"] in intake.text_content()  # drawn in the page's language
         assert page.locator("#heatmap .heat-badge[data-element='intake']").inner_text() == "1"
         assert page.locator("#heatmap .heat-rate[data-element='intake']").inner_text() == "33%"
         assert page.locator("#heatmap .djs-element.heat-none").count() >= 1  # tasks with no history yet

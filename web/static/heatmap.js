@@ -38,6 +38,12 @@ const STEP = 1.25;
     const name = lane.getAttribute("name");
     if (Object.hasOwn(labels, name)) lane.setAttribute("name", labels[name]);
   }
+  const names = JSON.parse(container.dataset.names || "{}");
+  for (const node of doc.querySelectorAll("[id]")) {
+    if (Object.hasOwn(names, node.getAttribute("id")) && node.hasAttribute("name")) {
+      node.setAttribute("name", names[node.getAttribute("id")]);
+    }
+  }
   await viewer.importXML(new XMLSerializer().serializeToString(doc));
   const canvas = viewer.get("canvas");
   const overlays = viewer.get("overlays");

@@ -114,7 +114,10 @@ def process(key: str):
     return render_template(
         "supervision_heatmap.html", map=found, tasks=shown, words=words, selected=selected,
         name=found["names"].get("ar" if lang == "ar" else "en") or found["key"],
-        overlay=overlay, lanes_json=json.dumps(lanes, ensure_ascii=False))
+        overlay=overlay, lanes_json=json.dumps(lanes, ensure_ascii=False),
+        # The tasks drawn in the page's language (the diagram names them in Arabic, with tawasul:nameEn).
+        names_json=json.dumps({t["element_id"]: t["title"] for t in shown} if lang != "ar" else {},
+                              ensure_ascii=False))
 
 
 @bp.get("/supervision/processes/<key>/diagram.bpmn")
