@@ -41,6 +41,7 @@ from workflows import identity  # noqa: E402
 from workflows.bootstrap import build  # noqa: E402
 from workflows.models import Member, ServiceRequest  # noqa: E402
 from workflows.operations.accounts import create_user  # noqa: E402
+from workflows.read.reports import parse_period, supervision_report  # noqa: E402
 from workflows.read.supervision import board  # noqa: E402
 
 LANES = ["reception", "social_researcher", "committee", "service_delivery"]
@@ -62,7 +63,17 @@ class Measurement:
 #: What this benchmark times; other supervisors' pages append theirs.
 MEASUREMENTS: list[Measurement] = [
     Measurement("board (workflows.read.supervision.board)", 300.0, lambda engine, actor: engine.query(board, actor)),
+    *[Measurement(f"reports, {kind} (workflows.read.reports.supervision_report)", 300.0,
+                  lambda engine, actor, k=kind, d=days: engine.query(supervision_report, actor, _period(engine, k, d)))
+      for kind, days in (("this_month", 0), ("last_month", 0), ("custom", 182))],
 ]
+
+
+def _period(engine: Any, kind: str, days: int) -> Any:
+    """The reports' period ``kind`` today (a custom one: the ``days`` days to today)."""
+    today = engine.clock.now().astimezone(engine.calendars.get().tz).date()
+    start = (today - timedelta(days=days)).isoformat() if kind == "custom" else None
+    return parse_period(kind, start, today.isoformat() if start else None, today)
 
 
 def populate(url: str, closed: int, open_tasks: int) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy import Date, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -309,10 +309,6 @@ def _bounds(period: Period, calendar: BusinessCalendar) -> tuple[datetime, datet
     return start, end
 
 
-def _span(first: Period, last: Period, calendar: BusinessCalendar) -> tuple[datetime, datetime]:
-    return _bounds(Period("custom", min(first.start, last.start), max(first.end, last.end)), calendar)
-
-
 def supervision_report(engine: CaseEngine, session: Session, actor: Actor, period: Period) -> Report:
     """Every figure of the reports page for ``period`` (and the period before it).
 
@@ -324,7 +320,8 @@ def supervision_report(engine: CaseEngine, session: Session, actor: Actor, perio
     days = _Days(calendar)
     today = engine.clock.now().astimezone(calendar.tz).date()
     previous = period.previous()
-    by_lane, by_process = _compliance(session, calendar, period, previous)
+    tasks = _task_deadlines(session, calendar, period, previous)
+    by_lane, by_process = _compliance(tasks)
     return Report(
         period=period,
         previous=previous,
@@ -332,7 +329,7 @@ def supervision_report(engine: CaseEngine, session: Session, actor: Actor, perio
         by_lane=by_lane,
         by_process=by_process,
         by_month=_compliance_by_month(session, calendar, period),
-        breaches=_breaches(session, calendar, period, previous),
+        breaches=_breaches(session, calendar, period, previous, tasks),
         aging=_aging(session, calendar, days, today),
         flow=_flow(session, calendar, period, today),
         work_in_progress=_work_in_progress(session),
@@ -344,25 +341,38 @@ def supervision_report(engine: CaseEngine, session: Session, actor: Actor, perio
     )
 
 
-def _compliance(session: Session, calendar: BusinessCalendar, period: Period,
-                previous: Period) -> tuple[list[Compliance], list[Compliance]]:
-    day = _local_day(session, TaskRecord.closed_at, calendar)
-    low, high = _span(previous, period, calendar)
-    rows = session.execute(
-        select(TaskRecord.lane, TaskRecord.process_key, day, TaskRecord.deadline_met, func.count())
-        .where(TaskRecord.closed_at >= low, TaskRecord.closed_at < high, TaskRecord.deadline_met.is_not(None))
-        .group_by(TaskRecord.lane, TaskRecord.process_key, day, TaskRecord.deadline_met)
-    ).all()
+def _which(column: Any, periods: list[Period], calendar: BusinessCalendar) -> tuple[Any, Any]:
+    """SQL numbering the period (0, 1, ...) a UTC timestamp falls in, and the condition that it falls in one.
+
+    The periods' local days are turned into UTC bounds here, so the database compares timestamps
+    (an index range) instead of converting each row to a local day.
+    """
+    bounds = [_bounds(p, calendar) for p in periods]
+    inside = [and_(column >= low, column < high) for low, high in bounds]
+    return case(*[(test, index) for index, test in enumerate(inside)], else_=None), or_(*inside)
+
+
+def _task_deadlines(session: Session, calendar: BusinessCalendar, period: Period,
+                    previous: Period) -> list[tuple[int, str, str, bool, int]]:
+    """(0 this period or 1 the previous, lane, process, deadline met, tasks) of the tasks closed with a deadline."""
+    which, inside = _which(TaskRecord.closed_at, [period, previous], calendar)
+    return [(index, lane or "", process, bool(met), count) for index, lane, process, met, count in session.execute(
+        select(which, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met, func.count())
+        .where(inside, TaskRecord.deadline_met.is_not(None))
+        .group_by(which, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met)
+    )]
+
+
+def _compliance(rows: list[tuple[int, str, str, bool, int]]) -> tuple[list[Compliance], list[Compliance]]:
     lanes: dict[str, Compliance] = {}
     processes: dict[str, Compliance] = {}
-    for lane, process, closed_on, met, count in rows:
-        closed_on = _as_day(closed_on)
-        for key, table in ((lane or "", lanes), (process, processes)):
+    for index, lane, process, met, count in rows:
+        for key, table in ((lane, lanes), (process, processes)):
             item = table.setdefault(key, Compliance(key))
-            if period.contains(closed_on):
+            if index == 0:
                 item.total += count
                 item.met += count if met else 0
-            elif previous.contains(closed_on):
+            else:
                 item.previous_total += count
                 item.previous_met += count if met else 0
     return sorted(lanes.values(), key=lambda c: c.key), sorted(processes.values(), key=lambda c: c.key)
@@ -378,29 +388,21 @@ def _months_ending(last: date, count: int) -> list[date]:
 def _compliance_by_month(session: Session, calendar: BusinessCalendar, period: Period) -> list[Compliance]:
     """The `TREND_MONTHS` months ending with the period's last month, each beside the month before."""
     months = _months_ending(period.end, TREND_MONTHS + 1)
-    after = _month_start(months[-1] + timedelta(days=32))
-    span = Period("custom", months[0], after - timedelta(days=1))
-    day = _local_day(session, TaskRecord.closed_at, calendar)
-    low, high = _bounds(span, calendar)
-    rows = session.execute(
-        select(day, TaskRecord.deadline_met, func.count())
-        .where(TaskRecord.closed_at >= low, TaskRecord.closed_at < high, TaskRecord.deadline_met.is_not(None))
-        .group_by(day, TaskRecord.deadline_met)
-    ).all()
-    counts: dict[date, list[int]] = {month: [0, 0] for month in months}
-    for closed_on, met, count in rows:
-        month = _month_start(_as_day(closed_on))
-        if month in counts:
-            counts[month][1] += count
-            counts[month][0] += count if met else 0
-    result = []
-    for before, month in zip(months, months[1:], strict=False):
-        result.append(Compliance(month.strftime("%Y-%m"), counts[month][0], counts[month][1],
-                                 counts[before][0], counts[before][1]))
-    return result
+    spans = [Period("custom", month, _month_start(month + timedelta(days=32)) - timedelta(days=1)) for month in months]
+    which, inside = _which(TaskRecord.closed_at, spans, calendar)
+    counts = [[0, 0] for _ in months]
+    for index, met, count in session.execute(
+        select(which, TaskRecord.deadline_met, func.count())
+        .where(inside, TaskRecord.deadline_met.is_not(None)).group_by(which, TaskRecord.deadline_met)
+    ):
+        counts[index][1] += count
+        counts[index][0] += count if met else 0
+    return [Compliance(months[i].strftime("%Y-%m"), counts[i][0], counts[i][1], counts[i - 1][0], counts[i - 1][1])
+            for i in range(1, len(months))]
 
 
-def _breaches(session: Session, calendar: BusinessCalendar, period: Period, previous: Period) -> list[Breaches]:
+def _breaches(session: Session, calendar: BusinessCalendar, period: Period, previous: Period,
+              tasks: list[tuple[int, str, str, bool, int]]) -> list[Breaches]:
     """Which clock was breached: the task's own deadline, or the decision date promised to the member.
 
     A task deadline is breached when its task closed after it (``deadline_met`` false), counted on
@@ -408,31 +410,26 @@ def _breaches(session: Session, calendar: BusinessCalendar, period: Period, prev
     (`ServiceRequest.answer_promised_on`), counted on the day of the decision.
     """
     task, promise = Breaches("task_deadline"), Breaches("promised_date")
-    day = _local_day(session, TaskRecord.closed_at, calendar)
-    low, high = _span(previous, period, calendar)
-    for closed_on, met, count in session.execute(
-        select(day, TaskRecord.deadline_met, func.count())
-        .where(TaskRecord.closed_at >= low, TaskRecord.closed_at < high, TaskRecord.deadline_met.is_not(None))
-        .group_by(day, TaskRecord.deadline_met)
-    ):
-        _count_breach(task, period, previous, _as_day(closed_on), not met, count)
-    decided = _local_day(session, Decision.decided_at, calendar)
-    for decided_on, promised_on, count in session.execute(
-        select(decided, ServiceRequest.answer_promised_on, func.count())
+    for index, _lane, _process, met, count in tasks:
+        _count_breach(task, index, not met, count)
+    which, inside = _which(Decision.decided_at, [period, previous], calendar)
+    # Both sides are dates (text 'YYYY-MM-DD' on SQLite, which compares the same way).
+    late = _local_day(session, Decision.decided_at, calendar) > ServiceRequest.answer_promised_on
+    for index, breached, count in session.execute(
+        select(which, late, func.count())
         .join(ServiceRequest, ServiceRequest.id == Decision.request_id)
-        .where(Decision.decided_at >= low, Decision.decided_at < high, ServiceRequest.answer_promised_on.is_not(None))
-        .group_by(decided, ServiceRequest.answer_promised_on)
+        .where(inside, ServiceRequest.answer_promised_on.is_not(None))
+        .group_by(which, late)
     ):
-        decided_on = _as_day(decided_on)
-        _count_breach(promise, period, previous, decided_on, decided_on > _as_day(promised_on), count)
+        _count_breach(promise, index, bool(breached), count)
     return [task, promise]
 
 
-def _count_breach(item: Breaches, period: Period, previous: Period, day: date, breached: bool, count: int) -> None:
-    if period.contains(day):
+def _count_breach(item: Breaches, index: int, breached: bool, count: int) -> None:
+    if index == 0:
         item.total += count
         item.breached += count if breached else 0
-    elif previous.contains(day):
+    else:
         item.previous_total += count
         item.previous_breached += count if breached else 0
 
@@ -575,17 +572,10 @@ def _turnaround(engine: CaseEngine, session: Session, calendar: BusinessCalendar
 def _decisions(session: Session, calendar: BusinessCalendar, period: Period,
                previous: Period) -> dict[str, tuple[int, int]]:
     """The committee's decisions, accepted and rejected, in the period and the one before."""
-    low, high = _span(previous, period, calendar)
-    day = _local_day(session, Decision.decided_at, calendar)
-    now: dict[str, int] = defaultdict(int)
-    before: dict[str, int] = defaultdict(int)
-    for decided_on, outcome, count in session.execute(
-        select(day, Decision.outcome, func.count())
-        .where(Decision.decided_at >= low, Decision.decided_at < high).group_by(day, Decision.outcome)
+    which, inside = _which(Decision.decided_at, [period, previous], calendar)
+    counts = {outcome: [0, 0] for outcome in ("accepted", "rejected")}
+    for index, outcome, count in session.execute(
+        select(which, Decision.outcome, func.count()).where(inside).group_by(which, Decision.outcome)
     ):
-        decided_on = _as_day(decided_on)
-        if period.contains(decided_on):
-            now[outcome] += count
-        elif previous.contains(decided_on):
-            before[outcome] += count
-    return {outcome: (now[outcome], before[outcome]) for outcome in ("accepted", "rejected")}
+        counts.setdefault(outcome, [0, 0])[index] += count
+    return {outcome: (now, before) for outcome, (now, before) in counts.items()}
