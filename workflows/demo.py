@@ -25,12 +25,13 @@ from engine.db import Base
 from engine.errors import Conflict, NotFound
 from engine.models import CalendarDay, HumanTask, ProcessDefinition
 from workflows.accounts import actor_for
+from workflows.domain import domain
 from workflows.models import Member, ServiceRequest, User
 from workflows.operations.accounts import create_user
 from workflows.operations.cases import open_request
 from workflows.operations.jobs import run_due
 from workflows.operations.members import log_contact, register_member
-from workflows.operations.tasks import complete_task
+from workflows.operations.tasks import claim_task, complete_task
 from workflows.read.demo import MARKER, MEMBER_COUNT, STAFF, demo_national_id, demo_state, demo_usernames
 from workflows.requests import documents, mark_document
 
@@ -122,14 +123,34 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
         for number, stage in enumerate(MEMBERSHIP_STAGES):
             _drive(engine, staff, applicants[-1 - number], "membership_registration", stage, rng, now)
             counts["membership_registration"] += 1
+        history = _history(engine, staff, members, applicants, now)
     finally:
         engine.clock = real_clock
-    result = {"users": demo_usernames(), "members": len(members), "requests": counts, "password": PASSWORD}
+    result = {"users": demo_usernames(), "members": len(members), "requests": counts, "password": PASSWORD,
+              "history": history}
     engine.run(_mark_loaded, result)
     # The requests were opened in the past: what fell due since (the late committee reviews' escalation
     # to the supervisors) is due for real now, so the supervisors start with work of their own.
     result["due_work"] = run_due(engine)
+    result["held"] = _hold_some_work(engine, staff)
     return result
+
+
+#: Open tasks the demo's staff have taken (element, lane holder, how many), so work in progress per
+#: person has something to show; the rest stays with the lanes.
+HELD = (("check_data", "reception1", 2), ("deliver_service", "delivery1", 1))
+
+
+def _hold_some_work(engine: CaseEngine, staff: dict[str, Actor]) -> int:
+    held = 0
+    for element, username, count in HELD:
+        ids = engine.query(lambda e, s, el=element, n=count: list(s.scalars(
+            select(HumanTask.id).where(HumanTask.element_id == el, HumanTask.assignee.is_(None))
+            .order_by(HumanTask.created_at, HumanTask.id).limit(n))))
+        for task_id in ids:
+            engine.run(claim_task, staff[username], task_id)
+            held += 1
+    return held
 
 
 def _mark_loaded(engine: CaseEngine, session: Any, result: dict[str, Any]) -> None:
@@ -230,6 +251,97 @@ def _steps(service: str) -> list[tuple[str, str, dict[str, Any], Callable[..., N
         ("complete_registration", "delivery1", {"registration_note": "سُجّل في البرنامج"}, None),
         ("deliver_service", "delivery1", {"delivered_on": "{today}", "delivery_note": "قُدّمت الخدمة"}, None),
     ]
+
+
+#: The closed cases of the demo's history, one a working week or so over the last months, in turn:
+#: (service, path). The path names each step's speed: ``m`` met its deadline, ``b`` breached it.
+HISTORY = [
+    ("financial_support", "accepted"), ("inquiry", "answered"), ("in_kind_support", "rejected"),
+    ("in_kind_support", "accepted_referred"), ("inquiry", "answered"), ("financial_support", "accepted"),
+    ("membership_registration", "registered"), ("financial_support", "rejected"),
+]
+#: How many closed cases the history holds, and over how many days before now they were opened.
+HISTORY_CASES = 16
+HISTORY_DAYS = 130
+
+
+def _history(engine: CaseEngine, staff: dict[str, Actor], members: list[Member], applicants: list[Member],
+             now: datetime) -> dict[str, int]:
+    """Closed cases over the last months, so the supervisors' reports have a history to show.
+
+    Real cases, driven through the diagrams with the clock moved back: their tasks closed met or
+    late, their requests came through each of the five channels, the committee accepted some and
+    rejected others (and was late with some, past the date promised to the member). Every second
+    case is slow on one of its steps, so the history holds breaches as well. Members 2 to 40 only:
+    member1 (the member's account) and the members whose requests are open keep their own pages.
+    """
+    counts = {"member_request": 0, "inquiry": 0, "membership_registration": 0}
+    calendar = engine.calendars.get()
+    others = members[1:40]
+    for number in range(HISTORY_CASES):
+        service, path = HISTORY[number % len(HISTORY)]
+        days_ago = HISTORY_DAYS - number * (HISTORY_DAYS - 20) // HISTORY_CASES
+        opened = (now - timedelta(days=days_ago)).replace(hour=6, minute=(number * 7) % 60)  # 09:xx in Riyadh
+        while not calendar.is_working_day(opened.astimezone(calendar.tz).date()):
+            opened += timedelta(days=1)
+        member = applicants[1 + number % 3] if service == "membership_registration" else others[number % len(others)]
+        engine.clock = FrozenClock(opened)
+        channel = CHANNELS[number % len(CHANNELS)]
+        request = engine.run(open_request, staff["reception1"], member.id, service, channel, "طلب سابق")
+        slow = number % 2 == 1
+        steps = _history_steps(service, path)
+        elements = [step[0] for step in steps]
+        # Half the cases are slow on one step: some on the committee's review (past the date promised
+        # to the member too), the others on a step further along each time.
+        slow_step = elements.index("committee_review") if number % 4 == 1 and "committee_review" in elements else (
+            (number // 2) % len(steps))
+        for index, (element, actor_name, data, before) in enumerate(steps):
+            if before:
+                before(engine, request)
+            _complete_at(engine, request, element, staff[actor_name], data, late=slow and index == slow_step)
+        process = domain(engine).catalogue.service(service).process
+        counts[process] += 1
+    return counts
+
+
+def _history_steps(service: str, path: str) -> list[tuple[str, str, dict[str, Any], Callable[..., None] | None]]:
+    steps = _steps(service)
+    if service == "inquiry":
+        return steps
+    if service == "membership_registration":
+        return [("verify_application", "reception1", {"id_verified": True}, _verify_all), steps[-1]]
+    intake, referral, explain, _checked, _missing, check, ack, committee, register, deliver = steps
+    if path == "rejected":
+        decision = {"outcome": "rejected", "reason": "الدخل أعلى من الحد المعتمد",
+                    "committee_members": ["أحمد", "سارة"]}
+        return [intake, check, ack, ("committee_review", "committee1", decision, None)]
+    route = [intake, referral, explain] if path == "accepted_referred" else [intake]
+    return [*route, check, ack, committee, register, deliver]
+
+
+def _complete_at(engine: CaseEngine, request: ServiceRequest, element: str, actor: Actor, data: dict[str, Any],
+                 late: bool) -> None:
+    """Complete the open ``element`` of ``request`` some hours later: before its deadline, or after it when ``late``."""
+    def find(e: CaseEngine, s: Any) -> tuple[str, datetime | None] | None:
+        row = s.execute(select(HumanTask.id, HumanTask.due_at).where(HumanTask.instance_id == request.instance_id,
+                                                                     HumanTask.element_id == element)).first()
+        return (row[0], row[1]) if row else None
+
+    found = engine.query(find)
+    if found is None:
+        raise RuntimeError(f"demo: {request.reference} has no open {element}")
+    task_id, due = found
+    at = engine.clock.now()
+    if late and due is not None:
+        at = due + timedelta(days=2, hours=3)
+    elif due is not None:
+        at = at + min(timedelta(hours=3), (due - at) / 2)
+    else:
+        at = at + timedelta(hours=2)
+    engine.clock = FrozenClock(at)
+    today = at.date().isoformat()
+    engine.run(complete_task, actor, task_id,
+               {key: today if value == "{today}" else value for key, value in data.items()})
 
 
 def _verify_all(engine: CaseEngine, request: ServiceRequest) -> None:

@@ -276,3 +276,30 @@ def test_requests_per_channel_and_turnaround_per_service_type(engine, history):
         "2026-10": {"in_person": 1, "phone": 0, "social_media": 0, "letter": 0, "website": 0},
         "2026-11": {"in_person": 0, "phone": 0, "social_media": 0, "letter": 2, "website": 5},
     }
+
+
+def test_the_demo_has_a_history_that_makes_every_figure_meaningful(engine):
+    from tests.integration.test_demo_and_import import _deploy_all
+    from workflows.demo import load_demo
+
+    _deploy_all(engine)
+    result = load_demo(engine)
+    assert result["history"] == {"member_request": 10, "inquiry": 4, "membership_registration": 2}
+    today = engine.clock.now().astimezone(engine.calendars.get().tz).date()
+    months = _report(engine, Period("custom", today - timedelta(days=150), today))
+    filled = [m for m in months.by_month if m.total]
+    assert len(filled) >= 4  # a few months of closed tasks
+    assert all(m.met for m in filled) and sum(m.total - m.met for m in filled) >= 5  # met and breached
+    assert {c.key for c in months.by_lane} >= {"reception", "social_researcher", "committee", "service_delivery"}
+    assert {c.key for c in months.by_process} == {"member_request", "inquiry", "membership_registration"}
+    task, promise = months.breaches
+    assert task.breached >= 5 and promise.breached >= 1 and promise.total > promise.breached
+    assert all(sum(counts[c] for _, counts in months.channels) >= 2 for c in
+               ("in_person", "phone", "social_media", "letter", "website"))
+    assert months.decisions["accepted"][0] >= 5 and months.decisions["rejected"][0] >= 3
+    assert {t.service_type for t in months.turnaround} == {"financial_support", "in_kind_support", "inquiry",
+                                                          "membership_registration"}
+    assert any(t.p90 and t.p90 > t.median for t in months.turnaround)
+    assert {(w.username, w.open_tasks) for w in months.work_in_progress if w.open_tasks} == {("reception1", 2),
+                                                                                           ("delivery1", 1)}
+    assert sum(sum(row.values()) for row in months.aging.values()) > 20
