@@ -124,10 +124,12 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def users_with_lane(session: Session, lane: str) -> list[User]:
-    """Active users whose roles grant ``lane``."""
+def users_with_lane(session: Session, lane: str, active: list[User] | None = None) -> list[User]:
+    """Active users whose roles grant ``lane`` (among ``active``, the active users read once, when given)."""
     roles = {role for role, lanes in ROLE_LANES.items() if lane in lanes}
-    return [u for u in session.scalars(select(User).where(User.is_active.is_(True))) if roles & set(u.roles)]
+    if active is None:
+        active = list(session.scalars(select(User).where(User.is_active.is_(True))))
+    return [u for u in active if roles & set(u.roles)]
 
 
 def end_sessions(user: User) -> None:

@@ -21,7 +21,7 @@ from engine.calendar import BusinessCalendar
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
 from engine.sla import AT_RISK, LATE, NO_DEADLINE, ON_TRACK, sla_condition
 from workflows.accounts import require_role, users_with_lane
-from workflows.models import Member, ServiceRequest
+from workflows.models import Member, ServiceRequest, User
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -100,44 +100,54 @@ def board(engine: CaseEngine, session: Session, actor: Actor, limit: int = 100) 
     state = case(
         (sla_condition(LATE, now), LATE), (sla_condition(AT_RISK, now), AT_RISK),
         (sla_condition(NO_DEADLINE, now), NO_DEADLINE), else_=ON_TRACK)
-    process_key = ProcessDefinition.key
 
-    # Counts: one grouped pass over the open tasks needing attention.
+    # Counts: the task table alone for the lanes, teams and people (its visibility index holds
+    # every column needed), and the tasks' instances for the processes.
     grouped = session.execute(
-        select(HumanTask.lane, process_key, HumanTask.candidate_group, HumanTask.assignee, state.label("state"),
+        select(HumanTask.lane, HumanTask.candidate_group, HumanTask.assignee, state.label("state"),
                func.count().label("n"))
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
         .where(attention)
-        .group_by(HumanTask.lane, process_key, HumanTask.candidate_group, HumanTask.assignee, state)
+        .group_by(HumanTask.lane, HumanTask.candidate_group, HumanTask.assignee, state)
     ).all()
     counts: dict[str, dict[str | None, dict[str, int]]] = {d: {} for d in DIMENSIONS}
     total = 0
-    for lane, key, group, assignee, task_state, n in grouped:
+    for lane, group, assignee, task_state, n in grouped:
         total += n
-        for dimension, value in zip(DIMENSIONS, (lane, key, group, assignee), strict=True):
+        for dimension, value in (("lane", lane), ("group", group), ("assignee", assignee)):
             cell = counts[dimension].setdefault(value, dict.fromkeys(BOARD_STATES, 0))
             cell[task_state] += n
+    keys = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.key)).all())
+    per_version = session.execute(
+        select(ProcessInstance.definition_id, state.label("state"), func.count().label("n"))
+        .select_from(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .where(attention).group_by(ProcessInstance.definition_id, state)
+    ).all()
+    for definition_id, task_state, n in per_version:
+        cell = counts["process"].setdefault(keys.get(definition_id), dict.fromkeys(BOARD_STATES, 0))
+        cell[task_state] += n
     for dimension in DIMENSIONS:  # by name, never by size: the board does not rank people (policy P8)
         counts[dimension] = dict(sorted(counts[dimension].items(), key=lambda item: (item[0] is None, item[0] or "")))
 
-    rows = session.execute(
-        select(HumanTask, process_key, state.label("state"), ServiceRequest.reference, Member.name_ar,
+    # The first rows by themselves (the task table only), then their cases: ``limit`` rows joined, not all.
+    ids = list(session.scalars(
+        select(HumanTask.id).where(attention)
+        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.warn_at.asc().nulls_last(), HumanTask.created_at,
+                  HumanTask.id)
+        .limit(limit)))
+    details = {row[0].id: row for row in session.execute(
+        select(HumanTask, ProcessDefinition.key, state.label("state"), ServiceRequest.reference, Member.name_ar,
                Member.name_en)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
         .outerjoin(ServiceRequest, ServiceRequest.instance_id == HumanTask.instance_id)
         .outerjoin(Member, Member.id == ServiceRequest.member_id)
-        .where(attention)
-        .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.warn_at.asc().nulls_last(), HumanTask.created_at,
-                  HumanTask.id)
-        .limit(limit)
-    ).all()
+        .where(HumanTask.id.in_(ids)))}
     tasks = [BoardTask(task, key, task_state, reference, name_ar, name_en,
                        (task.due_at - now).total_seconds() if task.due_at is not None else None)
-             for task, key, task_state, reference, name_ar, name_en in rows]
+             for task, key, task_state, reference, name_ar, name_en in (details[i] for i in ids if i in details)]
     lanes = {t.task.lane for t in tasks if t.task.lane}
-    assignable = {lane: sorted(u.username for u in users_with_lane(session, lane)) for lane in sorted(lanes)}
+    users = list(session.scalars(select(User).where(User.is_active.is_(True))))
+    assignable = {lane: sorted(u.username for u in users_with_lane(session, lane, users)) for lane in sorted(lanes)}
     return Board(now, tasks, total, counts, assignable, _escalations(session, now, calendar, limit),
                  *_forecast(session, now, calendar))
 
@@ -147,31 +157,31 @@ def _escalations(session: Session, now: datetime, calendar: BusinessCalendar, li
 
     When each was last escalated comes from the audit log (the ``escalated`` events).
     """
-    rows = session.execute(
+    ids = list(session.scalars(
+        select(HumanTask.id).where(HumanTask.escalation_level > 0)
+        .order_by(HumanTask.escalation_level.desc(), HumanTask.created_at, HumanTask.id).limit(limit)))
+    if not ids:
+        return []
+    details = {row[0].id: row for row in session.execute(
         select(HumanTask, ProcessDefinition.key, ServiceRequest.reference)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
         .outerjoin(ServiceRequest, ServiceRequest.instance_id == HumanTask.instance_id)
-        .where(HumanTask.escalation_level > 0)
-        .order_by(HumanTask.escalation_level.desc(), HumanTask.created_at, HumanTask.id)
-        .limit(limit)
-    ).all()
-    if not rows:
-        return []
-    ids = [task.id for task, _key, _ref in rows]
+        .where(HumanTask.id.in_(ids)))}
+    rows = [details[i] for i in ids if i in details]
     last = dict(session.execute(
         select(AuditEvent.task_id, func.max(AuditEvent.at))
         .where(AuditEvent.instance_id.in_({task.instance_id for task, _key, _ref in rows}),
                AuditEvent.task_id.in_(ids), AuditEvent.action == "escalated")
         .group_by(AuditEvent.task_id)
     ).all())
+    days = WorkingDays(calendar, min(task.created_at for task, _key, _ref in rows), now)
     found = []
     for task, key, reference in rows:
         at = last.get(task.id)
         found.append(Escalation(
             task, key, reference, task.escalation_level, task.candidate_group, task.created_at, at,
-            working_seconds(calendar, task.created_at, now),
-            working_seconds(calendar, at, now) if at is not None else None))
+            days.seconds(task.created_at, now), days.seconds(at, now) if at is not None else None))
     return found
 
 
@@ -196,19 +206,37 @@ def _forecast(
     return dict(sorted(per_lane.items(), key=lambda item: (item[0] is None, item[0] or ""))), horizons
 
 
-def working_seconds(calendar: BusinessCalendar, start: datetime, end: datetime) -> float:
-    """The time from ``start`` to ``end`` that falls on working days (local days of the calendar)."""
-    if end <= start:
-        return 0.0
-    local_start, local_end = start.astimezone(calendar.tz), end.astimezone(calendar.tz)
-    total = 0.0
-    day = local_start.date()
-    while day <= local_end.date():
-        if calendar.is_working_day(day):
-            begin = datetime.combine(day, datetime.min.time(), tzinfo=calendar.tz)
-            finish = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=calendar.tz)
-            low, high = max(begin, local_start), min(finish, local_end)
-            if high > low:
-                total += (high - low).total_seconds()
-        day += timedelta(days=1)
-    return total
+class WorkingDays:
+    """Time on working days between instants from ``first`` to ``last``, the calendar read once.
+
+    A working day counts whole (its 24 local hours); weekends, holidays and closures count nothing.
+    """
+
+    def __init__(self, calendar: BusinessCalendar, first: datetime, last: datetime) -> None:
+        self.tz = calendar.tz
+        self.start = first.astimezone(self.tz).date()
+        span = max(0, (last.astimezone(self.tz).date() - self.start).days)
+        self.working = [calendar.is_working_day(self.start + timedelta(days=n)) for n in range(span + 1)]
+        #: Working days before each day of the span (a prefix sum), so a count is two look-ups.
+        self.before = [0]
+        for is_working in self.working:
+            self.before.append(self.before[-1] + is_working)
+
+    def seconds(self, start: datetime, end: datetime) -> float:
+        """The seconds from ``start`` to ``end`` (both within the span) that fall on working days."""
+        if end <= start:
+            return 0.0
+        begin, finish = start.astimezone(self.tz), end.astimezone(self.tz)
+        first, last = (begin.date() - self.start).days, (finish.date() - self.start).days
+        midnight = datetime.min.time()
+
+        def day_start(index: int) -> datetime:
+            return datetime.combine(self.start + timedelta(days=index), midnight, tzinfo=self.tz)
+
+        if first == last:
+            return (finish - begin).total_seconds() if self.working[first] else 0.0
+        total = (day_start(first + 1) - begin).total_seconds() if self.working[first] else 0.0
+        total += (finish - day_start(last)).total_seconds() if self.working[last] else 0.0
+        whole = self.before[last] - self.before[first + 1]
+        return total + whole * 86400.0
+
