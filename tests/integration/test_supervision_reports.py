@@ -303,3 +303,18 @@ def test_the_demo_has_a_history_that_makes_every_figure_meaningful(engine):
     assert {(w.username, w.open_tasks) for w in months.work_in_progress if w.open_tasks} == {("reception1", 2),
                                                                                            ("delivery1", 1)}
     assert sum(sum(row.values()) for row in months.aging.values()) > 20
+
+
+def test_a_report_is_served_again_until_something_is_committed_or_its_time_is_up(engine, history, clock):
+    r = history.record
+    history.add(r("reception", _at(date(2026, 11, 2)), True))
+    first = _report(engine)
+    assert _report(engine) is first  # nothing committed since: the same counts
+    history.add(r("reception", _at(date(2026, 11, 3)), False))  # a commit: counted again
+    second = _report(engine)
+    assert second is not first and [(c.met, c.total) for c in second.by_lane] == [(1, 2)]
+    assert _report(engine) is second
+    clock.advance(seconds=61)  # older than a minute: counted again
+    assert _report(engine) is not second
+    engine.settings["reports"] = {"cache_seconds": 0}
+    assert _report(engine) is not _report(engine)

@@ -309,16 +309,45 @@ def _bounds(period: Period, calendar: BusinessCalendar) -> tuple[datetime, datet
     return start, end
 
 
+#: How long a computed report is served again (``reports.cache_seconds`` overrides it; 0 turns it off).
+CACHE_SECONDS = 60.0
+_CACHE_KEY = "reports_cache"
+_CACHE_SIZE = 32
+
+
 def supervision_report(engine: CaseEngine, session: Session, actor: Actor, period: Period) -> Report:
     """Every figure of the reports page for ``period`` (and the period before it).
+
+    A report is kept for `CACHE_SECONDS` and served again for the same period and day while no
+    command has been committed in this process since (``engine.commits``): the page and the
+    downloads of its ten tables then count once. Changes made by other processes (the worker)
+    show within that time.
 
     Raises:
         Forbidden: the actor is neither a supervisor nor an administrator.
     """
     require_role(actor, "supervisor", "administrator")
     calendar = engine.calendars.get()
-    days = _Days(calendar)
     today = engine.clock.now().astimezone(calendar.tz).date()
+    seconds = float((engine.settings.get("reports") or {}).get("cache_seconds", CACHE_SECONDS))
+    cache: dict[Any, tuple[float, int, Report]] = engine.extensions.setdefault(_CACHE_KEY, {})
+    key = (period, today)
+    commits = engine.commits  # read before counting: a commit meanwhile makes the result stale
+    now = engine.clock.now().timestamp()  # the engine's clock: a test moving it makes the entry stale
+    found = cache.get(key)
+    if found is not None and found[1] == commits and 0 <= now - found[0] < seconds:
+        return found[2]
+    report = _compute(engine, session, calendar, period, today)
+    if seconds > 0:
+        if len(cache) >= _CACHE_SIZE:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = (now, commits, report)
+    return report
+
+
+def _compute(engine: CaseEngine, session: Session, calendar: BusinessCalendar, period: Period,
+             today: date) -> Report:
+    days = _Days(calendar)
     previous = period.previous()
     tasks = _task_deadlines(session, calendar, period, previous)
     by_lane, by_process = _compliance(tasks)
@@ -461,7 +490,9 @@ def _flow(session: Session, calendar: BusinessCalendar, period: Period, today: d
     completed: dict[date, int] = defaultdict(int)
     opened_closed = _local_day(session, TaskRecord.opened_at, calendar)
     for opened_on, count in session.execute(
-        select(opened_closed, func.count()).where(TaskRecord.opened_at >= low, TaskRecord.opened_at < high)
+        # A task closes after it opens: the bound on closed_at lets the index narrow the scan.
+        select(opened_closed, func.count())
+        .where(TaskRecord.closed_at >= low, TaskRecord.opened_at >= low, TaskRecord.opened_at < high)
         .group_by(opened_closed)
     ):
         created[_as_day(opened_on)] += count
