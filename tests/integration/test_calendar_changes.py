@@ -201,3 +201,12 @@ def test_a_closure_moves_the_promised_answer_date_too(engine, promised):
     [event] = _events(engine, "promise_moved")
     assert (event.summary["before"], event.summary["after"]) == ("2026-12-15", "2026-12-16")
     assert _events(engine, "calendar_changed")[0].summary["promises"] == 1
+
+
+def test_a_holiday_moved_off_the_weekend_leaves_the_weekend_closed(engine):
+    # Eid al-Fitr 2026 has Friday 20 March; moving that day to Wednesday 25 March closes the Wednesday only.
+    result = engine.run(change_calendar, ADMIN, "move", "2026-03-20", "Eid announced a day late", "2026-03-25",
+                        dry_run=False)
+    current = engine.calendars.get()
+    assert not current.is_working_day(date(2026, 3, 20)) and not current.is_working_day(date(2026, 3, 25))
+    assert [(c["day"], c["is_working"]) for c in result["changes"]] == [(date(2026, 3, 25), False)]

@@ -123,7 +123,9 @@ def change_calendar(
         if second_day == first_day:
             raise InvalidInput("a holiday moves to another day", code="calendar_same_day",
                                params={"day": first_day.isoformat()})
-        planned[first_day] = _reopening(current, overrides, first_day, reason)
+        reopened = _reopening(current, overrides, first_day, reason)
+        if first_day.weekday() in current.working_weekdays or first_day in overrides:
+            planned[first_day] = reopened  # a holiday that fell on the weekend leaves a weekend day behind
         planned[second_day] = _closing(current, second_day, reason)
     after = dict(overrides)
     for when, override in planned.items():
