@@ -17,11 +17,11 @@ From the task history (`engine.models.TaskRecord`) of that version and its open 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -153,8 +153,57 @@ def _summary(hours: list[float], days: list[float]) -> dict[str, Any]:
             "median_days": percentile(days, 0.5), "p90_days": percentile(days, 0.9)}
 
 
+def _seconds(session: Session, start: Any, end: Any) -> Any:
+    """SQL for the seconds from ``start`` to ``end`` (two UTC timestamp columns)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0  # SQLite: naive UTC text
+
+
+def _local_day(session: Session, column: Any, tz: Any) -> Any:
+    """SQL for the society's local calendar day of a UTC timestamp column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(tz.key, column), Date)
+    # SQLite keeps UTC as naive text; the society's zone has one offset (Riyadh: no summer time).
+    offset = tz.utcoffset(datetime(2000, 1, 1))
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return func.date(column, f"{minutes:+d} minutes")
+
+
+def _as_day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+class _WorkingDays:
+    """Working days between local days, from one running count over the range asked (as the calendar counts)."""
+
+    def __init__(self, calendar: Any) -> None:
+        self.calendar = calendar
+        self.index: dict[date, int] = {}
+
+    def between(self, start: date, end: date) -> int:
+        if start not in self.index or end not in self.index:
+            known = list(self.index) or [start]
+            first, last = min(start, end, *known[:1]), max(start, end, known[-1])
+            count, day, self.index = 0, first, {}
+            while day <= last:
+                if day != first and self.calendar.is_working_day(day):
+                    count += 1
+                self.index[day] = count
+                day += timedelta(days=1)
+        return self.index[end] - self.index[start]
+
+
 def _history_figures(engine: CaseEngine, session: Session, key: str, version: int) -> dict[str, dict[str, Any]]:
-    """Per element: waiting and working time of completed tasks, breaches over tasks with a deadline."""
+    """Per element: waiting and working time of completed tasks, breaches over tasks with a deadline.
+
+    Grouped in SQL (by the minute for hours, by pairs of local days for working days), so the
+    history of a busy process is read as a few thousand rows, not one per task.
+    """
     of_version = (TaskRecord.process_key == key, TaskRecord.process_version == version)
     figures: dict[str, dict[str, Any]] = defaultdict(_empty_figures)
     for element, name, closed, with_deadline, breached in session.execute(
@@ -165,31 +214,25 @@ def _history_figures(engine: CaseEngine, session: Session, key: str, version: in
         entry = figures[element]
         entry.update(name=name, closed=closed, with_deadline=with_deadline or 0, breached=int(breached or 0))
     calendar = engine.calendars.get()
-    spans: dict[tuple[Any, Any], int] = {}
-
-    def working_days(start: datetime, end: datetime) -> int:
-        pair = (start.astimezone(calendar.tz).date(), end.astimezone(calendar.tz).date())
-        if pair not in spans:
-            spans[pair] = calendar.business_days_between(*pair)
-        return spans[pair]
-
-    waiting: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    working: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    for element, opened, claimed, closed in session.execute(
-            select(TaskRecord.element_id, TaskRecord.opened_at, TaskRecord.first_claimed_at, TaskRecord.closed_at)
-            .where(*of_version, TaskRecord.outcome == "completed")):
-        waited_until = claimed or closed
-        hours, days = waiting[element]
-        hours.append(max((waited_until - opened).total_seconds(), 0) / 3600)
-        days.append(max(working_days(opened, waited_until), 0))
-        if claimed is not None:
-            hours, days = working[element]
-            hours.append(max((closed - claimed).total_seconds(), 0) / 3600)
-            days.append(max(working_days(claimed, closed), 0))
-    for element, (hours, days) in waiting.items():
-        figures[element]["waiting"] = _summary(hours, days)
-    for element, (hours, days) in working.items():
-        figures[element]["working"] = _summary(hours, days)
+    days = _WorkingDays(calendar)
+    completed = (*of_version, TaskRecord.outcome == "completed")
+    spans = {"waiting": (TaskRecord.opened_at, func.coalesce(TaskRecord.first_claimed_at, TaskRecord.closed_at), ()),
+             "working": (TaskRecord.first_claimed_at, TaskRecord.closed_at, (TaskRecord.first_claimed_at.isnot(None),))}
+    for measure, (start, end, where) in spans.items():
+        hours: dict[str, list[float]] = defaultdict(list)
+        minutes = func.round(_seconds(session, start, end) / 60.0)
+        for element, length, count in session.execute(
+                select(TaskRecord.element_id, minutes, func.count()).where(*completed, *where)
+                .group_by(TaskRecord.element_id, minutes)):
+            hours[element].extend([max(float(length or 0), 0.0) / 60] * count)
+        worked: dict[str, list[float]] = defaultdict(list)
+        first, last = _local_day(session, start, calendar.tz), _local_day(session, end, calendar.tz)
+        for element, first_day, last_day, count in session.execute(
+                select(TaskRecord.element_id, first, last, func.count()).where(*completed, *where)
+                .group_by(TaskRecord.element_id, first, last)):
+            worked[element].extend([float(max(days.between(_as_day(first_day), _as_day(last_day)), 0))] * count)
+        for element, values in hours.items():
+            figures[element][measure] = _summary(values, worked[element])
     return dict(figures)
 
 
