@@ -195,7 +195,8 @@ class Job(Base):
     task_id: Mapped[str] = mapped_column(String(36))
     element_id: Mapped[str] = mapped_column(String(200))
     due_at: Mapped[datetime]
-    #: pending, running (locked by a worker), or incident (retries exhausted).
+    #: pending, running (locked by a worker), incident (retries exhausted), or dismissed (an incident a
+    #: supervisor gave up, with a reason in the audit log; kept, never taken again).
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from engine.actors import SYSTEM
 from engine.jobs import run_due_jobs
-from engine.models import Job, TaskRecord
+from engine.models import Job, OutboxMessage, TaskRecord
 from tests.browser.conftest import serious_violations
 from tests.conftest import T0
 from tests.support.desk import Desk
@@ -80,6 +80,13 @@ def test_an_incident_is_retried_from_the_page(page, live_server, engine):
             ids.append(job.id)
         uow.commit()
     assert run_due_jobs(engine, T0).incidents == 2
+    with engine.unit_of_work() as uow:
+        message = OutboxMessage(created_at=T0, kind="task_warning", recipient="group:reception",
+                                instance_id=request.instance_id, payload={"channel": "email"}, status="failed",
+                                attempts=5, last_error="SMTPError: refused")
+        uow.session.add(message)
+        uow.commit()
+        message_id = message.id
     engine.run(create_user, SYSTEM, "sara", "secret-pass", "سارة", ["supervisor"])
     sign_in(page, live_server, "sara")
     page.locator("#nav-incidents").click()
@@ -96,4 +103,10 @@ def test_an_incident_is_retried_from_the_page(page, live_server, engine):
     assert page.get_by_role("alert").inner_text().strip() == (
         f"Job {ids[1]} will run again now, with a fresh set of attempts.")
     assert page.get_by_text("No automatic step is waiting for a person.").is_visible()
+    assert "SMTPError: refused" in page.locator(f"[data-message='{message_id}']").inner_text()
     assert [v["id"] for v in serious_violations(page)] == []
+    page.get_by_role("button", name=f"Send notification {message_id} again").click()
+    assert page.get_by_role("alert").inner_text().strip() == f"Notification {message_id} will be sent again."
+    assert page.get_by_text("Every notification was sent or is on its way.").is_visible()
+    assert engine.query(lambda e, s: s.get(OutboxMessage, message_id).status) == "pending"
+    assert page.locator("#nav-incidents").count() == 0  # nothing waits: no badge
