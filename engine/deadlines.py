@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session
 from engine import audit, casestore
 from engine.actors import Actor
 from engine.calendar import BusinessCalendar
-from engine.errors import InvalidInput, ScriptError
+from engine.errors import InvalidInput, ScriptError, error_code
 from engine.job_rows import SLA_ESCALATE, SLA_WARN, announce_due
 from engine.models import HumanTask, Job, ProcessInstance
+
+#: A calendar change that names no day.
+NO_CHANGED_DAY = error_code("calendar_no_day")
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -82,7 +85,7 @@ def shift_deadlines(
     """
     days = sorted(set(changed_days))
     if not days:
-        raise InvalidInput("name at least one day of the calendar that changes")
+        raise InvalidInput("name at least one day of the calendar that changes", code=NO_CHANGED_DAY)
     first = datetime.combine(days[0], time(0), tzinfo=calendar.tz)
     after_last = datetime.combine(days[-1] + timedelta(days=1), time(0), tzinfo=calendar.tz)
     pending_later = select(_JOBS.c.task_id).where(

@@ -147,8 +147,6 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "assignee_missing": lambda p: _("Choose who to assign the task to."),
     "assignee_not_in_lane": lambda p: _("%(assignee)s is not in the “%(lane)s” team; choose someone who is.",
                                         assignee=p.get("assignee"), lane=_role(str(p.get("lane")))),
-    "assignee_not_in_lane": lambda p: _("%(assignee)s is not in the “%(lane)s” team; choose someone who is.",
-                                        assignee=p.get("assignee"), lane=_role(str(p.get("lane")))),
     "job_not_incident": lambda p: _("Job %(job)s has not failed; there is nothing to retry.", job=p.get("job")),
     "no_definition": lambda p: (_("The process “%(process)s” has no version %(version)s.", process=p.get("process"),
                                   version=p["version"]) if p.get("version") is not None else
@@ -156,7 +154,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
     # accounts and views
     "password_short": lambda p: _("“%(field)s”: %(rule)s", field=_("Password"), rule=ngettext(
         "Write at least %(num)s character.", "Write at least %(num)s characters.", int(p.get("minimum") or 8))),
-    "unknown_roles": lambda p: _("Unknown roles: %(roles)s.", roles=isolate(", ".join(map(str, p.get("unknown") or [])))),
+    "unknown_roles": lambda p: _("Unknown roles: %(roles)s.",
+                                 roles=isolate(", ".join(map(str, p.get("unknown") or [])))),
     "username_characters": lambda p: _("The user name may hold only letters, digits, “.” and “_”."),
     "username_taken": lambda p: _("The user name %(username)s is taken.", username=p.get("username")),
     "own_administrator_role": lambda p: _("You cannot remove your own administrator role."),
@@ -204,6 +203,23 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "not_a_letter": lambda p: _("Message %(message)s is not a letter.", message=p.get("message")),
     "message_not_failed": lambda p: _("Notification %(message)s has not failed; there is nothing to send again.",
                                       message=p.get("message")),
+    # the working calendar
+    "calendar_unknown_change": lambda p: _("Choose a change: close a day, reopen a day, or move a holiday."),
+    "calendar_reason_missing": lambda p: _("Give the reason for the change."),
+    "calendar_reason_long": lambda p: ngettext("Write the reason in %(num)s character at most.",
+                                               "Write the reason in %(num)s characters at most.",
+                                               int(p.get("limit") or 0)),
+    "calendar_not_a_date": lambda p: (_("«%(text)s» is not a date: write the year, the month and the day, e.g. "
+                                        "%(example)s.", text=p["text"], example=isolate("2026-12-09"))
+                                      if p.get("text") else
+                                      _("Give the day: the year, the month and the day, e.g. %(example)s.",
+                                        example=isolate("2026-12-09"))),
+    "calendar_out_of_range": lambda p: _("%(day)s is outside the years whose calendar may be changed (%(first)s to "
+                                         "%(last)s).", day=p.get("day"), first=p.get("first"), last=p.get("last")),
+    "calendar_already_closed": lambda p: _("%(day)s is already closed.", day=p.get("day")),
+    "calendar_not_closed": lambda p: _("%(day)s is not closed: only a closed day can be reopened.", day=p.get("day")),
+    "calendar_same_day": lambda p: _("The holiday must move to another day."),
+    "calendar_no_day": lambda p: _("Name the day of the calendar that changes."),
     # forms
     "form_errors": lambda p: _("Some fields of the form need correcting."),
     "form_file_invalid": lambda p: _("The form %(form)s cannot be read; tell the process owner.", form=p.get("form")),

@@ -100,13 +100,13 @@ def test_the_preview_in_english(client):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({**CLOSE, "day": "9 December"}, "«9 December» ليس تاريخًا"),
-    ({**CLOSE, "day": ""}, "اكتب اليوم بالصيغة YYYY-MM-DD"),
-    ({**CLOSE, "day": "2040-01-01"}, "اليوم 2040-01-01 خارج السنوات التي يجوز تعديل تقويمها (من 2025 إلى 2028)."),
+    ({**CLOSE, "day": "9 December"}, "«\u20689 December\u2069» ليس تاريخًا"),
+    ({**CLOSE, "day": ""}, "اكتب اليوم: السنة ثم الشهر ثم اليوم، مثل"),
+    ({**CLOSE, "day": "2040-01-01"}, "اليوم \u20682040-01-01\u2069 خارج السنوات التي يجوز تعديل تقويمها (من 2025 إلى 2028)."),
     ({**CLOSE, "reason": " "}, "اذكر سبب التعديل."),
     ({**CLOSE, "reason": "x" * 201}, "اكتب السبب في 200 حرف على الأكثر."),
-    ({**CLOSE, "change": "reopen"}, "اليوم 2026-12-09 ليس عطلة: لا يُعاد فتح إلا يوم عطلة."),
-    ({**CLOSE, "day": "2026-12-11"}, "اليوم 2026-12-11 عطلة من قبل."),
+    ({**CLOSE, "change": "reopen"}, "اليوم \u20682026-12-09\u2069 ليس عطلة: لا يُعاد فتح إلا يوم عطلة."),
+    ({**CLOSE, "day": "2026-12-11"}, "اليوم \u20682026-12-11\u2069 عطلة من قبل."),
     ({**CLOSE, "change": "move", "day": "2026-09-23", "to_day": "2026-09-23"}, "يجب أن تنتقل العطلة إلى يوم آخر."),
     ({**CLOSE, "change": "drop"}, "اختر التعديل: إغلاق يوم، أو إعادة فتح يوم، أو نقل عطلة."),
 ])
@@ -123,7 +123,7 @@ def test_bad_input_in_english(client, engine):
     client.get("/admin/calendar?lang=en")
     response = _post(client, "/admin/calendar", {**CLOSE, "change": "reopen"})
     assert response.status_code == 422
-    assert "2026-12-09 is not closed: only a closed day can be reopened." in response.get_data(as_text=True)
+    assert "\u20682026-12-09\u2069 is not closed: only a closed day can be reopened." in response.get_data(as_text=True)
 
 
 def test_eastern_arabic_digits_are_read(client, engine):

@@ -47,6 +47,7 @@ SAMPLES: dict[str, object] = {
     "name": "fake.png", "types": ["pdf", "png"], "mb": 10, "type": "PNG", "kind": "national_id",
     "reference": "REQ-2026-000001", "outcome": "approved", "letter": 5, "message": 5,
     "errors": {"summary": "is required"}, "form": "verify.json", "detail": "line 1",
+    "change": "close", "text": "2026/13/45", "day": "2026-12-09", "first": 2025, "last": 2028,
 }
 #: Other values of the parameters that choose between sentences: each one is worded too.
 VARIANTS: dict[str, list[object]] = {
@@ -55,6 +56,7 @@ VARIANTS: dict[str, list[object]] = {
     "status": ["error", "completed", "cancelled", "running"],
     "what": ["task", "instance", "request", "member", "user", "job", "job_kind", "definition", "letter", "view",
              "form"],
+    "text": ["2026/13/45", ""],
     "by": ["omar", None], "saving": [True, False], "version": [2, None], "key": ["amount", None],
     "field": ["summary", "national_id", "name_ar", "name_en", "mobile", "email", "membership_no", "status",
               "joined_on", "language", "channel", "direction", "note", "state", "reason", "committee_members",

@@ -31,33 +31,6 @@ def _lang() -> str:
     return str(get_locale() or "ar")
 
 
-def _refused(exc: EngineError) -> str:
-    """A refusal of a calendar change in the page's language (the engine's codes, else `refusal`)."""
-    params = exc.params
-    code = exc.code or ""
-    if code == "calendar_not_a_date":
-        if not params.get("text"):
-            return _("Give the day, written YYYY-MM-DD (e.g. 2026-12-09).")
-        return _("«%(text)s» is not a date: write it YYYY-MM-DD (e.g. 2026-12-09).", text=params["text"])
-    if code == "calendar_out_of_range":
-        return _("%(day)s is outside the years whose calendar may be changed (%(first)s to %(last)s).",
-                 day=params["day"], first=params["first"], last=params["last"])
-    if code == "calendar_reason_missing":
-        return _("Give the reason for the change.")
-    if code == "calendar_reason_long":
-        return ngettext("Write the reason in %(num)s character at most.",
-                        "Write the reason in %(num)s characters at most.", params["limit"])
-    if code == "calendar_already_closed":
-        return _("%(day)s is already closed.", day=params["day"])
-    if code == "calendar_not_closed":
-        return _("%(day)s is not closed: only a closed day can be reopened.", day=params["day"])
-    if code == "calendar_same_day":
-        return _("The holiday must move to another day.")
-    if code == "calendar_unknown_change":
-        return _("Choose a change: close a day, reopen a day, or move a holiday.")
-    return refusal(exc)
-
-
 def _this_year() -> int:
     return _engine().clock.now().astimezone(_engine().calendars.get().tz).year
 
@@ -150,7 +123,7 @@ def _run(actor: Actor, form: dict[str, str], *, dry_run: bool) -> tuple[dict[str
     except Forbidden:
         abort(403)
     except EngineError as exc:
-        return None, _refused(exc)
+        return None, refusal(exc)
 
 
 @bp.get("")

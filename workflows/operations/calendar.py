@@ -12,7 +12,7 @@ from engine import audit, calendar
 from engine.actors import Actor
 from engine.db import after_commit
 from engine.deadlines import MovedTask, shift_deadlines
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, error_code
 from workflows.accounts import require_role
 from workflows.models import ServiceRequest
 from workflows.promises import reckon_promise
@@ -20,6 +20,19 @@ from workflows.read.calendar import calendar_years
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
+
+#: Refusals of a calendar change: a change that is not one of `CHANGES`; no reason, or one longer
+#: than ``limit``; a day that is not a date (``text``, empty when none was given) or outside the
+#: years that may be changed (``first`` to ``last``); closing a closed day, reopening an open one;
+#: moving a holiday onto itself.
+UNKNOWN_CHANGE = error_code("calendar_unknown_change", "change")
+REASON_MISSING = error_code("calendar_reason_missing")
+REASON_LONG = error_code("calendar_reason_long", "limit")
+NOT_A_DAY = error_code("calendar_not_a_date", "text")
+OUT_OF_RANGE = error_code("calendar_out_of_range", "day", "first", "last")
+ALREADY_CLOSED = error_code("calendar_already_closed", "day")
+NOT_CLOSED = error_code("calendar_not_closed", "day")
+SAME_DAY = error_code("calendar_same_day", "day")
 
 
 def _day(day: date | str) -> date:
@@ -101,12 +114,12 @@ def change_calendar(
     require_role(actor, "administrator")
     if change not in CHANGES:
         raise InvalidInput(f"unknown calendar change {change!r} (use {', '.join(CHANGES)})",
-                           code="calendar_unknown_change", params={"change": change})
+                           code=UNKNOWN_CHANGE, params={"change": change})
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("give a reason for the calendar change", code="calendar_reason_missing")
+        raise InvalidInput("give a reason for the calendar change", code=REASON_MISSING)
     if len(reason) > 200:
-        raise InvalidInput("write the reason in 200 characters at most", code="calendar_reason_long",
+        raise InvalidInput("write the reason in 200 characters at most", code=REASON_LONG,
                            params={"limit": 200})
     first_day = _checked_day(engine, day)
     overrides = calendar.load_overrides(session)
@@ -118,10 +131,10 @@ def change_calendar(
         planned[first_day] = _reopening(current, overrides, first_day, reason)
     else:
         if to_day is None or str(to_day).strip() == "":
-            raise InvalidInput("name the day the holiday moves to", code="calendar_not_a_date", params={"text": ""})
+            raise InvalidInput("name the day the holiday moves to", code=NOT_A_DAY, params={"text": ""})
         second_day = _checked_day(engine, to_day)
         if second_day == first_day:
-            raise InvalidInput("a holiday moves to another day", code="calendar_same_day",
+            raise InvalidInput("a holiday moves to another day", code=SAME_DAY,
                                params={"day": first_day.isoformat()})
         reopened = _reopening(current, overrides, first_day, reason)
         if first_day.weekday() in current.working_weekdays or first_day in overrides:
@@ -159,19 +172,19 @@ def _checked_day(engine: CaseEngine, text: date | str) -> date:
     try:
         day = _day(text)
     except InvalidInput:
-        raise InvalidInput(f"not a date: {text!r} (write YYYY-MM-DD)", code="calendar_not_a_date",
+        raise InvalidInput(f"not a date: {text!r} (write YYYY-MM-DD)", code=NOT_A_DAY,
                            params={"text": str(text)}) from None
     years = calendar_years(engine)
     if day.year not in years:
         raise InvalidInput(f"{day.isoformat()} is outside the years that may be changed ({years[0]}–{years[-1]})",
-                           code="calendar_out_of_range",
+                           code=OUT_OF_RANGE,
                            params={"day": day.isoformat(), "first": years[0], "last": years[-1]})
     return day
 
 
 def _closing(current: calendar.BusinessCalendar, day: date, reason: str) -> calendar.Override:
     if not current.is_working_day(day):
-        raise InvalidInput(f"{day.isoformat()} is already closed", code="calendar_already_closed",
+        raise InvalidInput(f"{day.isoformat()} is already closed", code=ALREADY_CLOSED,
                            params={"day": day.isoformat()})
     return calendar.Override(False, reason)
 
@@ -179,7 +192,7 @@ def _closing(current: calendar.BusinessCalendar, day: date, reason: str) -> cale
 def _reopening(current: calendar.BusinessCalendar, overrides: dict[date, calendar.Override], day: date,
                reason: str) -> calendar.Override | None:
     if current.is_working_day(day):
-        raise InvalidInput(f"{day.isoformat()} is not closed", code="calendar_not_closed",
+        raise InvalidInput(f"{day.isoformat()} is not closed", code=NOT_CLOSED,
                            params={"day": day.isoformat()})
     own = overrides.get(day)
     if own is not None and not own.is_working and current.base_is_working_day(day):
