@@ -77,6 +77,24 @@ def test_the_case_page_shows_the_paused_promise_then_the_moved_date(desk, engine
     assert "The clock runs again: the member answered" in english
 
 
+def test_the_task_page_of_a_waiting_case_shows_the_paused_promise_not_a_date(desk, engine, clock, app):
+    request = _waiting(desk, clock)
+    engine.run(create_user, SYSTEM, "rana", "secret-pass", "Rana", ["reception"])
+    client = app.test_client()
+    sign_in(client, "rana")
+    task = desk.task(request, "receive_more_info")
+    page = client.get(f"/tasks/{task.id}?lang=ar").get_data(as_text=True)
+    assert 'data-promise-paused="2027-02-18T08:00:00+00:00"' in page and "data-promised=" not in page
+    assert "موعد الرد موقوف بانتظار العضو منذ" in page
+    desk.complete(RECEPTION, request, "receive_more_info", {"member_answer": "أحضر الكشف", "contact_channel": "phone"})
+    review = desk.task(request, "committee_review")
+    engine.run(create_user, SYSTEM, "ali", "secret-pass", "Ali", ["committee"])
+    client = app.test_client()
+    sign_in(client, "ali")
+    page = client.get(f"/tasks/{review.id}?lang=en").get_data(as_text=True)
+    assert 'data-promised="2027-03-07"' in page and "including 2 working days waiting on the member" in page
+
+
 def test_a_case_never_paused_shows_its_date_alone(desk, engine, clock, app):
     request = desk.open("financial_support")
     desk.complete(RECEPTION, request, "intake", {"visit_summary": "تم", "inquiries_answered": True})

@@ -184,7 +184,7 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
     return render_template(
         "task.html", task=task_row,
         when=deadline(task_row.due_at, task_row.warn_at, engine.clock.now(), calendar),
-        case=page.case, member=page.member, checklist=page.checklist,
+        case=page.case, promise=page.promise, member=page.member, checklist=page.checklist,
         fields=_form_fields(page.form, values, page.people), errors=errors or {}, draft=draft, history=page.history,
         element_names=page.element_names, action_label=action_label,
         contacts=page.contacts, kinds=page.kinds, states=DOCUMENT_STATES, marking=page.keeps_checklist,

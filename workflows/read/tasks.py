@@ -23,6 +23,7 @@ from workflows.domain import domain
 from workflows.forms import NO_FORM, load_form
 from workflows.members import member_contacts
 from workflows.models import Contact, Member, RequestDocument, ServiceRequest, TaskDraft
+from workflows.promises import PromiseClock, promise_clock
 from workflows.read.definitions import english_names_of_version
 from workflows.requests import documents, get_request, request_of_instance, unverified_required
 
@@ -54,6 +55,8 @@ class TaskPage:
     people: dict[str, list[str]]
     #: False for a supervisor looking at another lane's task: they see it, and work on it once it is theirs.
     may_work: bool = True
+    #: Where the promise of the committee's answer stands (paused while the case waits on the member).
+    promise: PromiseClock | None = None
 
     @property
     def keeps_checklist(self) -> bool:
@@ -107,6 +110,7 @@ def task_page(
         contacts=member_contacts(session, member.id)[:contacts] if member else [],
         people=people,
         may_work=may_work(actor, task.lane, task.candidate_group, task.assignee),
+        promise=promise_clock(engine, session, case) if case else None,
     )
 
 
