@@ -107,6 +107,10 @@ def test_others_are_refused_and_anonymous_visitors_sent_to_sign_in(site, engine)
     for path in PAGES:
         response = anonymous.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    token = csrf_token(anonymous.get("/login").get_data(as_text=True))
+    for path in posts:
+        response = anonymous.post(path, data={"csrf_token": token, "reason": "r"})
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
     assert engine.query(lambda e, s: s.get(Job, job_id).status) == "incident"  # nothing was done by them
 
 
@@ -203,3 +207,9 @@ def test_a_failed_notification_is_sent_again_from_the_page(site, engine, clock):
     actions = engine.query(lambda e, s: s.scalars(select(AuditEvent.action).where(
         AuditEvent.action == "message_retried")).all())
     assert actions == ["message_retried"]
+    unknown = client.post("/supervision/incidents/messages/9999/retry?lang=ar", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "لم يُعثر على الإشعار «9999»." in html.unescape(unknown.get_data(as_text=True))
+    unknown_job = client.post("/supervision/incidents/jobs/9999/dismiss?lang=ar",
+                              data={"csrf_token": token, "reason": "r"}, follow_redirects=True)
+    assert "لم يُعثر على المهمة الآلية «9999»." in html.unescape(unknown_job.get_data(as_text=True))
