@@ -169,10 +169,13 @@ def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
             assert 'href="/tasks/' in page, f"{username} lands on an inbox with no task"
         elif homes[username] == "/definitions":
             assert "member_request" in page
+        elif homes[username] == "/supervision":  # the board, with the demo's late and at-risk reviews on it
+            assert 'data-sla-state="late"' in page and 'data-sla-state="at_risk"' in page, username
         else:
             assert "بوابة الأعضاء" in page
     assert homes == {"reception1": "/inbox", "researcher1": "/inbox", "committee1": "/inbox", "delivery1": "/inbox",
-                     "supervisor1": "/inbox", "owner1": "/definitions", "admin1": "/inbox", "member1": "/member"}
+                     "supervisor1": "/supervision", "owner1": "/definitions", "admin1": "/supervision",
+                     "member1": "/member"}
 
 
 def test_demo_through_the_cli_warns_about_the_password(engine, cli):

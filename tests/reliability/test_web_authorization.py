@@ -173,8 +173,12 @@ class Rule:
     others: int | tuple[int, str] = FORBIDDEN
     anonymous: int | tuple[int, str] = TO_LOGIN
     member: int | tuple[int, str] | None = None  # None: as ``others``
+    #: People who get an answer of their own, as (who, answer) pairs (a home that is theirs).
+    own: tuple[tuple[str, int | tuple[int, str]], ...] = ()
 
     def expected(self, who: str) -> int | tuple[int, str]:
+        if who in dict(self.own):
+            return dict(self.own)[who]
         if who in self.may:
             return self.ok
         if who == ANONYMOUS:
@@ -200,10 +204,10 @@ RULES: dict[str, Rule] = {
     "assets.vendor": EVERYONE,
     "health.healthz": EVERYONE,
     "home.definitions": EVERYONE,
-    # `/` sends each person home: a process owner to the definitions, other staff to the inbox, a member
-    # to the member area, anyone signed out to the sign-in page.
+    # `/` sends each person home: a process owner to the definitions, a supervisor to the board, other
+    # staff to the inbox, a member to the member area, anyone signed out to the sign-in page.
     "home.home": Rule(frozenset({"process_owner"}), ok=(302, "/definitions"), others=(302, "/inbox"),
-                      member=(302, "/member")),
+                      member=(302, "/member"), own=(("supervisor", (302, "/supervision")),)),
     "home.member_area": SIGNED_IN,
     "home.favicon": EVERYONE,
     "auth.login": EVERYONE,
@@ -217,10 +221,12 @@ RULES: dict[str, Rule] = {
     # Only the owner deletes a saved view; anyone else is sent back to the inbox with the refusal.
     "inbox.delete_filter_route": staff("supervisor", others=(302, "/inbox"), member=FORBIDDEN),
     # Claiming or releasing a task of a lane one does not hold: 403 with the reason in the inbox table.
-    "inbox.claim": staff("reception"),
+    # Supervisors and administrators oversee every lane: they may claim any task.
+    "inbox.claim": staff("reception", "supervisor", "administrator"),
     "inbox.unclaim": staff("reception", "supervisor", "administrator"),  # assigners release anyone's
     "inbox.assign": staff("supervisor", "administrator"),
-    "tasks.task": staff("reception"),  # the intake task is in the reception lane
+    # The intake task is in the reception lane; supervisors and administrators see it (read-only).
+    "tasks.task": staff("reception", "supervisor", "administrator"),
     "tasks.mark": staff("reception"),  # so is the check of the data
     "tasks.document_file": staff(),
     "cases.case": staff(),
@@ -232,6 +238,8 @@ RULES: dict[str, Rule] = {
     "letters.waiting": staff(*LETTER_ROLES),
     "letters.printable": staff(*LETTER_ROLES),
     "letters.sent": staff(*LETTER_ROLES),
+    "supervision.index": staff("supervisor", "administrator"),
+    "supervision.reassign": staff("supervisor", "administrator"),
     "admin.users": staff("administrator"),
     "admin.add_user": staff("administrator"),
     "admin.change_user": staff("administrator"),
@@ -260,6 +268,7 @@ def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
         "letters.printable": lambda: {"message_id": ids["letter"]},
         "letters.sent": lambda: {"message_id": ids["letter"]},
         "admin.change_user": lambda: {"user_id": ids["users"]["reception"]},
+        "supervision.reassign": lambda: {"task_id": ids["intake_task"]},
     }
 
 
@@ -274,6 +283,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "members.add_request": {"service_type": "financial_support", "channel": "phone", "summary": "طلب"},
     "admin.add_user": {"username": "newcomer", "password": PASSWORD, "display_name": "new", "roles": "reception"},
     "admin.change_user": {"roles": "committee", "is_active": "on"},
+    "supervision.reassign": {"assign_to": "reception", "reason": "إجازة"},
 }
 
 
@@ -340,12 +350,13 @@ def test_every_person_on_every_get_route_gets_the_exact_answer(world):
     assert walked == len(PRINCIPALS) * sum("GET" in r.methods for r in world.app.url_map.iter_rules())
 
 
-def test_a_task_page_is_open_to_its_lane_only(world):
+def test_a_task_page_is_open_to_its_lane_and_to_those_overseeing_every_lane_only(world):
     for sample, lane_role in (("intake_task", "reception"), ("check_task", "reception"),
                               ("explain_task", "social_researcher")):
         for who in PRINCIPALS:
             got = outcome(world.client(who).get(f"/tasks/{world.ids[sample]}"))
-            expected = 200 if who == lane_role else TO_LOGIN if who == ANONYMOUS else FORBIDDEN
+            seeing = {lane_role, "supervisor", "administrator"}
+            expected = 200 if who in seeing else TO_LOGIN if who == ANONYMOUS else FORBIDDEN
             assert got == expected, (sample, who)
 
 
