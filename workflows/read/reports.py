@@ -349,7 +349,8 @@ def _compute(engine: CaseEngine, session: Session, calendar: BusinessCalendar, p
              today: date) -> Report:
     days = _Days(calendar)
     previous = period.previous()
-    tasks = _task_deadlines(session, calendar, period, previous)
+    months = _trend_months(period)
+    tasks, month_counts = _task_deadlines(session, calendar, period, previous, months)
     by_lane, by_process = _compliance(tasks)
     return Report(
         period=period,
@@ -357,7 +358,7 @@ def _compute(engine: CaseEngine, session: Session, calendar: BusinessCalendar, p
         today=today,
         by_lane=by_lane,
         by_process=by_process,
-        by_month=_compliance_by_month(session, calendar, period),
+        by_month=_compliance_by_month(months, month_counts),
         breaches=_breaches(session, calendar, period, previous, tasks),
         aging=_aging(session, calendar, days, today),
         flow=_flow(session, calendar, period, today),
@@ -381,15 +382,28 @@ def _which(column: Any, periods: list[Period], calendar: BusinessCalendar) -> tu
     return case(*[(test, index) for index, test in enumerate(inside)], else_=None), or_(*inside)
 
 
-def _task_deadlines(session: Session, calendar: BusinessCalendar, period: Period,
-                    previous: Period) -> list[tuple[int, str, str, bool, int]]:
-    """(0 this period or 1 the previous, lane, process, deadline met, tasks) of the tasks closed with a deadline."""
+def _task_deadlines(session: Session, calendar: BusinessCalendar, period: Period, previous: Period,
+                    months: list[Period]) -> tuple[list[tuple[int, str, str, bool, int]], list[list[int]]]:
+    """The tasks closed with a deadline, in one scan of the history for two figures.
+
+    Returns (0 this period or 1 the previous, lane, process, deadline met, tasks), and for each of
+    ``months`` [met, with a deadline].
+    """
     which, inside = _which(TaskRecord.closed_at, [period, previous], calendar)
-    return [(index, lane or "", process, bool(met), count) for index, lane, process, met, count in session.execute(
-        select(which, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met, func.count())
-        .where(inside, TaskRecord.deadline_met.is_not(None))
-        .group_by(which, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met)
-    )]
+    month, in_months = _which(TaskRecord.closed_at, months, calendar)
+    tasks: list[tuple[int, str, str, bool, int]] = []
+    counts = [[0, 0] for _ in months]
+    for index, month_index, lane, process, met, count in session.execute(
+        select(which, month, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met, func.count())
+        .where(or_(inside, in_months), TaskRecord.deadline_met.is_not(None))
+        .group_by(which, month, TaskRecord.lane, TaskRecord.process_key, TaskRecord.deadline_met)
+    ):
+        if index is not None:
+            tasks.append((index, lane or "", process, bool(met), count))
+        if month_index is not None:
+            counts[month_index][1] += count
+            counts[month_index][0] += count if met else 0
+    return tasks, counts
 
 
 def _compliance(rows: list[tuple[int, str, str, bool, int]]) -> tuple[list[Compliance], list[Compliance]]:
@@ -414,20 +428,16 @@ def _months_ending(last: date, count: int) -> list[date]:
     return months
 
 
-def _compliance_by_month(session: Session, calendar: BusinessCalendar, period: Period) -> list[Compliance]:
-    """The `TREND_MONTHS` months ending with the period's last month, each beside the month before."""
-    months = _months_ending(period.end, TREND_MONTHS + 1)
-    spans = [Period("custom", month, _month_start(month + timedelta(days=32)) - timedelta(days=1)) for month in months]
-    which, inside = _which(TaskRecord.closed_at, spans, calendar)
-    counts = [[0, 0] for _ in months]
-    for index, met, count in session.execute(
-        select(which, TaskRecord.deadline_met, func.count())
-        .where(inside, TaskRecord.deadline_met.is_not(None)).group_by(which, TaskRecord.deadline_met)
-    ):
-        counts[index][1] += count
-        counts[index][0] += count if met else 0
-    return [Compliance(months[i].strftime("%Y-%m"), counts[i][0], counts[i][1], counts[i - 1][0], counts[i - 1][1])
-            for i in range(1, len(months))]
+def _trend_months(period: Period) -> list[Period]:
+    """The month before and the `TREND_MONTHS` months ending with the period's last month."""
+    return [Period("custom", month, _month_start(month + timedelta(days=32)) - timedelta(days=1))
+            for month in _months_ending(period.end, TREND_MONTHS + 1)]
+
+
+def _compliance_by_month(months: list[Period], counts: list[list[int]]) -> list[Compliance]:
+    """Each of the `TREND_MONTHS` months beside the month before."""
+    return [Compliance(months[i].start.strftime("%Y-%m"), counts[i][0], counts[i][1], counts[i - 1][0],
+                       counts[i - 1][1]) for i in range(1, len(months))]
 
 
 def _breaches(session: Session, calendar: BusinessCalendar, period: Period, previous: Period,
@@ -488,27 +498,28 @@ def _flow(session: Session, calendar: BusinessCalendar, period: Period, today: d
     low, high = _bounds(period, calendar)
     created: dict[date, int] = defaultdict(int)
     completed: dict[date, int] = defaultdict(int)
-    opened_closed = _local_day(session, TaskRecord.opened_at, calendar)
-    for opened_on, count in session.execute(
-        # A task closes after it opens: the bound on closed_at lets the index narrow the scan.
-        select(opened_closed, func.count())
-        .where(TaskRecord.closed_at >= low, TaskRecord.opened_at >= low, TaskRecord.opened_at < high)
-        .group_by(opened_closed)
+    # One scan of the history for both: a task closes after it opens, so every row wanted closed
+    # after the period's start (the index's range) and opened before its end.
+    opened_on = _local_day(session, TaskRecord.opened_at, calendar)
+    closed_on = _local_day(session, TaskRecord.closed_at, calendar)
+    done = TaskRecord.outcome == "completed"
+    for opened, closed, was_completed, count in session.execute(
+        select(opened_on, closed_on, done, func.count())
+        .where(TaskRecord.closed_at >= low, TaskRecord.opened_at < high,
+               or_(TaskRecord.opened_at >= low, TaskRecord.closed_at < high))
+        .group_by(opened_on, closed_on, done)
     ):
-        created[_as_day(opened_on)] += count
+        opened, closed = _as_day(opened), _as_day(closed)
+        if period.contains(opened):
+            created[opened] += count
+        if was_completed and period.contains(closed):
+            completed[closed] += count
     opened_open = _local_day(session, HumanTask.created_at, calendar)
-    for opened_on, count in session.execute(
+    for opened, count in session.execute(
         select(opened_open, func.count()).where(HumanTask.created_at >= low, HumanTask.created_at < high)
         .group_by(opened_open)
     ):
-        created[_as_day(opened_on)] += count
-    closed = _local_day(session, TaskRecord.closed_at, calendar)
-    for closed_on, count in session.execute(
-        select(closed, func.count())
-        .where(TaskRecord.closed_at >= low, TaskRecord.closed_at < high, TaskRecord.outcome == "completed")
-        .group_by(closed)
-    ):
-        completed[_as_day(closed_on)] += count
+        created[_as_day(opened)] += count
     result, day = [], period.start
     while day <= min(period.end, max(today, period.start)):
         result.append((day, created[day], completed[day]))
