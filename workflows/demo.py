@@ -49,8 +49,8 @@ CHANNELS = ["in_person", "phone", "social_media", "letter", "website"]
 
 # Stages of member_request, in order; a request is driven up to (not through) its stage.
 REQUEST_STAGES = ["intake", "check_data", "explain_procedures", "request_missing", "acknowledgement",
-                  "committee_review", "committee_review:at_risk", "committee_review:late", "complete_registration",
-                  "deliver_service", "delivered", "rejected"]
+                  "committee_review", "committee_review:at_risk", "committee_review:late", "receive_more_info",
+                  "complete_registration", "deliver_service", "delivered", "rejected"]
 INQUIRY_STAGES = ["log_inquiry", "answer_member", "explain_procedures", "answered"]
 MEMBERSHIP_STAGES = ["verify_application", "request_missing", "approve_membership", "registered", "refused"]
 
@@ -209,6 +209,11 @@ def _drive(engine: CaseEngine, staff: dict[str, Actor], member: Member, service:
         steps = [(e, a, {"outcome": "rejected", "reason": "الدخل أعلى من الحد المعتمد",
                           "committee_members": ["أحمد", "سارة"]} if e == "committee_review" else d, b)
                  for e, a, d, b in steps if steps.index((e, a, d, b)) <= 7]
+    elif target == "receive_more_info":
+        # The committee asked the member for more: the case waits on them, its promised date paused.
+        steps = [(e, a, {"outcome": "more_info", "reason": "كشف حساب بنكي لآخر ثلاثة أشهر",
+                          "committee_members": ["أحمد", "سارة"]} if e == "committee_review" else d, b)
+                 for e, a, d, b in steps if steps.index((e, a, d, b)) <= 7] + [("receive_more_info", "", {}, None)]
     elif target == "refused":
         steps = [(e, a, {"approved": False, "reason": "لم تُستكمل الشروط"} if e == "approve_membership" else d, b)
                  for e, a, d, b in steps]

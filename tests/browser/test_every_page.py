@@ -22,7 +22,8 @@ from workflows.read.letters import letters_waiting
 # Words of the English interface that must never show on an Arabic page (data may be English).
 ENGLISH_CHROME = ("Inbox", "Members", "Sign out", "Save", "Search", "Claim", "Release", "Users and roles",
                   "History", "Contacts", "Page not found", "Not allowed", "Task", "Due", "Letters", "Print",
-                  "Mark as sent", "Letters to post")
+                  "Mark as sent", "Letters to post", "Supervision", "Reports", "Incidents", "Working calendar",
+                  "Export", "Period")
 
 
 @pytest.fixture
@@ -63,6 +64,12 @@ def pages(engine):
         "waiting": f"/cases/{waiting.instance_id}",
         "promised case": f"/cases/{promised.instance_id}",
         "promised task": f"/tasks/{desk.task(promised, 'committee_review').id}",
+        "board": "/supervision",
+        "reports": "/supervision/reports",
+        "processes": "/supervision/processes",
+        "heat map": "/supervision/processes/member_request",
+        "incidents": "/supervision/incidents",
+        "calendar": "/admin/calendar",
     }
 
 
@@ -131,9 +138,10 @@ def _check(page, url, lang, problems, width, promised=False):
 def test_every_page_in_both_languages(browser, live_server, pages, width):
     problems: list[str] = []
     for username, names in (("sara", ["inbox", "task", "case", "members", "member", "definitions", "not found",
-                                      "waiting", "letters", "letter", "promised case"]),
+                                      "waiting", "letters", "letter", "promised case", "board", "reports",
+                                      "processes", "heat map", "incidents"]),
                             ("ali", ["promised task"]),
-                            ("admin1", ["users"]), ("rana", ["users"])):
+                            ("admin1", ["users", "calendar"]), ("rana", ["users", "board"])):
         context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
         page = context.new_page()
         sign_in(page, live_server, username)

@@ -36,7 +36,7 @@ def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
 
     _deploy_all(engine)
     result = load_demo(engine)
-    assert result["members"] == 50 and result["requests"] == {"member_request": 24, "inquiry": 4,
+    assert result["members"] == 50 and result["requests"] == {"member_request": 26, "inquiry": 4,
                                                                "membership_registration": 5}
     users = engine.query(lambda e, s: {u.username: u for u in s.query(User)})
     assert set(users) == {"reception1", "researcher1", "committee1", "delivery1", "supervisor1", "owner1", "admin1",
@@ -50,8 +50,11 @@ def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
     stages = Counter(t.element_id for t in tasks)
     for element in ("intake", "check_data", "explain_procedures", "request_missing", "acknowledgement",
                     "committee_review", "complete_registration", "deliver_service", "log_inquiry", "answer_member",
-                    "verify_application", "approve_membership"):
+                    "verify_application", "approve_membership", "receive_more_info"):
         assert stages[element] >= 1, element
+    from workflows.read.pauses import paused_cases
+
+    assert len(engine.query(paused_cases, SYSTEM)) == 2  # the committee asked two members for more
     states = Counter(sla_state(t.due_at, t.warn_at, now) for t in tasks if t.element_id == "committee_review")
     assert states["late"] >= 1 and states["at_risk"] >= 1  # some near or past their deadline
     members = engine.query(lambda e, s: s.query(Member).all())

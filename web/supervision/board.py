@@ -17,6 +17,7 @@ from web.refusals import refusal
 from web.staff.naming import task_title
 from workflows.operations.tasks import assign_task
 from workflows.read.definitions import english_element_names, process_names
+from workflows.read.pauses import paused_cases
 from workflows.read.supervision import BOARD_STATES, DIMENSIONS, FORECAST_DAYS, board
 
 bp = Blueprint("supervision", __name__)
@@ -73,7 +74,7 @@ def index():
         dimensions=DIMENSIONS, labels=labels, count_link=count_link, forecast_days=FORECAST_DAYS,
         process_names={key: process_name(names, key, lang) for key in found.counts["process"] if key},
         horizons={days: at.astimezone(calendar.tz) for days, at in found.horizons.items()},
-        reason_max=300)
+        reason_max=300, paused=engine.query(paused_cases, actor))
 
 
 @bp.post("/supervision/tasks/<task_id>/reassign")
