@@ -121,12 +121,12 @@ def test_a_form_post_added_later_is_walked_and_must_have_its_url_values(world):
     # What the walk does with a route a new feature adds: it is in the walk, and with URL
     # variables nobody gave sample ids for, the walk stops naming it (rather than skipping it).
     app = create_app({"TESTING": True, "SECRET_KEY": "web-reliability"}, engine=world.engine)
-    app.add_url_rule("/reports/<int:year>", "reports.export", lambda year: "", methods=["POST"])
-    walked = [rule for rule in _form_routes(app) if rule.endpoint == "reports.export"]
+    app.add_url_rule("/archive/<int:year>", "archive.export", lambda year: "", methods=["POST"])
+    walked = [rule for rule in _form_routes(app) if rule.endpoint == "archive.export"]
     assert len(walked) == 1
-    with pytest.raises(AssertionError, match=r"reports\.export \(/reports/<int:year>\): no sample ids"):
+    with pytest.raises(AssertionError, match=r"archive\.export \(/archive/<int:year>\): no sample ids"):
         url_for_rule(world, walked[0])
     # And it is refused without a token like every other form post (the app's CSRF covers it).
     client = app.test_client()
-    response = client.post("/reports/2026", data={})
+    response = client.post("/archive/2026", data={})
     assert response.status_code == 400 and REFUSAL_AR in response.get_data(as_text=True)
