@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from workflows.models import SavedFilter
 
 #: The inbox parameters a view keeps (the page number is not one of them).
-FILTER_KEYS = ("q", "process", "lane", "sla", "assignee", "priority", "sort")
+FILTER_KEYS = ("q", "process", "lane", "group", "sla", "assignee", "priority", "sort")
 
 
 def visible_filters(session: Session, username: str, roles: list[str] | frozenset[str]) -> list[SavedFilter]:

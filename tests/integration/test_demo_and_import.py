@@ -39,8 +39,8 @@ def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
     assert result["members"] == 50 and result["requests"] == {"member_request": 26, "inquiry": 4,
                                                                "membership_registration": 5}
     users = engine.query(lambda e, s: {u.username: u for u in s.query(User)})
-    assert set(users) == {"reception1", "researcher1", "committee1", "delivery1", "supervisor1", "owner1", "admin1",
-                          "member1"}
+    assert set(users) == {"reception1", "researcher1", "committee1", "committee2", "delivery1", "supervisor1",
+                          "owner1", "admin1", "member1"}
     assert check_password(users["committee1"], "demo-pass") and not check_password(users["committee1"], "x")
     assert users["member1"].member_id is not None and users["member1"].roles == []
     now = engine.clock.now()
@@ -161,8 +161,8 @@ def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
     app = create_app({"TESTING": True, "SECRET_KEY": "demo"}, engine=engine)
     auth.throttle._failures.clear()
     homes = {}
-    for username in ("reception1", "researcher1", "committee1", "delivery1", "supervisor1", "owner1", "admin1",
-                     "member1"):
+    for username in ("reception1", "researcher1", "committee1", "committee2", "delivery1", "supervisor1",
+                     "owner1", "admin1", "member1"):
         client = app.test_client()
         token = sign_in(client, "x-nobody", "wrong")
         landed = client.post("/login", data={"username": username, "password": "demo-pass", "csrf_token": token})
@@ -174,9 +174,12 @@ def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
             assert "member_request" in page
         elif homes[username] == "/supervision":  # the board, with the demo's late and at-risk reviews on it
             assert 'data-sla-state="late"' in page and 'data-sla-state="at_risk"' in page, username
+            # A committee review is reassigned to either member of the committee, not to one person.
+            assert '<option value="committee1"' in page and '<option value="committee2"' in page
         else:
             assert "بوابة الأعضاء" in page
-    assert homes == {"reception1": "/inbox", "researcher1": "/inbox", "committee1": "/inbox", "delivery1": "/inbox",
+    assert homes == {"reception1": "/inbox", "researcher1": "/inbox", "committee1": "/inbox", "committee2": "/inbox",
+                     "delivery1": "/inbox",
                      "supervisor1": "/supervision", "owner1": "/definitions", "admin1": "/supervision",
                      "member1": "/member"}
 

@@ -81,3 +81,13 @@ def test_only_the_owner_deletes_a_view(client):
     body = client.post(f"/inbox/filters/{view_id}/delete", data={"csrf_token": _token(page)},
                        follow_redirects=True).get_data(as_text=True)
     assert "حُذف العرض" in body and _views(body) == []
+
+
+def test_a_view_keeps_the_team_filter_a_supervisor_used(client):
+    _login(client, "rana")
+    page = client.get("/inbox?group=committee&sla=late").get_data(as_text=True)
+    assert '<input type="hidden" name="group" value="committee">' in page
+    response = client.post("/inbox/filters", data={"csrf_token": _token(page), "name": "اللجنة المتأخرة",
+                                                   "group": "committee", "sla": "late"}, follow_redirects=True)
+    [(link, _)] = _views(response.get_data(as_text=True))
+    assert "group=committee" in link and "sla=late" in link

@@ -27,6 +27,8 @@ STAFF = [
     ("reception1", "موظف الاستقبال", ["reception"]),
     ("researcher1", "مسؤول البحث الاجتماعي", ["social_researcher"]),
     ("committee1", "عضو لجنة البحث", ["committee"]),
+    # A second member of the committee: a review can be reassigned from one to the other.
+    ("committee2", "عضوة لجنة البحث", ["committee"]),
     ("delivery1", "موظف تقديم الخدمة", ["service_delivery"]),
     ("supervisor1", "المشرف", ["supervisor"]),
     ("owner1", "مالك العمليات", ["process_owner"]),
