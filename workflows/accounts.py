@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -44,9 +45,14 @@ def lanes_of(roles: list[str]) -> frozenset[str]:
     return frozenset(lane for role in roles for lane in ROLE_LANES.get(role, ()))
 
 
+def supervises(roles: Iterable[str]) -> bool:
+    """Whether ``roles`` make a supervisor: one who assigns and oversees every lane's open work."""
+    return bool(ASSIGNING_ROLES & set(roles))
+
+
 def actor_for(user: User) -> Actor:
     """The engine actor a user acts as; supervisors and administrators assign and oversee every lane."""
-    supervising = bool(ASSIGNING_ROLES & set(user.roles))
+    supervising = supervises(user.roles)
     return Actor.user(user.username, lanes_of(user.roles), may_assign=supervising, roles=user.roles,
                       oversees_all=supervising)
 

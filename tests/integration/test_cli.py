@@ -48,6 +48,10 @@ def test_whole_flow_through_the_cli(cli, engine, clock):
     assert cli("tasks", "--lane", "committee")[1] == []
     assert cli("tasks", "--instance", "1")[1] == tasks
     assert cli("--as", "ali", "--lanes", "committee", "tasks")[1] == []
+    # A supervisor oversees every lane's open work, as on the pages: by the flag, or by the role.
+    assert cli("--as", "sara", "--lanes", "supervisor", "--supervisor", "tasks")[1] == tasks
+    assert cli("--as", "sara", "--roles", "supervisor", "tasks")[1] == tasks
+    assert cli("--as", "sara", "--roles", "reception", "tasks")[1] == []
 
     code, claimed, _ = cli("--as", "rana", "--lanes", "reception", "claim", task_id)
     assert code == 0 and claimed["assignee"] == "rana"

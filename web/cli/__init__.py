@@ -23,7 +23,7 @@ from engine.actors import SYSTEM, Actor
 from engine.errors import EngineError
 from web.cli import backup, cases, definitions, jobs, members, serve, tasks, workdays
 from web.cli.shared import CliError, Command, Parser
-from workflows.accounts import check_roles
+from workflows.accounts import check_roles, supervises
 from workflows.bootstrap import CaseEngine, build
 
 EXIT_CODES = {"invalid": 2, "invalid_definition": 2, "config": 2, "script": 2, "not_found": 3,
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--as", dest="as_user", metavar="USER", default="system",
                         help="act as USER (default: the built-in system user, who may act on every lane)")
     parser.add_argument("--lanes", default="", metavar="L1,L2", help="lanes USER holds (with --as)")
-    parser.add_argument("--supervisor", action="store_true", help="with --as: USER may assign and cancel")
+    parser.add_argument("--supervisor", action="store_true",
+                        help="with --as: USER supervises (sees every lane's open work, may assign and cancel)")
     parser.add_argument("--roles", default="", metavar="R1,R2",
                         help="roles USER has (with --as): administrator, process_owner, reception, ...")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -83,7 +84,8 @@ def _actor(args: argparse.Namespace) -> Actor:
         return SYSTEM
     lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
     roles = check_roles([role.strip() for role in args.roles.split(",") if role.strip()])
-    return Actor.user(args.as_user, lanes, may_assign=args.supervisor, roles=roles)
+    supervising = args.supervisor or supervises(roles)
+    return Actor.user(args.as_user, lanes, may_assign=supervising, roles=roles, oversees_all=supervising)
 
 
 def run_command(args: argparse.Namespace, engine_factory: Callable[[], CaseEngine]) -> Any:
