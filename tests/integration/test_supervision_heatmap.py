@@ -14,7 +14,8 @@ from engine.models import AuditEvent, Job, OutboxMessage, TaskRecord
 from tests.conftest import T0
 from tests.support.desk import RECEPTION, SUPERVISOR
 from workflows.operations.incidents import dismiss_job, retry_job, retry_message
-from workflows.read.heatmap import band, heatmap, percentile, processes
+from workflows.read.figures import percentile
+from workflows.read.heatmap import band, heatmap, processes
 from workflows.read.incidents import incident_count, incidents
 
 _NUMBERS = count()

@@ -17,11 +17,10 @@ From the task history (`engine.models.TaskRecord`) of that version and its open 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -30,6 +29,7 @@ from engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskRec
 from workflows.accounts import require_role
 from workflows.models import Member, ServiceRequest
 from workflows.read.definitions import english_names_of_version, process_names
+from workflows.read.figures import WorkingDayCount, as_day, local_day, percentile
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -54,17 +54,6 @@ def band(rate: float | None) -> str:
         if rate < below:
             return name
     return "high"
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """The ``fraction`` quantile of ``values``, linear between the nearest ranks; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def human_tasks_of(xml: str) -> list[dict[str, str]]:
@@ -160,44 +149,6 @@ def _seconds(session: Session, start: Any, end: Any) -> Any:
     return (func.julianday(end) - func.julianday(start)) * 86400.0  # SQLite: naive UTC text
 
 
-def _local_day(session: Session, column: Any, tz: Any) -> Any:
-    """SQL for the society's local calendar day of a UTC timestamp column."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(tz.key, column), Date)
-    # SQLite keeps UTC as naive text; the society's zone has one offset (Riyadh: no summer time).
-    offset = tz.utcoffset(datetime(2000, 1, 1))
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    return func.date(column, f"{minutes:+d} minutes")
-
-
-def _as_day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-class _WorkingDays:
-    """Working days between local days, from one running count over the range asked (as the calendar counts)."""
-
-    def __init__(self, calendar: Any) -> None:
-        self.calendar = calendar
-        self.index: dict[date, int] = {}
-
-    def between(self, start: date, end: date) -> int:
-        if start not in self.index or end not in self.index:
-            known = list(self.index) or [start]
-            first, last = min(start, end, *known[:1]), max(start, end, known[-1])
-            count, day, self.index = 0, first, {}
-            while day <= last:
-                if day != first and self.calendar.is_working_day(day):
-                    count += 1
-                self.index[day] = count
-                day += timedelta(days=1)
-        return self.index[end] - self.index[start]
-
-
 def _history_figures(engine: CaseEngine, session: Session, key: str, version: int) -> dict[str, dict[str, Any]]:
     """Per element: waiting and working time of completed tasks, breaches over tasks with a deadline.
 
@@ -214,7 +165,7 @@ def _history_figures(engine: CaseEngine, session: Session, key: str, version: in
         entry = figures[element]
         entry.update(name=name, closed=closed, with_deadline=with_deadline or 0, breached=int(breached or 0))
     calendar = engine.calendars.get()
-    days = _WorkingDays(calendar)
+    days = WorkingDayCount(calendar)
     completed = (*of_version, TaskRecord.outcome == "completed")
     spans = {"waiting": (TaskRecord.opened_at, func.coalesce(TaskRecord.first_claimed_at, TaskRecord.closed_at), ()),
              "working": (TaskRecord.first_claimed_at, TaskRecord.closed_at, (TaskRecord.first_claimed_at.isnot(None),))}
@@ -226,11 +177,11 @@ def _history_figures(engine: CaseEngine, session: Session, key: str, version: in
                 .group_by(TaskRecord.element_id, minutes)):
             hours[element].extend([max(float(length or 0), 0.0) / 60] * count)
         worked: dict[str, list[float]] = defaultdict(list)
-        first, last = _local_day(session, start, calendar.tz), _local_day(session, end, calendar.tz)
+        first, last = local_day(session, start, calendar.tz), local_day(session, end, calendar.tz)
         for element, first_day, last_day, count in session.execute(
                 select(TaskRecord.element_id, first, last, func.count()).where(*completed, *where)
                 .group_by(TaskRecord.element_id, first, last)):
-            worked[element].extend([float(max(days.between(_as_day(first_day), _as_day(last_day)), 0))] * count)
+            worked[element].extend([float(max(days.between(as_day(first_day), as_day(last_day)), 0))] * count)
         for element, values in hours.items():
             figures[element][measure] = _summary(values, worked[element])
     return dict(figures)

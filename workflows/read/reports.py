@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, and_, case, cast, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
@@ -30,7 +30,9 @@ from engine.models import HumanTask, TaskRecord
 from workflows.accounts import lanes_of, require_role
 from workflows.domain import domain
 from workflows.models import CHANNELS, Decision, ServiceRequest, User
+from workflows.read import figures
 from workflows.read.definitions import process_names
+from workflows.read.figures import WorkingDayCount, as_day, local_day
 
 if TYPE_CHECKING:
     from engine.calendar import BusinessCalendar
@@ -243,63 +245,9 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
-    """The ``fraction`` percentile of ``values`` by linear interpolation (PostgreSQL's ``percentile_cont``).
-
-    None when there are no values.
-    """
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return round(ordered[low] + (ordered[high] - ordered[low]) * (position - low), 2)
-
-
-class _Days:
-    """Working days between local days, from one running count over the range needed."""
-
-    def __init__(self, calendar: BusinessCalendar) -> None:
-        self.calendar = calendar
-        self._index: dict[date, int] = {}
-        self._first: date | None = None
-        self._last: date | None = None
-
-    def _cover(self, low: date, high: date) -> None:
-        if self._first is not None and self._first <= low and high <= self._last:  # type: ignore[operator]
-            return
-        first = min(low, self._first or low)
-        last = max(high, self._last or high)
-        count, day, index = 0, first, {}
-        while day <= last:
-            if day != first and self.calendar.is_working_day(day):
-                count += 1
-            index[day] = count
-            day += timedelta(days=1)
-        self._index, self._first, self._last = index, first, last
-
-    def between(self, start: date, end: date) -> int:
-        """As `BusinessCalendar.business_days_between`: working days after ``start`` up to ``end``."""
-        self._cover(min(start, end), max(start, end))
-        return self._index[end] - self._index[start]
-
-
-def _local_day(session: Session, column: Any, calendar: BusinessCalendar) -> Any:
-    """SQL for the society's local calendar day of a UTC timestamp column."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone(calendar.tz.key, column), Date)
-    # SQLite keeps UTC as naive text; the society's zone has one offset (Riyadh: no summer time).
-    offset = calendar.tz.utcoffset(datetime(2000, 1, 1))
-    minutes = int(offset.total_seconds() // 60) if offset else 0
-    return func.date(column, f"{minutes:+d} minutes")
-
-
-def _as_day(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    """`figures.percentile` to two decimals, as the reports show it."""
+    found = figures.percentile(values, fraction)
+    return None if found is None else round(found, 2)
 
 
 def _bounds(period: Period, calendar: BusinessCalendar) -> tuple[datetime, datetime]:
@@ -347,7 +295,7 @@ def supervision_report(engine: CaseEngine, session: Session, actor: Actor, perio
 
 def _compute(engine: CaseEngine, session: Session, calendar: BusinessCalendar, period: Period,
              today: date) -> Report:
-    days = _Days(calendar)
+    days = WorkingDayCount(calendar)
     previous = period.previous()
     months = _trend_months(period)
     tasks, month_counts = _task_deadlines(session, calendar, period, previous, months)
@@ -453,7 +401,7 @@ def _breaches(session: Session, calendar: BusinessCalendar, period: Period, prev
         _count_breach(task, index, not met, count)
     which, inside = _which(Decision.decided_at, [period, previous], calendar)
     # Both sides are dates (text 'YYYY-MM-DD' on SQLite, which compares the same way).
-    late = _local_day(session, Decision.decided_at, calendar) > ServiceRequest.answer_promised_on
+    late = local_day(session, Decision.decided_at, calendar.tz) > ServiceRequest.answer_promised_on
     for index, breached, count in session.execute(
         select(which, late, func.count())
         .join(ServiceRequest, ServiceRequest.id == Decision.request_id)
@@ -481,15 +429,16 @@ def aging_bucket(working_days: int) -> str:
     return AGING_BUCKETS[-1][0]  # pragma: no cover - the last bucket has no upper end
 
 
-def _aging(session: Session, calendar: BusinessCalendar, days: _Days, today: date) -> dict[str, dict[str, int]]:
+def _aging(session: Session, calendar: BusinessCalendar, days: WorkingDayCount,
+           today: date) -> dict[str, dict[str, int]]:
     """Open tasks now, per lane, by working days since each opened (to today)."""
-    day = _local_day(session, HumanTask.created_at, calendar)
+    day = local_day(session, HumanTask.created_at, calendar.tz)
     table: dict[str, dict[str, int]] = {}
     for lane, opened_on, count in session.execute(
         select(HumanTask.lane, day, func.count()).group_by(HumanTask.lane, day)
     ):
         row = table.setdefault(lane or "", {key: 0 for key, _, _ in AGING_BUCKETS})
-        row[aging_bucket(max(0, days.between(_as_day(opened_on), today)))] += count
+        row[aging_bucket(max(0, days.between(as_day(opened_on), today)))] += count
     return dict(sorted(table.items()))
 
 
@@ -500,8 +449,8 @@ def _flow(session: Session, calendar: BusinessCalendar, period: Period, today: d
     completed: dict[date, int] = defaultdict(int)
     # One scan of the history for both: a task closes after it opens, so every row wanted closed
     # after the period's start (the index's range) and opened before its end.
-    opened_on = _local_day(session, TaskRecord.opened_at, calendar)
-    closed_on = _local_day(session, TaskRecord.closed_at, calendar)
+    opened_on = local_day(session, TaskRecord.opened_at, calendar.tz)
+    closed_on = local_day(session, TaskRecord.closed_at, calendar.tz)
     done = TaskRecord.outcome == "completed"
     for opened, closed, was_completed, count in session.execute(
         select(opened_on, closed_on, done, func.count())
@@ -509,17 +458,17 @@ def _flow(session: Session, calendar: BusinessCalendar, period: Period, today: d
                or_(TaskRecord.opened_at >= low, TaskRecord.closed_at < high))
         .group_by(opened_on, closed_on, done)
     ):
-        opened, closed = _as_day(opened), _as_day(closed)
+        opened, closed = as_day(opened), as_day(closed)
         if period.contains(opened):
             created[opened] += count
         if was_completed and period.contains(closed):
             completed[closed] += count
-    opened_open = _local_day(session, HumanTask.created_at, calendar)
+    opened_open = local_day(session, HumanTask.created_at, calendar.tz)
     for opened, count in session.execute(
         select(opened_open, func.count()).where(HumanTask.created_at >= low, HumanTask.created_at < high)
         .group_by(opened_open)
     ):
-        created[_as_day(opened)] += count
+        created[as_day(opened)] += count
     result, day = [], period.start
     while day <= min(period.end, max(today, period.start)):
         result.append((day, created[day], completed[day]))
@@ -561,7 +510,7 @@ def _work_in_progress(session: Session) -> list[WorkInProgress]:
 def _channels(session: Session, calendar: BusinessCalendar, period: Period) -> list[tuple[str, dict[str, int]]]:
     """Requests opened per channel, per day (a period of up to `DAILY_UP_TO` days) or per month."""
     low, high = _bounds(period, calendar)
-    day = _local_day(session, ServiceRequest.opened_at, calendar)
+    day = local_day(session, ServiceRequest.opened_at, calendar.tz)
     daily = period.days <= DAILY_UP_TO
     keys: list[str] = []
     cursor = period.start
@@ -576,14 +525,14 @@ def _channels(session: Session, calendar: BusinessCalendar, period: Period) -> l
         .where(ServiceRequest.opened_at >= low, ServiceRequest.opened_at < high)
         .group_by(day, ServiceRequest.channel)
     ):
-        opened_on = _as_day(opened_on)
+        opened_on = as_day(opened_on)
         key = opened_on.isoformat() if daily else opened_on.strftime("%Y-%m")
         if key in table:
             table[key][channel] = table[key].get(channel, 0) + count
     return list(table.items())
 
 
-def _turnaround(engine: CaseEngine, session: Session, calendar: BusinessCalendar, days: _Days,
+def _turnaround(engine: CaseEngine, session: Session, calendar: BusinessCalendar, days: WorkingDayCount,
                 period: Period) -> list[Turnaround]:
     """Per service type, working days from a request's opening to its closing, for those closed in the period.
 
@@ -591,8 +540,8 @@ def _turnaround(engine: CaseEngine, session: Session, calendar: BusinessCalendar
     requests are left out.
     """
     low, high = _bounds(period, calendar)
-    opened = _local_day(session, ServiceRequest.opened_at, calendar)
-    closed = _local_day(session, ServiceRequest.closed_at, calendar)
+    opened = local_day(session, ServiceRequest.opened_at, calendar.tz)
+    closed = local_day(session, ServiceRequest.closed_at, calendar.tz)
     values: dict[str, list[float]] = defaultdict(list)
     for service, opened_on, closed_on, count in session.execute(
         select(ServiceRequest.service_type, opened, closed, func.count())
@@ -600,7 +549,7 @@ def _turnaround(engine: CaseEngine, session: Session, calendar: BusinessCalendar
                     ServiceRequest.status != "cancelled"))
         .group_by(ServiceRequest.service_type, opened, closed)
     ):
-        took = max(0, days.between(_as_day(opened_on), _as_day(closed_on)))
+        took = max(0, days.between(as_day(opened_on), as_day(closed_on)))
         values[service].extend([float(took)] * count)
     services = domain(engine).catalogue.services
     result = []
