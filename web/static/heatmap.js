@@ -30,21 +30,7 @@ const STEP = 1.25;
     });
   }
 
-  const viewer = new BpmnJS({ container });
-  const source = await (await fetch(container.dataset.xml)).text();
-  const doc = new DOMParser().parseFromString(source, "application/xml");
-  const labels = JSON.parse(container.dataset.lanes);
-  for (const lane of doc.getElementsByTagNameNS("http://www.omg.org/spec/BPMN/20100524/MODEL", "lane")) {
-    const name = lane.getAttribute("name");
-    if (Object.hasOwn(labels, name)) lane.setAttribute("name", labels[name]);
-  }
-  const names = JSON.parse(container.dataset.names || "{}");
-  for (const node of doc.querySelectorAll("[id]")) {
-    if (Object.hasOwn(names, node.getAttribute("id")) && node.hasAttribute("name")) {
-      node.setAttribute("name", names[node.getAttribute("id")]);
-    }
-  }
-  await viewer.importXML(new XMLSerializer().serializeToString(doc));
+  const viewer = await tawasulDiagram.open(container, JSON.parse(container.dataset.names || "{}"));
   const canvas = viewer.get("canvas");
   const overlays = viewer.get("overlays");
   const registry = viewer.get("elementRegistry");
@@ -77,29 +63,11 @@ const STEP = 1.25;
     if (Object.hasOwn(figures, event.element.id)) showCases(event.element.id, false);
   });
 
-  const show = (zoom) => { container.dataset.zoom = zoom.toFixed(3); };
-  const reset = () => {
-    canvas.zoom("fit-viewport");
-    if (canvas.zoom() < MIN_ZOOM) {
-      canvas.zoom(MIN_ZOOM);
-      // Too wide to fit: start at the chosen task, else the one with the most open tasks.
-      const busiest = Object.entries(figures).filter(([id]) => registry.get(id))
-        .sort(([, a], [, b]) => b.live - a.live)[0];
-      const focus = registry.get(container.dataset.selected || "") || (busiest && registry.get(busiest[0]));
-      if (focus) canvas.scrollToElement(focus, { top: 60, bottom: 60, left: 120, right: 120 });
-    }
-    show(canvas.zoom());
+  // Too wide to fit: start at the chosen task, else the one with the most open tasks.
+  const focus = () => {
+    const busiest = Object.entries(figures).filter(([id]) => registry.get(id))
+      .sort(([, a], [, b]) => b.live - a.live)[0];
+    return registry.get(container.dataset.selected || "") || (busiest && registry.get(busiest[0]));
   };
-  const zoomBy = (factor) => {
-    const box = canvas.viewbox();
-    const middle = { x: box.outer.width / 2, y: box.outer.height / 2 };
-    show(canvas.zoom(Math.min(MAX_ZOOM, Math.max(MIN_ZOOM / 2, canvas.zoom() * factor)), middle));
-  };
-  reset();
-  for (const button of document.querySelectorAll("[data-diagram-zoom]")) {
-    const action = button.dataset.diagramZoom;
-    button.addEventListener("click", () => (action === "reset" ? reset() : zoomBy(action === "in" ? STEP : 1 / STEP)));
-    button.disabled = false;
-  }
-  container.dataset.ready = "true";
+  tawasulDiagram.zoom(viewer, container, focus, { minZoom: MIN_ZOOM, maxZoom: MAX_ZOOM, step: STEP });
 })();
