@@ -16,7 +16,7 @@ from tests.support.desk import RECEPTION
 from workflows import identity
 from workflows.bootstrap import build
 from workflows.models import ServiceRequest
-from workflows.operations.calendar import change_calendar
+from workflows.operations.calendar import change_calendar, clear_day, close_day, open_day
 from workflows.operations.members import register_member
 from workflows.read.calendar import calendar_page
 
@@ -58,6 +58,22 @@ def test_a_closure_moves_the_due_date_and_its_jobs_by_one_working_day(engine, co
                              ("sla_warn", datetime(2026, 12, 14, 8, tzinfo=UTC))]
     assert (result["deadlines"], result["by_days"], result["warnings"], result["jobs"]) == (1, {1: 1}, 1, 3)
     assert engine.calendars.get().is_working_day(date(2026, 12, 9)) is False  # the cache saw it after commit
+
+
+def test_the_command_line_s_close_open_and_clear_move_the_deadlines_as_the_page_does(engine, committee_task):
+    moved = (datetime(2026, 12, 16, 8, tzinfo=UTC), datetime(2026, 12, 14, 8, tzinfo=UTC))
+    engine.run(close_day, ADMIN, "2026-12-09", "General assembly")  # `tawasul calendar close`
+    assert (_task(engine).due_at, _task(engine).warn_at) == moved
+    assert ("sla_warn", moved[1]) in _jobs(engine)
+    assert engine.run(clear_day, ADMIN, "2026-12-09")[1] is True  # `tawasul calendar clear`: back again
+    assert (_task(engine).due_at, _task(engine).warn_at) == (DUE, WARN)
+    engine.run(close_day, ADMIN, "2026-12-09", "General assembly")
+    engine.run(open_day, ADMIN, "2026-12-09", "Held online after all")  # `tawasul calendar open`
+    assert (_task(engine).due_at, _task(engine).warn_at) == (DUE, WARN)
+    assert [e.summary["change"] for e in _events(engine, "calendar_changed")] == ["close", "clear", "close", "open"]
+    with pytest.raises(InvalidInput):
+        engine.run(close_day, ADMIN, "2026-12-10", "  ")
+    assert engine.calendars.get().is_working_day(date(2026, 12, 10)) is True
 
 
 def test_an_eid_correction_moves_a_deadline_earlier(engine, clock, deploy):

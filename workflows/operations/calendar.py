@@ -65,23 +65,35 @@ def clear_day(engine: CaseEngine, session: Session, actor: Actor, day: date | st
     """
     require_role(actor, "administrator")
     cleared = _day(day)
-    removed = calendar.clear_day(session, cleared)
-    after_commit(session, engine.calendars.invalidate)
+    removed = cleared in calendar.load_overrides(session)
+    if removed:
+        _plan(engine, session, actor, "clear", "", cleared, None)
     return cleared, removed
 
 
 def _set(engine: CaseEngine, session: Session, actor: Actor, day: date, is_working: bool, reason: str) -> date:
-    require_role(actor, "administrator")
-    calendar.set_day(session, day, is_working, reason, actor.name, engine.clock.now())
-    # Deadlines counted in this process see the change at once; other processes within refresh_seconds.
-    after_commit(session, engine.calendars.invalidate)
+    _plan(engine, session, actor, "close" if not is_working else "open", reason, day, calendar.Override(is_working,
+                                                                                                     reason.strip()))
     return day
+
+
+def _plan(engine: CaseEngine, session: Session, actor: Actor, change: str, reason: str, day: date,
+          override: calendar.Override | None) -> dict[str, Any]:
+    """Set (or with None clear) the society's entry for ``day``, moving the open deadlines it moves."""
+    require_role(actor, "administrator")
+    if override is not None and not override.reason:
+        raise InvalidInput("give a reason for the calendar change", code=REASON_MISSING)
+    overrides = calendar.load_overrides(session)
+    current = engine.calendars.get().with_overrides(overrides)
+    return _apply(engine, session, actor, change, reason, current, overrides, {day: override}, dry_run=False)
 
 
 # -- changes previewed, then saved with the deadlines they move ----------------------------------
 
 #: What `change_calendar` does: close a working day, reopen a closed one, or move a holiday.
 CHANGES = ("close", "reopen", "move")
+
+
 def change_calendar(
     engine: CaseEngine,
     session: Session,
@@ -140,6 +152,13 @@ def change_calendar(
         if first_day.weekday() in current.working_weekdays or first_day in overrides:
             planned[first_day] = reopened  # a holiday that fell on the weekend leaves a weekend day behind
         planned[second_day] = _closing(current, second_day, reason)
+    return _apply(engine, session, actor, change, reason, current, overrides, planned, dry_run=dry_run)
+
+
+def _apply(engine: CaseEngine, session: Session, actor: Actor, change: str, reason: str,
+           current: calendar.BusinessCalendar, overrides: dict[date, calendar.Override],
+           planned: dict[date, calendar.Override | None], *, dry_run: bool) -> dict[str, Any]:
+    """Count (and unless ``dry_run``, save) ``planned`` days with the open deadlines they move."""
     after = dict(overrides)
     for when, override in planned.items():
         if override is None:
