@@ -55,6 +55,11 @@ def test_demo_loads_every_stage_and_refuses_a_second_time(engine, cli):
     from workflows.read.pauses import paused_cases
 
     assert len(engine.query(paused_cases, SYSTEM)) == 2  # the committee asked two members for more
+    from workflows.read.heatmap import heatmap
+
+    # The history's tasks were taken before they were done: the heat map has working time to show.
+    figures = engine.query(heatmap, SYSTEM, "member_request")["tasks"]
+    assert all(t["working"]["count"] > 0 for t in figures if t["element_id"] in ("intake", "committee_review"))
     states = Counter(sla_state(t.due_at, t.warn_at, now) for t in tasks if t.element_id == "committee_review")
     assert states["late"] >= 1 and states["at_risk"] >= 1  # some near or past their deadline
     members = engine.query(lambda e, s: s.query(Member).all())
