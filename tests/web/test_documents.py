@@ -72,7 +72,7 @@ def test_a_file_is_checked_stored_and_downloaded(setup, engine):
         return html.unescape(body)
 
     # In the page's language (Arabic by default; tests/reliability/test_uploads.py walks both).
-    assert "الملف «\u2068tool.exe\u2069» ليس من الأنواع المقبولة (pdf, png)." in send("tool.exe", b"MZ..")
+    assert "الملف «\u2068tool.exe\u2069» ليس من الأنواع المقبولة (\u2068pdf, png\u2069)." in send("tool.exe", b"MZ..")
     assert "الملف «\u2068fake.pdf\u2069» ليس ملف \u2068PDF\u2069 حقيقيًا." in send("fake.pdf", b"<html>not a pdf</html>")
     assert "حجم الملف «\u2068big.pdf\u2069» أكبر من 1 ميغابايت." in send("big.pdf", b"%PDF-" + b"0" * (1024 * 1024 + 10))
     assert "هذا المستند يُتحقق منه ولا يُحفظ" in send("id.pdf", PDF, kind="national_id")

@@ -8,7 +8,7 @@ const STEP = 1.25;
 (async () => {
   const container = document.getElementById("heatmap");
   if (!container) return;
-  const figures = JSON.parse(document.getElementById("heatmap-data").textContent);
+  const figures = JSON.parse(container.dataset.figures);
   const hint = document.getElementById("open-cases-hint");
   const section = document.getElementById("open-cases");
 
