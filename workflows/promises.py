@@ -132,16 +132,39 @@ def reckon_promise(
 
 def _count(engine: CaseEngine, session: Session, request: ServiceRequest, start: date,
            calendar: BusinessCalendar) -> date:
-    """``start`` + the promised working days + the working days of every pause of ``request``."""
+    """``start`` + the promised working days + the working days the pauses of ``request`` held."""
     today = engine.now().astimezone(calendar.tz).date()
-    paused = sum(paused_working_days(calendar, p, today) for p in pauses_of(session, request.id))
-    return calendar.add_business_days(start, answer_days(engine.settings) + paused)
+    return held_promise(calendar, start, answer_days(engine.settings), pauses_of(session, request.id), today)[0]
+
+
+def held_promise(calendar: BusinessCalendar, start: date, days: int, pauses: Sequence[RequestPause],
+                 today: date) -> tuple[date, int]:
+    """The promised date counted from ``start``, and the working days the pauses held it.
+
+    A pause holds the clock only while the promise still ran: one begun after the promised date
+    had passed gives the committee no time back (the promise was already broken), so asking the
+    member for more cannot hide a late answer.
+    """
+    promised, held = calendar.add_business_days(start, days), 0
+    for pause in pauses:  # oldest first
+        if pause.started_at.astimezone(calendar.tz).date() > promised:
+            continue
+        took = paused_working_days(calendar, pause, today)
+        promised, held = calendar.add_business_days(promised, took), held + took
+    return promised, held
 
 
 def open_pause(session: Session, request_id: int) -> RequestPause | None:
     """The request's pause still open, if it waits on the member now."""
     return session.scalars(select(RequestPause).where(RequestPause.request_id == request_id,
                                                       RequestPause.ended_at.is_(None))).first()
+
+
+def end_pauses(session: Session, request: ServiceRequest, now: datetime, by: str) -> None:
+    """End the open pause of a request that ends waiting on the member (a cancelled case)."""
+    for pause in pauses_of(session, request.id):
+        if pause.ended_at is None:
+            pause.ended_at, pause.ended_by = now, by
 
 
 def pause_promise(
@@ -227,17 +250,17 @@ def promise_clock(engine: CaseEngine, session: Session, request: ServiceRequest,
     """Where ``request``'s promise stands today, counted without writing; None when no promise was made."""
     if request.answer_promised_on is None:
         return None
-    calendar = calendar or engine.calendars.get()
+    calendar = calendar or current_calendar(engine, session)
     days = answer_days(engine.settings)
     today = engine.now().astimezone(calendar.tz).date()
     pauses = pauses_of(session, request.id)
-    paused = sum(paused_working_days(calendar, p, today) for p in pauses)
     start = request.answer_counted_from
     if start is None:  # a promise made before the day was kept: counted as `reckon_promise` would
         ack_at = session.scalars(select(Acknowledgement.at).where(Acknowledgement.request_id == request.id)).first()
-        start = ack_at.astimezone(calendar.tz).date() if ack_at is not None else None
+        start = (ack_at.astimezone(calendar.tz).date() if ack_at is not None
+                 else calendar.add_business_days(request.answer_promised_on, -days))
     open_ = next((p for p in pauses if p.ended_at is None), None)
-    promised = calendar.add_business_days(start, days + paused) if start is not None else request.answer_promised_on
+    promised, paused = held_promise(calendar, start, days, pauses, today)
     used = max(0, min(days, calendar.business_days_between(start, today) - paused)) if start is not None else 0
     return PromiseClock(promised_on=promised, counted_from=start, answer_days=days, used_days=used,
                         paused_days=paused, paused_since=open_.started_at if open_ else None,

@@ -47,15 +47,12 @@ def test_every_chart_draws_beside_its_table(page, live_server, engine, history, 
     for key in TABLE_KEYS:
         canvas = page.locator(f"#chart-{key}")
         facts = canvas.evaluate(PAINTED)
-        assert facts["painted"] > 500 and facts["drawn"] in ("yes", "empty"), (key, facts)
+        assert facts["painted"] > 500 and facts["drawn"] == "yes", (key, facts)  # drawn from its datasets
         assert (facts["reverse"], facts["legendRtl"]) == (rtl, rtl), key
         assert canvas.get_attribute("role") == "img" and canvas.get_attribute("aria-label")
         section = page.locator(f'section[data-report="{key}"]')
         assert section.locator("table caption").inner_text().strip() == canvas.get_attribute("aria-label")
         assert section.locator("canvas").count() == 1 and section.locator("table").count() == 1
-    # The charts with numbers in November have datasets drawn from them.
-    for key in ("sla_lane", "aging", "flow", "wip", "decisions"):
-        assert page.locator(f"#chart-{key}").evaluate(PAINTED)["drawn"] == "yes", key
     assert [v["id"] for v in serious_violations(page)] == []
 
 

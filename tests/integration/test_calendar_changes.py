@@ -71,8 +71,9 @@ def test_the_command_line_s_close_open_and_clear_move_the_deadlines_as_the_page_
     engine.run(open_day, ADMIN, "2026-12-09", "Held online after all")  # `tawasul calendar open`
     assert (_task(engine).due_at, _task(engine).warn_at) == (DUE, WARN)
     assert [e.summary["change"] for e in _events(engine, "calendar_changed")] == ["close", "clear", "close", "open"]
-    with pytest.raises(InvalidInput):
-        engine.run(close_day, ADMIN, "2026-12-10", "  ")
+    for day, reason in (("2026-12-10", "  "), ("2026-12-10", "x" * 201), ("9999-12-31", "far")):
+        with pytest.raises(InvalidInput):
+            engine.run(close_day, ADMIN, day, reason)
     assert engine.calendars.get().is_working_day(date(2026, 12, 10)) is True
 
 

@@ -231,3 +231,40 @@ def test_the_supervisors_see_the_paused_cases(desk, engine, clock):
     assert [p.reference for p in engine.query(paused_cases, ADMIN)] == [second.reference]
     with pytest.raises(Forbidden):
         engine.query(paused_cases, RECEPTION)
+
+
+def test_asking_for_more_after_the_promised_date_gives_no_time_back(desk, engine, clock):
+    """The promise already broken: the member's time cannot push the date on and hide the late answer."""
+    request = _with_committee(desk, clock)
+    _at(clock, date(2027, 3, 10))  # a week past the promised 3 March
+    _ask(desk, request)
+    _at(clock, date(2027, 3, 21))
+    _answer(desk, request)
+    assert desk.request(request).answer_promised_on == PROMISED
+    shown = _clock(engine, request)
+    assert (shown.promised_on, shown.paused_days) == (PROMISED, 0)
+
+
+def test_a_calendar_change_while_the_member_is_awaited_leaves_the_paused_date_to_the_resume(desk, engine, clock):
+    from workflows.operations.calendar import change_calendar
+
+    request = _with_committee(desk, clock)
+    _at(clock, date(2027, 2, 18))
+    _ask(desk, request)
+    _at(clock, date(2027, 3, 1))
+    preview = engine.query(change_calendar, ADMIN, "close", "2027-03-03", "إغلاق طارئ", dry_run=True)
+    assert preview["promises"] == []  # the pause so far is not the calendar's doing
+    engine.run(change_calendar, ADMIN, "close", "2027-03-03", "إغلاق طارئ", dry_run=False)
+    assert desk.request(request).answer_promised_on == PROMISED
+
+
+def test_a_cancelled_case_no_longer_waits_on_the_member(desk, engine, clock):
+    from workflows.operations.cases import cancel_case
+
+    request = _with_committee(desk, clock)
+    _ask(desk, request)
+    assert [p.reference for p in engine.query(paused_cases, SUPERVISOR)] == [request.reference]
+    engine.run(cancel_case, SUPERVISOR, request.instance_id, "طلب العضو الإلغاء")
+    assert engine.query(paused_cases, SUPERVISOR) == []
+    pauses = engine.query(lambda e, s: s.scalars(select(RequestPause)).all())
+    assert [p.ended_by for p in pauses] == [SUPERVISOR.name]

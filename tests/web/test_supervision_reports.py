@@ -102,6 +102,11 @@ def test_work_in_progress_is_listed_by_name_not_by_how_much(client):
     ("period=custom&from=&to=2026-11-01", "تحتاج الفترة المخصصة إلى يومها الأول ويومها الأخير معًا."),
     ("period=yearly", "اختر فترة من القائمة."),
     ("period=custom&from=1990-01-01&to=2026-11-01", "لا تزيد الفترة المخصصة على خمس سنوات."),
+    # Years a report cannot cover (the period before them would leave the calendar), ISO's other forms.
+    ("period=custom&from=0001-01-01&to=0001-01-05", "«0001-01-01» ليس تاريخًا"),
+    ("period=custom&from=9999-12-25&to=9999-12-31", "«9999-12-25» ليس تاريخًا"),
+    ("period=custom&from=2026-W45-1&to=2026-11-30", "«2026-W45-1» ليس تاريخًا"),
+    ("period=custom&from=20261101&to=2026-11-30", "«20261101» ليس تاريخًا"),
 ])
 def test_a_bad_period_says_what_is_wrong_in_the_pages_language(client, query, words):
     response = _as(client, "sara").get(f"/supervision/reports?{query}")
@@ -110,6 +115,11 @@ def test_a_bad_period_says_what_is_wrong_in_the_pages_language(client, query, wo
     assert '<div class="alert alert-danger" role="alert" id="period-error">' in page
     assert 'id="table-sla_lane"' in page  # this month is shown instead
     assert client.get(f"/supervision/reports/sla_lane.csv?{query}").status_code == 400
+
+
+def test_a_custom_period_takes_eastern_arabic_digits(client):
+    response = _as(client, "sara").get("/supervision/reports?period=custom&from=٢٠٢٦-١١-٠١&to=٢٠٢٦-١١-٣٠")
+    assert response.status_code == 200 and 'id="period-error"' not in response.get_data(as_text=True)
 
 
 def test_a_bad_period_in_english(client):

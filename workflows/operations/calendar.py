@@ -14,7 +14,7 @@ from engine.db import after_commit
 from engine.deadlines import MovedTask, shift_deadlines
 from engine.errors import InvalidInput, error_code
 from workflows.accounts import require_role
-from workflows.models import ServiceRequest
+from workflows.models import RequestPause, ServiceRequest
 from workflows.promises import reckon_promise
 from workflows.read.calendar import calendar_years
 
@@ -83,6 +83,9 @@ def _plan(engine: CaseEngine, session: Session, actor: Actor, change: str, reaso
     require_role(actor, "administrator")
     if override is not None and not override.reason:
         raise InvalidInput("give a reason for the calendar change", code=REASON_MISSING)
+    if len(reason or "") > 200:
+        raise InvalidInput("write the reason in 200 characters at most", code=REASON_LONG, params={"limit": 200})
+    day = _checked_day(engine, day)  # the years the page may change too
     overrides = calendar.load_overrides(session)
     current = engine.calendars.get().with_overrides(overrides)
     return _apply(engine, session, actor, change, reason, current, overrides, {day: override}, dry_run=False)
@@ -224,10 +227,14 @@ def _promises(engine: CaseEngine, session: Session, actor: Actor, changed: calen
     """Open requests' promised answer dates on or after ``first``, counted again on ``changed`` (`reckon_promise`).
 
     A preview counts on a detached copy of each request, so nothing is written; saving keeps the
-    new date and records ``promise_moved`` in the case's history.
+    new date and records ``promise_moved`` in the case's history. A request waiting on the member
+    is left alone: its date stands still, and is counted again on the calendar of the day the
+    member answers (counting it now would credit the change with the pause so far).
     """
+    waiting = select(RequestPause.request_id).where(RequestPause.ended_at.is_(None))
     requests = session.scalars(
-        select(ServiceRequest).where(ServiceRequest.answer_promised_on >= first, ServiceRequest.closed_at.is_(None))
+        select(ServiceRequest).where(ServiceRequest.answer_promised_on >= first, ServiceRequest.closed_at.is_(None),
+                                     ServiceRequest.id.not_in(waiting))
         .order_by(ServiceRequest.id)
     ).all()
     moved, kept = [], 0

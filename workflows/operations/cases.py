@@ -24,6 +24,7 @@ from workflows.domain import domain
 from workflows.members import get_member, next_number
 from workflows.models import CHANNELS, RequestDocument, ServiceRequest
 from workflows.operations.members import log_contact
+from workflows.promises import end_pauses
 from workflows.requests import request_of_instance, set_status
 
 if TYPE_CHECKING:
@@ -184,6 +185,7 @@ def cancel_case(
     request = request_of_instance(session, instance_id)
     if request is not None:
         set_status(request, "cancelled", engine.clock.now())
+        end_pauses(session, request, engine.clock.now(), actor.name)  # no longer waiting on the member
         session.flush()
     return state
 

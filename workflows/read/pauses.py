@@ -60,7 +60,7 @@ def paused_cases(engine: CaseEngine, session: Session, actor: Actor) -> list[Pau
         select(RequestPause, ServiceRequest, Member)
         .join(ServiceRequest, ServiceRequest.id == RequestPause.request_id)
         .join(Member, Member.id == ServiceRequest.member_id)
-        .where(RequestPause.ended_at.is_(None))
+        .where(RequestPause.ended_at.is_(None), ServiceRequest.closed_at.is_(None))
         .order_by(RequestPause.started_at, RequestPause.id)
     ).all()
     return [PausedCase(request_id=request.id, reference=request.reference, instance_id=request.instance_id,

@@ -16,6 +16,7 @@ for supervisors and administrators only, sorted by name (policy P8: never a rank
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,6 +30,7 @@ from engine.errors import InvalidInput
 from engine.models import HumanTask, TaskRecord
 from workflows.accounts import lanes_of, require_role
 from workflows.domain import domain
+from workflows.identity import ascii_digits
 from workflows.models import CHANNELS, Decision, ServiceRequest, User
 from workflows.read import figures
 from workflows.read.definitions import process_names
@@ -109,6 +111,10 @@ def _bad(reason: str, value: str = "") -> BadPeriod:
     return BadPeriod(reason, value)
 
 
+#: The years a custom period may name (a report of another century is a typing mistake).
+FIRST_YEAR, LAST_YEAR = 1990, 2200
+
+
 def parse_period(kind: str | None, start: str | None, end: str | None, today: date) -> Period:
     """The period the picker asks for (``this_month`` when nothing is asked).
 
@@ -137,10 +143,18 @@ def parse_period(kind: str | None, start: str | None, end: str | None, today: da
         text = (text or "").strip()
         if not text:
             raise _bad("missing")
+        # Year-month-day only (Eastern Arabic digits read as such), in years a report can cover:
+        # not ISO's week or compact forms, not a year whose period before it would leave the calendar.
+        written = ascii_digits(text)
         try:
-            days.append(date.fromisoformat(text))
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", written):
+                raise ValueError(text)
+            day = date.fromisoformat(written)
         except ValueError:
             raise _bad("not_a_date", text[:40]) from None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise _bad("not_a_date", text[:40])
+        days.append(day)
     first, last = days
     if last < first:
         raise _bad("reversed", f"{first.isoformat()} > {last.isoformat()}")
