@@ -34,6 +34,41 @@ class ProcessDefinition(Base):
     xml: Mapped[str] = mapped_column(Text)
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(200))
+    #: What the person deploying said of this version (required from the modeler; the CLI may omit it).
+    note: Mapped[str | None] = mapped_column(Text)
+    #: The task forms this version was deployed with, by form key (JSON Schema objects); a running
+    #: case keeps the forms of its version. None for versions deployed before forms were kept.
+    forms: Mapped[dict[str, Any] | None]
+
+
+class DefinitionDraft(Base):
+    """A diagram being edited in the modeler: not deployed, saved as often as wanted.
+
+    ``revision`` grows with each save; a save names the revision it started from, so two owners
+    editing one draft never overwrite each other.
+    """
+
+    __tablename__ = "definition_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The id of the draft's first process, if it has one (a draft may be any BPMN file, even unfinished).
+    key: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(400))
+    xml: Mapped[str] = mapped_column(Text)
+    #: Forms edited with the draft, by form key; deployed with it (forms not here come from bpmn/forms).
+    forms: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    #: The version the draft was opened from, if any.
+    base_version: Mapped[int | None]
+    #: Where the draft came from: a file name for an import, else the process key and version.
+    source: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(200))
+    #: Set when the draft was deployed (it is kept, read-only, for the record).
+    deployed_at: Mapped[datetime | None]
+    deployed_version: Mapped[int | None]
 
 
 class ProcessInstance(Base):
