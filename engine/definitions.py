@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer
@@ -36,9 +36,13 @@ class Deployment:
 
 
 def deploy_definition(
-    engine: CaseEngine, session: Session, actor: Actor, xml: bytes, source: str
+    engine: CaseEngine, session: Session, actor: Actor, xml: bytes, source: str,
+    note: str | None = None, forms: dict[str, Any] | None = None,
 ) -> list[Deployment]:
     """Validate, lint and store BPMN XML; identical XML returns the existing version.
+
+    ``note`` is what the person deploying says of the version; ``forms`` the task forms it is
+    deployed with, by form key (kept with the version, so its running cases keep them).
 
     Raises:
         InvalidDefinition: the file is malformed, fails the XSD, is larger than the limits
@@ -83,6 +87,8 @@ def deploy_definition(
             xml=text,
             deployed_at=now,
             deployed_by=actor.name,
+            note=note,
+            forms=forms,
         )
         session.add(definition)
         session.flush()
