@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ def deploy_definition(
         raise InvalidDefinition(source, exc.problems) from None
     if too_large:
         raise InvalidDefinition(source, too_large)
-    digest = hashlib.sha256(xml).hexdigest()
+    digest = content_digest(xml, forms)
     processes = engine.specs.parse(xml, digest, source, services=engine.service_handlers,
                                    property_lint=engine.lint_task_properties)
     now = engine.clock.now()
@@ -123,6 +124,18 @@ def _schedule_start_timers(
                 payload={"remaining": plan.remaining, "interval_seconds": plan.interval_seconds})
         for plan in plans
     ])
+
+
+def content_digest(xml: bytes, forms: dict[str, Any] | None) -> str:
+    """sha256 of what a version is: its XML and the forms deployed with it.
+
+    The same XML with other forms is other content, so a new version; the same of both returns the
+    existing one. Without forms it is the sha256 of the XML alone, as versions before forms were kept.
+    """
+    digest = hashlib.sha256(xml)
+    if forms:
+        digest.update(b"\0" + json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def list_definitions(engine: CaseEngine, session: Session) -> list[ProcessDefinition]:
