@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PORT ?= 5000
 
-.PHONY: install translations browser run test test-sqlite test-postgres lint bench clean
+.PHONY: install translations modeler browser run test test-sqlite test-postgres lint bench clean
 
 $(BIN)/.installed: pyproject.toml package.json
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,14 @@ $(BIN)/.installed: pyproject.toml package.json
 translations: $(BIN)/.installed
 	$(BIN)/pybabel compile -d web/translations 2>/dev/null
 
-install: $(BIN)/.installed translations
+## The modeler's front end, bundled from npm with esbuild (web/static/build/, never committed).
+MODELER_BUILD := web/static/build/modeler.js
+$(MODELER_BUILD): $(BIN)/.installed $(wildcard web/modeler_src/*.* web/modeler_src/*/*.*)
+	node web/modeler_src/build.mjs
+
+modeler: $(MODELER_BUILD)
+
+install: $(BIN)/.installed translations modeler
 
 ## Debian's Chromium for the browser tests (the only browser Playwright is pointed at).
 browser:
@@ -53,4 +60,4 @@ bench: install
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache *.egg-info web/static/build

@@ -1,0 +1,58 @@
+// Bundles the modeler's front end with esbuild (run by `make install`; the output is never committed):
+//   web/static/build/modeler.js (+ modeler.css)  the editor: bpmn-js Modeler, properties panel, bpmnlint
+//   web/static/build/diff.js     (+ diff.css)     the visual diff of two versions
+// bpmnlint resolves its rules by name at run time (from node_modules, in Node); in the browser the
+// rules must be in the bundle: the virtual module "tawasul-bpmnlint" packs `lintrc.json` with a
+// static resolver, each rule imported by name (what bpmnlint-pack-config does with rollup).
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outdir = join(here, "..", "static", "build");
+
+function ruleSource(name) {
+  // "name" is a bpmnlint rule; "tawasul/name" one of ours (./rules/NAME.js).
+  if (name.startsWith("tawasul/")) {
+    return { key: `rule:tawasul/${name.slice(8)}`, path: `./rules/${name.slice(8)}.js` };
+  }
+  return { key: `rule:bpmnlint/${name}`, path: `bpmnlint/rules/${name}` };
+}
+
+const packLintConfig = {
+  name: "tawasul-bpmnlint",
+  setup(build) {
+    build.onResolve({ filter: /^tawasul-bpmnlint$/ }, () => ({ path: "lintrc", namespace: "tawasul-bpmnlint" }));
+    build.onLoad({ filter: /.*/, namespace: "tawasul-bpmnlint" }, () => {
+      const config = JSON.parse(readFileSync(join(here, "lintrc.json"), "utf8"));
+      const lines = ['import StaticResolver from "bpmnlint/lib/resolver/static-resolver";'];
+      const cache = [];
+      Object.keys(config.rules).forEach((name, index) => {
+        const { key, path } = ruleSource(name);
+        lines.push(`import rule${index} from ${JSON.stringify(path)};`);
+        cache.push(`${JSON.stringify(key)}: rule${index}`);
+      });
+      lines.push(`export const config = ${JSON.stringify(config)};`);
+      lines.push(`export const resolver = new StaticResolver({ ${cache.join(", ")} });`);
+      lines.push("export default { config, resolver };");
+      return { contents: lines.join("\n"), resolveDir: here, loader: "js" };
+    });
+  },
+};
+
+await esbuild.build({
+  entryPoints: { modeler: join(here, "modeler.js"), diff: join(here, "diff.js") },
+  bundle: true,
+  format: "iife",
+  target: ["es2020"],
+  minify: true,
+  sourcemap: false,
+  legalComments: "linked",
+  outdir,
+  loader: { ".svg": "dataurl", ".woff": "file", ".woff2": "file", ".eot": "file", ".ttf": "file" },
+  assetNames: "assets/[name]-[hash]",
+  plugins: [packLintConfig],
+  logLevel: "warning",
+});
+console.log(`modeler front end built in ${outdir}`);
