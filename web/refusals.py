@@ -223,7 +223,231 @@ WORDS: dict[str, Callable[[Params], str]] = {
     # forms
     "form_errors": lambda p: _("Some fields of the form need correcting."),
     "form_file_invalid": lambda p: _("The form %(form)s cannot be read; tell the process owner.", form=p.get("form")),
+    "form_not_json": lambda p: _("The form is not valid JSON: look at line %(line)s, column %(column)s.",
+                                 line=p.get("line"), column=p.get("column")),
+    "form_not_schema": lambda p: _("The form is not a valid JSON Schema at %(path)s: %(detail)s",
+                                   path=p.get("path"), detail=p.get("detail")),
+    "form_too_large": lambda p: _("The form is %(size)s KB; a form may be at most %(limit)s KB.",
+                                  size=p.get("size_kb"), limit=p.get("limit_kb")),
+    "form_no_fields": lambda p: _("The form must be an object whose “properties” are its fields."),
+    "form_field_name": lambda p: _("The field name %(name)s must start with a Latin letter and hold only Latin "
+                                   "letters, digits and “_”.", name=isolate(str(p.get("field")))),
+    "form_no_label": lambda p: _("The field %(name)s needs a label in Arabic: “x-label”: {“ar”: …, “en”: …}.",
+                                 name=isolate(str(p.get("field")))),
+    "form_field_type": lambda p: _("The field %(name)s has the type %(value)s; a task page draws these types: "
+                                   "%(allowed)s.", name=isolate(str(p.get("field"))), value=p.get("value"),
+                                   allowed=_(", ").join(isolate(str(a)) for a in p.get("allowed") or [])),
+    "form_required_unknown": lambda p: _("“required” names %(name)s, which is not a field of the form.",
+                                         name=isolate(str(p.get("field")))),
+    "form_widget": lambda p: _("The field %(name)s asks for the widget %(value)s; a task page knows: %(allowed)s.",
+                               name=isolate(str(p.get("field"))), value=p.get("value"),
+                               allowed=_(", ").join(isolate(str(a)) for a in p.get("allowed") or [])),
+    "form_choice_label": lambda p: _("The choice %(value)s of the field %(name)s needs a label in Arabic in "
+                                     "“x-enum-labels”.", value=p.get("value"), name=isolate(str(p.get("field")))),
+    "form_people": lambda p: _("The field %(name)s offers the people of a role (“x-people-of-lane”): it must be a "
+                               "list (“type”: “array”) and name the role.", name=isolate(str(p.get("field")))),
+    "form_remote_ref": lambda p: _("The form refers to %(value)s; a form may refer only to its own parts (“#/…”).",
+                                   value=p.get("value")),
+    # the modeler
+    "not_bpmn": lambda p: (_("This file is not a BPMN 2.0 diagram that can be read (line %(line)s): %(detail)s",
+                             line=p["line"], detail=p.get("detail")) if p.get("line") else
+                           _("This file is not a BPMN 2.0 diagram that can be read: %(detail)s",
+                             detail=p.get("detail"))),
+    "diagram_too_large": lambda p: _("The file is %(size)s KB; a diagram may be at most %(limit)s KB.",
+                                     size=p.get("size_kb"), limit=p.get("limit_kb")),
+    "draft_changed": lambda p: _("%(by)s saved this draft on %(at)s, after you opened it. Your change is not "
+                                 "saved: reload the draft to see theirs, then make yours again.",
+                                 by=p.get("by"), at=_when(p.get("at"))),
+    "note_required": lambda p: ngettext("Say what this version changes, in %(num)s character at most.",
+                                        "Say what this version changes, in %(num)s characters at most.",
+                                        int(p.get("limit") or 0)),
+    "bad_process_key": lambda p: _("The key %(key)s must start with a Latin letter and hold only Latin letters, "
+                                   "digits, “-” and “_”.", key=p.get("key")),
+    "process_key_taken": lambda p: _("A process with the key %(key)s is deployed; edit its latest version instead.",
+                                     key=p.get("key")),
+    "process_name_required": lambda p: ngettext("Give the process a name of at most %(num)s character.",
+                                                "Give the process a name of at most %(num)s characters.",
+                                                int(p.get("limit") or 0)),
 }
+
+
+# -- problems of a BPMN file (engine.bpmn_problems) ------------------------------------------------
+
+
+def _raw(value: Any) -> str:
+    """A parameter without the bidi isolation `_shown` gave it (to choose words by its value)."""
+    return str(value or "").strip("\u2068\u2069")
+
+
+def _listed(values: Any) -> str:
+    """Names or numbers as a list in the page's language, each isolated."""
+    return _(", ").join(str(isolate(str(v))) for v in values or []) or _("none")
+
+
+def _which(p: Params) -> str:
+    return {
+        "script": _("the script"), "pre-script": _("the script run before"), "post-script": _("the script run after"),
+        "condition": _("the condition"), "number of instances": _("the number of instances"),
+        "completion condition": _("the completion condition"), "deadline": _("the deadline"),
+        "warning time": _("the warning time"), "escalation": _("the escalation"),
+    }.get(_raw(p.get("which")), _("an expression"))
+
+
+def _timer_kind(p: Params) -> tuple[str, str]:
+    kind = _raw(p.get("kind"))
+    example = {"cycle": "R3/PT1H", "date": "2026-12-01T08:00:00+03:00"}.get(kind, "P10D")
+    words = {"cycle": _("cycle"), "date": _("date and time")}.get(kind, _("duration"))
+    return words, str(isolate(example))
+
+
+def _end(p: Params) -> str:
+    return _("its start") if _raw(p.get("end")) == "source" else _("its end")
+
+
+def _element(p: Params) -> Any:
+    return p.get("element") or "?"
+
+
+#: Each code of a BPMN problem as a sentence the process owner can act on.
+PROBLEM_WORDS: dict[str, Callable[[Params], str]] = {
+    "bpmn_problem": lambda p: _("The diagram has a problem: %(detail)s", detail=p.get("detail")),
+    "bpmn_too_large": lambda p: _("The file is %(kb)s KB; at most %(limit)s KB is allowed.", kb=p.get("kb"),
+                                  limit=p.get("limit")),
+    "bpmn_not_utf8": lambda p: _("The file is not UTF-8 text (%(detail)s); save it as UTF-8.", detail=p.get("detail")),
+    "bpmn_dtd": lambda p: _("The file declares a DTD or entities, which are not allowed: remove its DOCTYPE."),
+    "bpmn_malformed": lambda p: _("The file is not well-formed XML at line %(line)s: %(detail)s", line=p.get("line"),
+                                  detail=p.get("detail")),
+    "bpmn_not_bpmn": lambda p: _("The file is not a BPMN 2.0 diagram (its root element is %(tag)s).",
+                                 tag=p.get("tag")),
+    "bpmn_xsd": lambda p: _("«%(element)s» does not follow the BPMN 2.0 standard: %(detail)s", element=_element(p),
+                            detail=p.get("detail")),
+    "bpmn_duplicate_id": lambda p: _("The id %(ident)s is given to %(count)s elements (lines %(lines)s); each id must "
+                                     "be unique.", ident=p.get("ident"), count=p.get("count"),
+                                     lines=_listed(p.get("lines"))),
+    "bpmn_no_id": lambda p: _("The element %(kind)s on line %(line)s has no id: give it one.", kind=p.get("kind"),
+                              line=p.get("line")),
+    "bpmn_flow_no_end": lambda p: _("The flow «%(element)s» is not connected at %(end)s: connect both of its ends.",
+                                    element=_element(p), end=_end(p)),
+    "bpmn_flow_dangling": lambda p: _("The flow «%(element)s» is connected at %(end)s to %(ref)s, which is not in the "
+                                      "same process or subprocess: reconnect it.", element=_element(p), end=_end(p),
+                                      ref=p.get("ref")),
+    "bpmn_too_many_elements": lambda p: _("The process «%(element)s» has %(count)s elements; at most %(limit)s are "
+                                          "allowed: split it into smaller processes.", element=_element(p),
+                                          count=p.get("count"), limit=p.get("limit")),
+    "bpmn_too_many_branches": lambda p: _("%(count)s flows leave «%(element)s»; at most %(limit)s may leave one "
+                                          "element.", element=_element(p), count=p.get("count"), limit=p.get("limit")),
+    "bpmn_endless_loop": lambda p: _("The flows from «%(element)s» lead back to it with nothing deciding whether to go "
+                                     "round again (a gateway or a condition): the case would loop for ever.",
+                                     element=_element(p)),
+    "bpmn_path_too_long": lambda p: _("A path of %(count)s elements one after another starts at «%(element)s»; at most "
+                                      "%(limit)s may follow one another: shorten it or use subprocesses.",
+                                      element=_element(p), count=p.get("count"), limit=p.get("limit")),
+    "bpmn_too_many_instances": lambda p: _("«%(element)s» repeats %(count)s times; at most %(limit)s instances are "
+                                           "allowed.", element=_element(p), count=p.get("count"), limit=p.get("limit")),
+    "bpmn_too_deep": lambda p: _("The diagram is too deep to read (a path of several hundred elements): split it into "
+                                 "subprocesses."),
+    "bpmn_id_clash": lambda p: _("The id %(ident)s names both an element and a service task's handler: give the "
+                                 "element another id.", ident=p.get("ident")),
+    "bpmn_not_executable": lambda p: _("No process in this file is marked executable: tick “executable” on the process "
+                                       "%(processes)s.", processes=_listed(p.get("processes"))),
+    "bpmn_no_process": lambda p: _("The file holds no process to run: draw one (a pool with a start event)."),
+    "bpmn_duplicate_process": lambda p: _("Two processes have the id %(ident)s: give one of them another id.",
+                                          ident=p.get("ident")),
+    "bpmn_no_start": lambda p: _("The process «%(element)s» has no start event: add one.", element=_element(p)),
+    "bpmn_subprocess_starts": lambda p: _("The subprocess «%(element)s» must begin with exactly one start event; it "
+                                          "has %(count)s.", element=_element(p), count=p.get("count")),
+    "bpmn_subprocess_no_end": lambda p: _("The subprocess «%(element)s» has no end event: add one.",
+                                          element=_element(p)),
+    "bpmn_service_no_handler": lambda p: _("The service task «%(element)s» calls no handler: choose one of "
+                                           "%(handlers)s.", element=_element(p), handlers=_listed(p.get("handlers"))),
+    "bpmn_unknown_handler": lambda p: _("The service task «%(element)s» calls %(handler)s, which is not a handler: "
+                                        "choose one of %(handlers)s.", element=_element(p), handler=p.get("handler"),
+                                        handlers=_listed(p.get("handlers"))),
+    "bpmn_call_no_target": lambda p: _("The call activity «%(element)s» calls no process: choose the process it calls.",
+                                       element=_element(p)),
+    "bpmn_call_unknown": lambda p: _("«%(element)s» calls the process %(ident)s, which is not in this file.",
+                                     element=_element(p), ident=p.get("ident")),
+    "bpmn_data_unresolved": lambda p: _("«%(element)s» reads or writes the data %(ref)s, which is not drawn in this "
+                                        "process: connect it to a data object of the process.", element=_element(p),
+                                        ref=p.get("ref")),
+    "bpmn_data_store": lambda p: _("The data store «%(element)s» is not one the system keeps: remove it, or keep the "
+                                   "data in the case.", element=_element(p)),
+    "bpmn_unsupported": lambda p: _("«%(element)s» is an element of the kind %(kind)s, which cases cannot run: use "
+                                    "another kind of element.", element=_element(p), kind=p.get("kind")),
+    "bpmn_flow_no_condition": lambda p: _("The flow «%(element)s» leaves a gateway that chooses one way, but has no "
+                                          "condition: give it a condition or make it the default flow.",
+                                          element=_element(p)),
+    "bpmn_many_outgoing": lambda p: _("More than one flow leaves «%(element)s»: let one flow leave it and choose "
+                                      "between the ways with a gateway after it.", element=_element(p)),
+    "bpmn_script_missing": lambda p: _("The script task «%(element)s» has no script: write one.", element=_element(p)),
+    "bpmn_timer_unknown": lambda p: _("The timer «%(element)s» says neither when, after how long, nor how often it "
+                                      "fires: give it a date, a duration or a cycle.", element=_element(p)),
+    "bpmn_timer_spec": lambda p: _("The timer «%(element)s» cannot be read: %(detail)s", element=_element(p),
+                                   detail=p.get("detail")),
+    "bpmn_message_ref": lambda p: _("The message event «%(element)s» names no message: choose one.",
+                                    element=_element(p)),
+    "bpmn_missing_identifier": lambda p: _("An element of the file (%(kind)s) has no id: give it one.",
+                                           kind=p.get("kind")),
+    "bpmn_conditional_empty": lambda p: _("The conditional event «%(element)s» has no condition: write one.",
+                                          element=_element(p)),
+    "bpmn_adhoc_sequential": lambda p: _("The ad hoc subprocess «%(element)s» is ordered one after another, which "
+                                         "cases cannot run: make it parallel.", element=_element(p)),
+    "bpmn_adhoc_start_end": lambda p: _("The ad hoc subprocess «%(element)s» may hold neither a start nor an end "
+                                        "event: remove them.", element=_element(p)),
+    "bpmn_user_task_no_lane": lambda p: _("The user task «%(element)s» is in no lane, so every member of staff will "
+                                          "see it: put it in the lane of the team that does it.", element=_element(p)),
+    "bpmn_refused": lambda p: _("«%(element)s» cannot be run as drawn: %(detail)s", element=_element(p),
+                                detail=p.get("detail")),
+    "bpmn_unexpected": lambda p: _("The file could not be checked: %(detail)s", detail=p.get("detail")),
+    "bpmn_script_refused": lambda p: _("%(which)s of «%(element)s» is refused: %(detail)s", which=_which(p),
+                                       element=_element(p), detail=p.get("detail")),
+    "bpmn_condition_refused": lambda p: _("The condition of the flow from «%(element)s» to «%(target)s» is refused: "
+                                          "%(detail)s", element=_element(p), target=p.get("target"),
+                                          detail=p.get("detail")),
+    "bpmn_expression_refused": lambda p: _("%(which)s of «%(element)s» is refused: %(detail)s", which=_which(p),
+                                           element=_element(p), detail=p.get("detail")),
+    "bpmn_parameter_refused": lambda p: _("The parameter %(name)s of «%(element)s» is refused: %(detail)s",
+                                          name=p.get("name"), element=_element(p), detail=p.get("detail")),
+    "bpmn_cycle_here": lambda p: _("The timer «%(element)s» repeats, which only a start event or a timer on a task's "
+                                   "border may do: give it a duration or a date.", element=_element(p)),
+    "bpmn_timer_empty": lambda p: _("The timer «%(element)s» has no value: give it a date, a duration or a cycle.",
+                                    element=_element(p)),
+    "bpmn_timer_refused": lambda p: _("The timer of «%(element)s» is refused: %(detail)s", element=_element(p),
+                                      detail=p.get("detail")),
+    "bpmn_timer_not_text": lambda p: _("The timer of «%(element)s» gives %(value)s, not a date, a duration or a cycle.",
+                                       element=_element(p), value=p.get("value")),
+    "bpmn_timer_value": lambda p: _("The timer of «%(element)s» has %(value)s, which is not a %(kind)s (write it like "
+                                    "%(example)s).", element=_element(p), value=p.get("value"),
+                                    kind=_timer_kind(p)[0], example=_timer_kind(p)[1]),
+    "bpmn_timer_too_far": lambda p: _("The timer of «%(element)s» has %(value)s: it would fire after the year 9999.",
+                                      element=_element(p), value=p.get("value")),
+    "bpmn_cycle_too_short": lambda p: _("The timer of «%(element)s» repeats every %(count)s seconds; it may repeat at "
+                                        "most once a minute.", element=_element(p), count=p.get("count")),
+    "bpmn_start_timer": lambda p: _("The timer start event «%(element)s» cannot be planned: %(detail)s",
+                                    element=_element(p), detail=p.get("detail")),
+    "bpmn_sla_refused": lambda p: _("%(which)s of «%(element)s» is refused: %(detail)s", which=_which(p),
+                                    element=_element(p), detail=p.get("detail")),
+    "bpmn_sla_escalation": lambda p: _("The escalation of «%(element)s» must read “expression => team”, not "
+                                       "%(value)s.", element=_element(p), value=p.get("value")),
+    "bpmn_sla_value": lambda p: _("%(which)s of «%(element)s» has %(value)s, which is not a duration or a date.",
+                                  which=_which(p), element=_element(p), value=p.get("value")),
+    "bpmn_form_missing": lambda p: _("The form %(form)s of «%(element)s» cannot be used: %(detail)s",
+                                     form=p.get("form"), element=_element(p), detail=p.get("detail")),
+    "bpmn_property": lambda p: _("A property of «%(element)s» is refused: %(detail)s", element=_element(p),
+                                 detail=p.get("detail")),
+}
+WORDS.update(PROBLEM_WORDS)
+
+
+def definition_problem_message(problem: Any) -> str:
+    """A problem of a BPMN file (a `DefinitionProblem` or its ``as_dict()``) in the page's language."""
+    if isinstance(problem, Mapping):
+        code, params = problem.get("code"), problem.get("params") or {}
+    else:
+        code, params = problem.code, problem.params
+    if code in WORDS:
+        return wording(code, params)
+    return wording("bpmn_problem", {"detail": (params or {}).get("detail") or ""})
 
 
 def _general(kind: str) -> str:
@@ -241,7 +465,8 @@ def _general(kind: str) -> str:
 #: named (a user name, a file name, a reference, a value): shown as given, isolated for bidi so that
 #: "reception1" or "0501234567" inside an Arabic sentence keeps its place and its order.
 _WORDED = frozenset({"field", "what", "action", "status", "reason", "lane", "roles", "unknown", "known", "types",
-                     "problems", "at", "saving", "limit", "minimum", "mb"})
+                     "problems", "at", "saving", "limit", "minimum", "mb", "which", "end", "lines", "processes",
+                     "handlers", "kb", "count", "line"})
 
 
 def _shown(params: Params) -> dict[str, Any]:
@@ -259,3 +484,11 @@ def refusal(exc: EngineError) -> str:
     if exc.code in WORDS:
         return wording(exc.code, exc.params)
     return _general(exc.kind)
+
+
+def problem_text(problem: Any) -> str:
+    """A diagram's problem (`engine.errors.DefinitionProblem`) as a sentence in the page's language."""
+    code = getattr(problem, "code", None)
+    if code in WORDS:
+        return wording(code, getattr(problem, "params", None) or {})
+    return _("The server found a problem it words only in English: %(detail)s", detail=isolate(problem.message))

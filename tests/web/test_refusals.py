@@ -48,6 +48,7 @@ SAMPLES: dict[str, object] = {
     "reference": "REQ-2026-000001", "outcome": "approved", "letter": 5, "message": 5,
     "errors": {"summary": "is required"}, "form": "verify.json", "detail": "line 1",
     "change": "close", "text": "2026/13/45", "day": "2026-12-09", "first": 2025, "last": 2028,
+    "line": 3, "column": 14, "path": "/properties/x", "size_kb": 70, "limit_kb": 64,
 }
 #: Other values of the parameters that choose between sentences: each one is worded too.
 VARIANTS: dict[str, list[object]] = {

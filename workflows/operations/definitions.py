@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.actors import Actor
 from engine.definitions import Deployment, deploy_definition
 from workflows.accounts import require_role
+from workflows.forms import forms_being_deployed, forms_for_deploy
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -20,6 +21,9 @@ def deploy(
 ) -> list[Deployment]:
     """Deploy BPMN files, given as (content, file name), in one transaction: a bad file deploys nothing.
 
+    Each version keeps the forms its tasks name, as the files in ``bpmn/forms`` are now: a later
+    change of a file does not change the form of the version's running cases.
+
     Raises:
         Forbidden: only process owners and administrators deploy.
         InvalidDefinition: a file is refused; every problem names its element or line.
@@ -27,5 +31,7 @@ def deploy(
     require_role(actor, "process_owner", "administrator")
     results = []
     for xml, source in files:
-        results.extend(deploy_definition(engine, session, actor, xml, source))
+        forms = forms_for_deploy(xml, None)
+        with forms_being_deployed(forms):
+            results.extend(deploy_definition(engine, session, actor, xml, source, forms=forms))
     return results

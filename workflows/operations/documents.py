@@ -13,7 +13,7 @@ from engine.db import after_rollback
 from engine.errors import NotFound, error_code
 from engine.models import HumanTask
 from workflows.documents import Upload, discard_upload, store_upload
-from workflows.forms import load_form
+from workflows.forms import form_of_task
 from workflows.models import RequestDocument
 from workflows.requests import NO_DOCUMENT, documents, mark_document, request_of_instance
 
@@ -48,7 +48,7 @@ def mark_checklist_item(
         raise closed_task_error(session, task_id)
     require_may_work(actor, task)
     request = request_of_instance(session, task.instance_id)
-    form = load_form(task.form_key) if task.form_key else {}
+    form = form_of_task(engine, session, task) or {}
     if request is None or not form.get("x-checklist"):
         raise NotFound(f"task '{task.name}' keeps no checklist", code=NO_CHECKLIST, params={"task": task.name})
     if kind not in {item.kind for item in documents(session, request.id)}:

@@ -21,7 +21,7 @@ from engine.db import rerunnable
 from engine.errors import NO_SUCH, REQUIRED, TOO_LONG, InvalidInput, error_code
 from engine.models import HumanTask
 from workflows.accounts import users_with_lane
-from workflows.forms import NO_FORM, data_from_fields, load_form, validate
+from workflows.forms import NO_FORM, data_from_fields, form_of_task, validate
 from workflows.models import TaskDraft, User
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def complete_task(
     """
 
     def check(task: OpenTask, given: dict[str, Any]) -> dict[str, Any]:
-        form = load_form(task.form_key) if task.form_key else None
+        form = form_of_task(engine, session, task)
         if fields is not None:
             given = data_from_fields(form or NO_FORM, fields)
         return validate(form, given) if form is not None else given
@@ -151,7 +151,7 @@ def save_draft(
         raise closed_task_error(session, task_id)
     require_may_work(actor, task)
     if fields is not None:
-        data = data_from_fields(load_form(task.form_key) if task.form_key else NO_FORM, fields)
+        data = data_from_fields(form_of_task(engine, session, task) or NO_FORM, fields)
     draft = session.get(TaskDraft, task_id)
     if draft is None:
         draft = TaskDraft(task_id=task_id)

@@ -20,7 +20,7 @@ from workflows.accounts import require_staff, users_with_lane
 from workflows.catalogue import DocumentKind
 from workflows.documents import FILE_GONE, upload_path
 from workflows.domain import domain
-from workflows.forms import NO_FORM, load_form
+from workflows.forms import NO_FORM, form_of_task
 from workflows.members import member_contacts
 from workflows.models import Contact, Member, RequestDocument, ServiceRequest, TaskDraft
 from workflows.promises import PromiseClock, promise_clock
@@ -91,7 +91,7 @@ def task_page(
     case = request_of_instance(session, task.instance_id)
     member = session.get(Member, case.member_id) if case else None
     kinds = {d.kind: d for d in domain(engine).catalogue.service(case.service_type).documents} if case else {}
-    form = load_form(task.form_key) if task.form_key else NO_FORM
+    form = form_of_task(engine, session, task) or NO_FORM
     people = {name: sorted(u.display_name for u in users_with_lane(session, spec["x-people-of-lane"]))
               for name, spec in (form.get("properties") or {}).items() if spec.get("x-people-of-lane")}
     return TaskPage(
