@@ -21,6 +21,8 @@ from web.health import bp as health_bp
 from web.i18n import select_locale, template_helpers
 from web.security import register as register_security
 from web.security import secure_cookies
+from web.modeler import register as register_modeler
+from web.modeler.diff import bp as modeler_diff_bp
 from web.staff import register as register_staff
 from web.supervision import register as register_supervision
 from workflows.bootstrap import CaseEngine, build, install
@@ -86,6 +88,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
     app.register_blueprint(auth_bp)
     register_staff(app)
     register_supervision(app)
+    register_modeler(app)
+    app.register_blueprint(modeler_diff_bp)
     register_errors(app)
     register_security(app)
     return app

@@ -35,15 +35,27 @@ def supervisor_actor() -> Actor:
     return actor
 
 
-#: Roles whose home is the list of deployed definitions rather than the inbox (they hold no lane).
+#: Roles that may open the modeler (edit, deploy, compare versions, move running cases).
+MODELING_ROLES = frozenset({"process_owner", "administrator"})
+
+
+def owner_actor() -> Actor:
+    """The signed-in process owner or administrator as an engine actor; 403 for anyone else."""
+    actor = staff_actor()
+    if not MODELING_ROLES & set(current_user.roles or ()):
+        abort(403)
+    return actor
+
+
+#: Roles whose home is the modeler rather than the inbox (they hold no lane).
 DEFINITION_ROLES = frozenset({"process_owner"})
 
 
 def home_of(user: object) -> str:
     """The page a signed-in ``user`` starts on (after sign-in, and from ``/``).
 
-    Staff start on the inbox, a supervisor on the live risk board, a process owner on the deployed
-    definitions, and anyone without a staff role (a member's account) on the member area.
+    Staff start on the inbox, a supervisor on the live risk board, a process owner on the
+    modeler, and anyone without a staff role (a member's account) on the member area.
     """
     roles = set(getattr(user, "roles", None) or [])
     if not roles:
@@ -51,5 +63,5 @@ def home_of(user: object) -> str:
     if "supervisor" in roles:
         return url_for("supervision.index")
     if roles <= DEFINITION_ROLES:
-        return url_for("home.definitions")
+        return url_for("modeler.index")
     return url_for("inbox.inbox")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, text
 
 from engine import audit
+from engine import drafts as store
 from engine.actors import SYSTEM, Actor
 from engine.clock import FrozenClock
 from engine.db import Base
@@ -29,6 +30,7 @@ from workflows.domain import domain
 from workflows.models import Member, ServiceRequest, User
 from workflows.operations.accounts import create_user
 from workflows.operations.cases import open_request
+from workflows.operations.drafts import edit_version, save_draft
 from workflows.operations.jobs import run_due
 from workflows.operations.members import log_contact, register_member
 from workflows.operations.tasks import claim_task, complete_task
@@ -133,7 +135,17 @@ def load_demo(engine: CaseEngine, seed: int = 7) -> dict[str, Any]:
     # to the supervisors) is due for real now, so the supervisors start with work of their own.
     result["due_work"] = run_due(engine)
     result["held"] = _hold_some_work(engine, staff)
+    result["drafts"] = [engine.run(_owner_draft, staff["owner1"])]
     return result
+
+
+def _owner_draft(engine: CaseEngine, session: Any, owner: Actor) -> int:
+    """The process owner's work in progress: the inquiry process opened for editing, one task renamed."""
+    draft_id = edit_version(engine, session, owner, "inquiry")
+    xml = store.get_draft(session, draft_id).xml
+    renamed = xml.replace('name="الرد على العضو"', 'name="الرد على العضو وتوثيق الرد"', 1)
+    save_draft(engine, session, owner, draft_id, 1, renamed.encode("utf-8"))
+    return draft_id
 
 
 #: Open tasks the demo's staff have taken (element, lane holder, how many), so work in progress per

@@ -175,8 +175,8 @@ def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
         page = client.get(homes[username]).get_data(as_text=True)
         if homes[username] == "/inbox":
             assert 'href="/tasks/' in page, f"{username} lands on an inbox with no task"
-        elif homes[username] == "/definitions":
-            assert "member_request" in page
+        elif homes[username] == "/modeler":  # the processes, and a draft of owner1's in progress
+            assert 'data-process="member_request"' in page and 'data-draft="' in page
         elif homes[username] == "/supervision":  # the board, with the demo's late and at-risk reviews on it
             assert 'data-sla-state="late"' in page and 'data-sla-state="at_risk"' in page, username
             # A committee review is reassigned to either member of the committee, not to one person.
@@ -185,7 +185,7 @@ def test_every_demo_account_lands_on_work_of_its_own(engine, cli):
             assert "بوابة الأعضاء" in page
     assert homes == {"reception1": "/inbox", "researcher1": "/inbox", "committee1": "/inbox", "committee2": "/inbox",
                      "delivery1": "/inbox",
-                     "supervisor1": "/supervision", "owner1": "/definitions", "admin1": "/supervision",
+                     "supervisor1": "/supervision", "owner1": "/modeler", "admin1": "/supervision",
                      "member1": "/member"}
 
 

@@ -46,6 +46,7 @@ from workflows.notifications import dispatch_outbox
 from workflows.operations.accounts import create_user
 from workflows.operations.cases import open_request
 from workflows.operations.documents import mark_checklist_item
+from workflows.operations.drafts import edit_version
 from workflows.operations.members import register_member
 from workflows.operations.views import save_view
 
@@ -148,11 +149,13 @@ def build_world(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | No
                                member_id=desk.member.id).id
     owner = Actor.user("supervisor", ["supervisor"], may_assign=True, roles=["supervisor"])
     view_id = engine.run(save_view, owner, "late ones", {"sla": "late"}).id
+    process_owner = Actor.user("process_owner", roles=["process_owner"])
+    draft_id = engine.run(edit_version, process_owner, "inquiry")
     app = create_app({"TESTING": True, "SECRET_KEY": "web-reliability"}, engine=engine)
     ids = {"member": desk.member.id, "salem": salem.id, "intake_task": desk.task(at_intake, "intake").id,
            "check_task": check.id, "explain_task": explain.id, "intake_instance": at_intake.instance_id,
            "checking_request": checking.id, "checking_instance": checking.instance_id, "letter": letter_id,
-           "view": view_id, "users": users, "desk": desk}
+           "view": view_id, "users": users, "desk": desk, "draft": draft_id}
     return World(engine, app, folder / "uploads", ids)
 
 
@@ -198,15 +201,18 @@ EVERYONE = Rule(frozenset(PRINCIPALS))
 API = Rule(frozenset(), others=401, anonymous=401)
 SIGNED_IN = Rule(frozenset(PRINCIPALS) - {ANONYMOUS})
 
+#: Who edits diagrams, deploys them and moves running cases.
+OWNING = ("process_owner", "administrator")
+
 #: Every endpoint of the app → its rule. A new route must be added here.
 RULES: dict[str, Rule] = {
     "static": EVERYONE,
     "assets.vendor": EVERYONE,
     "health.healthz": EVERYONE,
     "home.definitions": EVERYONE,
-    # `/` sends each person home: a process owner to the definitions, a supervisor to the board, other
+    # `/` sends each person home: a process owner to the modeler, a supervisor to the board, other
     # staff to the inbox, a member to the member area, anyone signed out to the sign-in page.
-    "home.home": Rule(frozenset({"process_owner"}), ok=(302, "/definitions"), others=(302, "/inbox"),
+    "home.home": Rule(frozenset({"process_owner"}), ok=(302, "/modeler"), others=(302, "/inbox"),
                       member=(302, "/member"), own=(("supervisor", (302, "/supervision")),)),
     "home.member_area": SIGNED_IN,
     "home.favicon": EVERYONE,
@@ -255,6 +261,17 @@ RULES: dict[str, Rule] = {
     "admin.users": staff("administrator"),
     "admin.add_user": staff("administrator"),
     "admin.change_user": staff("administrator"),
+    "modeler.index": staff(*OWNING),
+    "modeler.import_file": staff(*OWNING),
+    "modeler.new": staff(*OWNING),
+    "modeler.edit_process": staff(*OWNING),
+    "modeler.edit": staff(*OWNING),
+    "modeler.xml": staff(*OWNING),
+    "modeler.export": staff(*OWNING),
+    "modeler.save": staff(*OWNING),
+    "modeler.check": staff(*OWNING),
+    "modeler.deploy": staff(*OWNING),
+    "modeler.delete": staff(*OWNING),
 }
 
 def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -288,6 +305,9 @@ def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
         "incidents.retry": lambda: {"job_id": 1},
         "incidents.dismiss": lambda: {"job_id": 1},
         "incidents.retry_notification": lambda: {"message_id": 1},
+        "modeler.edit_process": lambda: {"key": "inquiry"},
+        **{f"modeler.{name}": (lambda: {"draft_id": ids["draft"]})
+           for name in ("edit", "xml", "export", "save", "check", "deploy", "delete")},
     }
 
 
@@ -306,6 +326,8 @@ FORMS: dict[str, dict[str, Any]] = {
     "incidents.dismiss": {"reason": "خطأ معروف"},
     "calendar.preview": {"change": "close", "day": "2026-12-09", "reason": "صيانة المبنى"},
     "calendar.save": {"change": "close", "day": "2026-12-09", "reason": "صيانة المبنى"},
+    "modeler.new": {"key": "complaint", "name": "شكوى"},
+    "modeler.delete": {"revision": "1"},
 }
 
 

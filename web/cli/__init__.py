@@ -21,8 +21,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from engine.actors import SYSTEM, Actor
 from engine.errors import EngineError
-from web.cli import backup, cases, definitions, jobs, members, serve, tasks, workdays
-from web.cli.shared import CliError, Command, Parser
+from web.cli import backup, cases, definitions, drafts, jobs, members, migrate, serve, tasks, workdays
+from web.cli.shared import CliError, Command, Parser, PlainText
 from workflows.accounts import check_roles, supervises
 from workflows.bootstrap import CaseEngine, build
 
@@ -31,12 +31,14 @@ EXIT_CODES = {"invalid": 2, "invalid_definition": 2, "config": 2, "script": 2, "
 
 #: Every subcommand, area by area, in the order ``--help`` lists them.
 COMMANDS: tuple[Command, ...] = (
-    *definitions.COMMANDS, *cases.COMMANDS, *tasks.COMMANDS, *jobs.COMMANDS, *workdays.COMMANDS,
-    *members.COMMANDS, *backup.COMMANDS, *serve.COMMANDS,
+    *definitions.COMMANDS, *drafts.COMMANDS, *cases.COMMANDS, *tasks.COMMANDS, *jobs.COMMANDS, *workdays.COMMANDS,
+    *migrate.COMMANDS, *members.COMMANDS, *backup.COMMANDS, *serve.COMMANDS,
 )
 #: Subcommands that group actions, and their help; a group that is a command itself runs without one.
 GROUPS = {"jobs": "timers and other due work", "incidents": "jobs whose retries ran out",
-          "calendar": "the working-day calendar", "members": "members of the society"}
+          "calendar": "the working-day calendar", "members": "members of the society",
+          "drafts": "diagrams being edited, not deployed",
+          "migrate": "moving running cases to another version of their process"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,8 +129,11 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], CaseEng
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set TAWASUL_DEBUG=1 for details)", 1)
     if result is not None:
         try:
-            json.dump(result, sys.stdout, ensure_ascii=False, default=str)
-            sys.stdout.write("\n")
+            if isinstance(result, PlainText):
+                sys.stdout.write(result if result.endswith("\n") else result + "\n")
+            else:
+                json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+                sys.stdout.write("\n")
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader went away (`tawasul tasks | head`): not an error of ours.

@@ -32,6 +32,10 @@ class Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see --help)")
 
 
+class PlainText(str):
+    """What a subcommand prints as it is (a file's content), not as JSON."""
+
+
 #: A subcommand's work: (engine, actor, parsed arguments) -> what to print as JSON (None: nothing).
 Run = Callable[[CaseEngine, Actor, argparse.Namespace], Any]
 
