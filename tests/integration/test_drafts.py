@@ -198,3 +198,10 @@ def test_the_cli_imports_exports_and_deploys_a_draft(run_cli, tmp_path):
     assert code == 3 and err.count("\n") == 1
     code, _, err = run_cli("drafts", "import", str(tmp_path / "missing.bpmn"))
     assert code == 2 and "cannot read" in err
+
+
+def test_tawasul_deploy_keeps_a_note_given_with_the_files(run_cli, engine):
+    code, out, err = run_cli("deploy", str(BPMN_DIR / "review.bpmn"), "--note", "أول إصدار")
+    assert code == 0, err
+    overview = engine.query(modeler_overview, OWNER)
+    assert [v["note"] for v in overview["processes"][0]["versions"]] == ["أول إصدار"]

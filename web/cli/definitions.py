@@ -20,6 +20,7 @@ def _init(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> dict[st
 
 def _files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--note", help="what the new versions change (shown in the modeler beside each version)")
 
 
 def _deploy(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -33,7 +34,8 @@ def _deploy(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[
         except OSError as exc:
             raise CliError(f"cannot read {name}: {exc.strerror}") from None
     # All files in one transaction: a bad file deploys nothing.
-    return [d.as_dict() for d in engine.run(deploy, actor, contents)]
+    note = " ".join((args.note or "").split())[:2000] or None
+    return [d.as_dict() for d in engine.run(deploy, actor, contents, note)]
 
 
 def _definitions(engine: CaseEngine, actor: Actor, args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -17,9 +17,11 @@ if TYPE_CHECKING:
 
 
 def deploy(
-    engine: CaseEngine, session: Session, actor: Actor, files: Iterable[tuple[bytes, str]]
+    engine: CaseEngine, session: Session, actor: Actor, files: Iterable[tuple[bytes, str]], note: str | None = None
 ) -> list[Deployment]:
     """Deploy BPMN files, given as (content, file name), in one transaction: a bad file deploys nothing.
+
+    ``note`` (what the versions change) is kept with each new version.
 
     Each version keeps the forms its tasks name, as the files in ``bpmn/forms`` are now: a later
     change of a file does not change the form of the version's running cases.
@@ -33,5 +35,5 @@ def deploy(
     for xml, source in files:
         forms = forms_for_deploy(xml, None)
         with forms_being_deployed(forms):
-            results.extend(deploy_definition(engine, session, actor, xml, source, forms=forms))
+            results.extend(deploy_definition(engine, session, actor, xml, source, note=note, forms=forms))
     return results
