@@ -307,3 +307,34 @@ class AuditEvent(Base):
     element_id: Mapped[str | None] = mapped_column(String(200))
     #: A short summary: data keys and shortened values, error text, definition version, ...
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MigrationSnapshot(Base):
+    """A case as it was just before it moved to another version, kept so the move can be undone.
+
+    Written in the transaction of the move (`engine.migration`): the instance's snapshot and
+    definition, its open human tasks and its jobs as they were. A revert within
+    ``engine.migration_revert_days`` puts them back, if the case has not changed since the move
+    (its revision is still ``revision_after``).
+    """
+
+    __tablename__ = "migration_snapshots"
+    __table_args__ = (Index("ix_migration_snapshots_instance_id", "instance_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    from_definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    to_definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    #: The instance's stored workflow state before the move.
+    snapshot: Mapped[str] = mapped_column(Text)
+    #: The instance's revision before the move, and the one the move wrote.
+    revision_before: Mapped[int] = mapped_column(Integer)
+    revision_after: Mapped[int] = mapped_column(Integer)
+    #: ``{"human_tasks": [...], "jobs": [...]}``: the rows as they were (times as ISO text).
+    rows: Mapped[dict[str, Any]]
+    #: What the owner chose: the element mapping and the timer choices.
+    choices: Mapped[dict[str, Any]]
+    migrated_at: Mapped[datetime]
+    migrated_by: Mapped[str] = mapped_column(String(200))
+    reverted_at: Mapped[datetime | None]
+    reverted_by: Mapped[str | None] = mapped_column(String(200))

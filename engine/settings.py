@@ -112,3 +112,19 @@ class DefinitionLimits:
                 raise ConfigError(f"engine.{key} must be a positive whole number (it is {value!r})")
             values[field_name] = value
         return cls(**values)
+
+
+#: Days within which a case moved to another version can be moved back (``engine.migration_revert_days``).
+MIGRATION_REVERT_DAYS = 7
+
+
+def migration_revert_days(settings: Mapping[str, Any]) -> int:
+    """``engine.migration_revert_days``: how long a migrated case keeps the snapshot to revert to.
+
+    Raises:
+        ConfigError: not a whole number of days, at least 0.
+    """
+    value = (settings.get("engine") or {}).get("migration_revert_days", MIGRATION_REVERT_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"engine.migration_revert_days must be a whole number of days, 0 or more (it is {value!r})")
+    return value

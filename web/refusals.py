@@ -441,6 +441,77 @@ PROBLEM_WORDS: dict[str, Callable[[Params], str]] = {
 WORDS.update(PROBLEM_WORDS)
 
 
+# -- moving running cases to another version (engine.migration) ----------------------------------
+
+
+def _migration_removed(p: Params) -> str:
+    element = isolate(str(p.get("element") or ""))
+    if p.get("state") == "completed":
+        return _("The case has completed «%(element)s», which the new version removed: map it to an element of the "
+                 "same type.", element=element)
+    return _("The case is at «%(element)s», which the new version removed: map it to an element of the same type.",
+             element=element)
+
+
+def _migration_changed(p: Params) -> str:
+    element = isolate(str(p.get("element") or ""))
+    if p.get("state") == "completed":
+        return _("The case has completed «%(element)s», which the new version changed: accept the change by mapping "
+                 "it to itself.", element=element)
+    return _("The case is at «%(element)s», which the new version changed: accept the change by mapping it to "
+             "itself.", element=element)
+
+
+def _migration_renamed(p: Params) -> str:
+    element = isolate(str(p.get("element") or ""))
+    if not p.get("new_element"):
+        return _("The new version has no element «%(element)s», which the case reached: map it to an element of the "
+                 "same type.", element=element)
+    return _("The case reached «%(element)s», which the new version calls «%(new)s»: confirm it with a mapping.",
+             element=element, new=isolate(str(p["new_element"])))
+
+
+def _migration_bad_mapping(p: Params) -> str:
+    element, new = isolate(str(p.get("element") or "")), isolate(str(p.get("new_element") or ""))
+    return {
+        "old_missing": _("The mapping of «%(element)s» cannot be used: the old version has no such element.",
+                         element=element),
+        "new_missing": _("The mapping of «%(element)s» cannot be used: the new version has no element «%(new)s».",
+                         element=element, new=new),
+    }.get(str(p.get("why")), _("«%(element)s» and «%(new)s» are not elements of the same type.", element=element,
+                                new=new))
+
+
+MIGRATION_WORDS: dict[str, Callable[[Params], str]] = {
+    "migration_element_removed": _migration_removed,
+    "migration_element_changed": _migration_changed,
+    "migration_element_renamed": _migration_renamed,
+    "migration_bad_mapping": _migration_bad_mapping,
+    "migration_timer_choice": lambda p: _("The timer «%(element)s» is waiting: choose to keep its due time or to "
+                                          "recompute it from the new version.",
+                                          element=isolate(str(p.get("element") or ""))),
+    "migration_boundary_added": lambda p: _("The new version attaches an event to «%(element)s», where the case is: "
+                                            "a case already there cannot move.",
+                                            element=isolate(str(p.get("element") or ""))),
+    "migration_subprocess_removed": lambda p: _("The subprocess «%(element)s» under way is not in the new version.",
+                                                element=isolate(str(p.get("element") or ""))),
+    "migration_engine_refused": lambda p: _("The engine could not move this case to the new version; it stays on "
+                                            "its version."),
+    "migration_wrong_version": lambda p: _("Case %(instance)s is not a running case of version %(expected)s.",
+                                           instance=p.get("instance"), expected=p.get("expected")),
+    "migration_same_version": lambda p: (_("A case cannot move from version %(version)s to itself.",
+                                           version=p["version"]) if p.get("version") is not None
+                                         else _("A case cannot move from a version to itself.")),
+    "migration_no_snapshot": lambda p: _("Case %(instance)s has no move to another version to undo.",
+                                         instance=p.get("instance")),
+    "migration_revert_expired": lambda p: _("The time to undo this move has passed (days allowed: %(days)s).",
+                                            days=p.get("days")),
+    "migration_moved_on": lambda p: _("Case %(instance)s changed after its move; the move can no longer be undone.",
+                                      instance=p.get("instance")),
+}
+WORDS.update(MIGRATION_WORDS)
+
+
 def definition_problem_message(problem: Any) -> str:
     """A problem of a BPMN file (a `DefinitionProblem` or its ``as_dict()``) in the page's language."""
     if isinstance(problem, Mapping):

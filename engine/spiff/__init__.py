@@ -8,11 +8,20 @@
 * `engine.spiff.snapshot` — the workflow state as compressed JSON without its spec;
 * `engine.spiff.compaction` — keeping the task tree as small as the open work (finished chains
   taken out);
-* `engine.spiff.runtime` — creating, restoring and stepping workflows (`WorkflowRuntime`, `Case`).
+* `engine.spiff.runtime` — creating, restoring and stepping workflows (`WorkflowRuntime`, `Case`);
+* `engine.spiff.migration` — moving a running case to another version (SpiffWorkflow's diff, Tawasul's rules).
 
 An engine upgrade should touch this package only.
 """
 
+from engine.spiff.migration import (
+    TIMER_CHOICES,
+    CaseCheck,
+    ElementDiff,
+    MigrationRefused,
+    Problem,
+    VersionDiff,
+)
 from engine.spiff.parse import ParsedProcess, ParseFailed, PropertyLint, limit_problems, parse_bpmn
 from engine.spiff.runtime import (
     DEFAULT_MAX_SECONDS,
@@ -28,7 +37,8 @@ from engine.spiff.snapshot import decode_snapshot, encode_snapshot
 from engine.spiff.timers import StartTimerPlan, current_clock, duration_after, start_timer_plans, using_clock
 
 __all__ = [
-    "DEFAULT_MAX_SECONDS", "DEFAULT_MAX_STEPS", "Case", "HumanTaskView", "ParseFailed", "ParsedProcess", "PropertyLint",
+    "DEFAULT_MAX_SECONDS", "DEFAULT_MAX_STEPS", "TIMER_CHOICES", "Case", "CaseCheck", "ElementDiff", "HumanTaskView",
+    "MigrationRefused", "Problem", "VersionDiff", "ParseFailed", "ParsedProcess", "PropertyLint",
     "ServiceDispatcher", "StartTimerPlan", "StepFailure", "TimerView", "WorkflowRuntime", "current_clock",
     "decode_snapshot", "duration_after", "encode_snapshot", "limit_problems", "parse_bpmn", "serving",
     "start_timer_plans", "unstorable", "using_clock",

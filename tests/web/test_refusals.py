@@ -49,6 +49,9 @@ SAMPLES: dict[str, object] = {
     "errors": {"summary": "is required"}, "form": "verify.json", "detail": "line 1",
     "change": "close", "text": "2026/13/45", "day": "2026-12-09", "first": 2025, "last": 2028,
     "line": 3, "column": 14, "path": "/properties/x", "size_kb": 70, "limit_kb": 64,
+    # moving cases to another version (engine.migration)
+    "state": "active", "attributes": ["lane"], "new_element": "provide_service", "why": "type", "expected": 1,
+    "days": 7,
 }
 #: Other values of the parameters that choose between sentences: each one is worded too.
 VARIANTS: dict[str, list[object]] = {
@@ -58,6 +61,7 @@ VARIANTS: dict[str, list[object]] = {
     "what": ["task", "instance", "request", "member", "user", "job", "job_kind", "definition", "letter", "view",
              "form"],
     "text": ["2026/13/45", ""],
+    "state": ["active", "completed"], "why": ["old_missing", "new_missing", "type"], "new_element": [None],
     "by": ["omar", None], "saving": [True, False], "version": [2, None], "key": ["amount", None],
     "field": ["summary", "national_id", "name_ar", "name_en", "mobile", "email", "membership_no", "status",
               "joined_on", "language", "channel", "direction", "note", "state", "reason", "committee_members",
