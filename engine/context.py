@@ -91,6 +91,11 @@ class SpecCache:
             processes = parse_bpmn(xml, source, property_lint=property_lint, services=services, checked=checked)
         except ParseFailed as exc:
             raise InvalidDefinition(source, exc.problems) from None
+        self.keep(sha256, processes)
+        return processes
+
+    def keep(self, sha256: str, processes: list[ParsedProcess]) -> None:
+        """Cache ``processes``, parsed from the XML whose digest is ``sha256``."""
         with self._lock:
             self.parses += 1
             for process in processes:
@@ -98,7 +103,6 @@ class SpecCache:
                 self._items.move_to_end((sha256, process.key))
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
-        return processes
 
 
 #: How often `CaseEngine.run` runs a rerunnable command again after another change to the same
@@ -162,7 +166,7 @@ class CaseEngine:
         #: What layers built on the engine keep on it (the domain's catalogue, providers, ...).
         self.extensions: dict[str, Any] = {}
         #: Checks of each task's extension properties at deploy; the domain adds its own (forms).
-        self.property_lints: list[Callable[[Any], list[str]]] = [lint_sla_properties]
+        self.property_lints: list[Callable[[Any], list[Any]]] = [lint_sla_properties]
         calendar_settings = self.settings.get("calendar") or {}
         self.calendars = CalendarCache(
             self.settings, self._load_calendar_days, float(calendar_settings.get("refresh_seconds", 30))
@@ -170,8 +174,11 @@ class CaseEngine:
         self.sla_config = load_sla_config(self.settings)
         self.sandbox.register_helper("business_days", self._business_days)
 
-    def lint_task_properties(self, properties: Any) -> list[str]:
-        """Every problem the registered property lints find in one task's properties."""
+    def lint_task_properties(self, properties: Any) -> list[Any]:
+        """Every problem the registered property lints find in one task's properties.
+
+        Each is English text or a `DefinitionProblem` with its own code (the element is named by the caller).
+        """
         return [problem for lint in self.property_lints for problem in lint(properties)]
 
     def register_service(self, name: str, handler: Callable[..., Any]) -> None:

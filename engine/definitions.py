@@ -11,12 +11,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer
 
 from engine import audit
+from engine import bpmn_problems as bp
 from engine.actors import Actor
 from engine.errors import NO_DEFINITION, NO_SUCH, DefinitionProblem, InvalidDefinition, NotFound, ScriptError
 from engine.job_rows import TIMER_START, insert_jobs, job_row
 from engine.models import Job, ProcessDefinition
 from engine.settings import DefinitionLimits
-from engine.spiff import ParsedProcess, ParseFailed, limit_problems, start_timer_plans
+from engine.spiff import ParsedProcess, ParseFailed, check_bpmn, limit_problems, start_timer_plans
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -36,38 +37,74 @@ class Deployment:
         return {"key": self.key, "version": self.version, "sha256": self.sha256, "created": self.created}
 
 
+def check_definition(engine: CaseEngine, xml: bytes, source: str) -> list[DefinitionProblem]:
+    """Every problem deploying ``xml`` would meet, stored nowhere; empty when it can be deployed.
+
+    The checks `deploy_definition` makes, in one place: the size limits, UTF-8, well-formed XML,
+    the BPMN 2.0 schema, the structure, every script, condition and timer under the sandbox's
+    rules, the task properties (SLA, forms: ``engine.lint_task_properties``), the service
+    handlers, the timer start events. A warning (``severity == "warning"``, a user task in no
+    lane) is said but does not refuse a deploy. Never raises: any well-formed BPMN 2.0 file, from
+    any tool, executable or not, gives its problems, each naming its element; a file that is not
+    XML is one problem naming its line.
+    """
+    try:
+        return _examine(engine, xml, source)[0]
+    except Exception as exc:  # noqa: BLE001 - a check never fails: what it could not check is a problem
+        return [bp.problem(bp.UNEXPECTED, detail=bp.clean(f"{type(exc).__name__}: {exc}"))]
+
+
+def _examine(engine: CaseEngine, xml: bytes, source: str) -> tuple[list[DefinitionProblem], list[ParsedProcess]]:
+    """The problems of ``xml`` and, when none is an error, its executable processes."""
+    limits = DefinitionLimits.from_settings(engine.settings)
+    if len(xml) > limits.max_kb * 1024:
+        return [bp.problem(bp.TOO_LARGE, kb=-(-len(xml) // 1024), limit=limits.max_kb)], []
+    try:
+        xml.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [bp.problem(bp.NOT_UTF8, detail=exc.reason)], []
+    try:
+        too_large = limit_problems(xml, limits)
+    except ParseFailed as exc:
+        return exc.problems, []
+    if too_large:
+        return too_large, []
+    problems, processes = check_bpmn(xml, source, property_lint=engine.lint_task_properties,
+                                     services=engine.service_handlers)
+    if bp.errors(problems):
+        return problems, []
+    now = engine.clock.now()
+    for process in processes:
+        try:
+            start_timer_plans(engine.sandbox, process.spec, now)
+        except ScriptError as exc:  # a StartTimerError names the start event
+            element = getattr(exc, "element_id", None)
+            problems.append(bp.problem(bp.START_TIMER, element_id=element,
+                                       element=process.element_names().get(str(element), str(element)),
+                                       detail=bp.clean(exc.message)))
+    return problems, ([] if bp.errors(problems) else processes)
+
+
 def deploy_definition(
     engine: CaseEngine, session: Session, actor: Actor, xml: bytes, source: str,
     note: str | None = None, forms: dict[str, Any] | None = None,
 ) -> list[Deployment]:
-    """Validate, lint and store BPMN XML; identical XML returns the existing version.
+    """Check (`check_definition`) and store BPMN XML; identical XML returns the existing version.
 
     ``note`` is what the person deploying says of the version; ``forms`` the task forms it is
     deployed with, by form key (kept with the version, so its running cases keep them).
 
     Raises:
-        InvalidDefinition: the file is malformed, fails the XSD, is larger than the limits
-            (`DefinitionLimits`), or has a script, condition or timer expression the sandbox
-            refuses; every problem names its element (or line).
+        InvalidDefinition: `check_definition` found errors (its warnings do not refuse); every
+            problem names its element (or line).
     """
-    limits = DefinitionLimits.from_settings(engine.settings)
-    if len(xml) > limits.max_kb * 1024:
-        raise InvalidDefinition(source, [DefinitionProblem(
-            f"the file is {-(-len(xml) // 1024)} KB; at most {limits.max_kb} KB is allowed "
-            "(engine.max_definition_kb)")])
-    try:
-        text = xml.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidDefinition(source, [DefinitionProblem(f"file is not UTF-8 ({exc.reason})")]) from None
-    try:
-        too_large = limit_problems(xml, limits)
-    except ParseFailed as exc:
-        raise InvalidDefinition(source, exc.problems) from None
-    if too_large:
-        raise InvalidDefinition(source, too_large)
+    problems, processes = _examine(engine, xml, source)
+    errors = bp.errors(problems)
+    if errors:
+        raise InvalidDefinition(source, errors)
+    text = xml.decode("utf-8")
     digest = content_digest(xml, forms)
-    processes = engine.specs.parse(xml, digest, source, services=engine.service_handlers,
-                                   property_lint=engine.lint_task_properties)
+    engine.specs.keep(digest, processes)
     now = engine.clock.now()
     results = []
     for process in processes:

@@ -115,14 +115,23 @@ class InstanceNotRunning(Conflict):
 
 
 class DefinitionProblem:
-    """One problem found in a BPMN file: where it is and what is wrong."""
+    """One problem found in a BPMN file: where it is and what is wrong.
 
-    __slots__ = ("element_id", "line", "message")
+    ``message`` is English for the CLI and the API; ``code`` and ``params`` let a page word it in
+    its own language (``web.refusals.definition_problem_message``); ``severity`` is ``error``
+    (deploying is refused) or ``warning`` (said, not refused).
+    """
 
-    def __init__(self, message: str, element_id: str | None = None, line: int | None = None) -> None:
+    __slots__ = ("code", "element_id", "line", "message", "params", "severity")
+
+    def __init__(self, message: str, element_id: str | None = None, line: int | None = None,
+                 code: str | None = None, params: Mapping[str, Any] | None = None, severity: str = "error") -> None:
         self.message = message
         self.element_id = element_id
         self.line = line
+        self.code = code or DEFINITION_PROBLEM
+        self.params: dict[str, Any] = dict(params) if params is not None else {"detail": message}
+        self.severity = severity
 
     def __str__(self) -> str:
         where = []
@@ -132,9 +141,17 @@ class DefinitionProblem:
             where.append(f"line {self.line}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
+    def __repr__(self) -> str:
+        return f"DefinitionProblem({self.code}, {self.element_id!r}, {self.message!r})"
+
     def as_dict(self) -> dict[str, object]:
         """Return the problem as a JSON-ready dict."""
-        return {"element_id": self.element_id, "line": self.line, "message": self.message}
+        return {"element_id": self.element_id, "line": self.line, "message": self.message, "code": self.code,
+                "params": self.params, "severity": self.severity}
+
+
+#: A problem of a BPMN file with no code of its own (``detail`` is its English text).
+DEFINITION_PROBLEM = error_code("bpmn_problem", "detail")
 
 
 class InvalidDefinition(EngineError):

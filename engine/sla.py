@@ -27,12 +27,13 @@ from typing import Any
 
 from sqlalchemy import and_, not_
 
+from engine import bpmn_problems
 from engine.calendar import BusinessCalendar
 from engine.clock import ensure_utc
-from engine.errors import ConfigError, InvalidInput, ScriptError
+from engine.errors import ConfigError, DefinitionProblem, InvalidInput, ScriptError
 from engine.models import HumanTask
 from engine.sandbox import Sandbox, check_expression
-from engine.spiff import duration_after
+from engine.spiff import duration_after, iso_literal
 
 ON_TRACK, AT_RISK, LATE = "on_track", "at_risk", "late"
 SLA_STATES = (ON_TRACK, AT_RISK, LATE)
@@ -136,22 +137,45 @@ def load_config(settings: Mapping[str, Any]) -> dict[tuple[str, str], SlaSpec]:
     return specs
 
 
-def lint_properties(properties: Mapping[str, str]) -> list[str]:
-    """Every problem of the SLA properties of one task (empty when fine)."""
+def lint_properties(properties: Mapping[str, str]) -> list[DefinitionProblem]:
+    """Every problem of the SLA properties of one task (empty when fine); the element is named by the caller."""
     problems = []
-    for name, what in (("slaDue", "due"), ("slaWarn", "warn")):
+    for name, which in (("slaDue", "deadline"), ("slaWarn", "warning time")):
         expression = (properties.get(name) or "").strip()
-        if expression and (error := check_expression(expression)):
-            problems.append(f"SLA {what} expression refused: {error}")
+        literal = iso_literal(expression)
+        if literal is not None:
+            if not _literal_instant(literal):
+                problems.append(bpmn_problems.problem(bpmn_problems.SLA_VALUE, which=which, value=literal))
+        elif expression and (error := check_expression(expression)):
+            problems.append(bpmn_problems.problem(bpmn_problems.SLA_REFUSED, which=which,
+                                                  detail=bpmn_problems.clean(error)))
     try:
         chain = spec_from_properties({"slaEscalation": properties.get("slaEscalation", "")})
-    except ValueError as exc:
-        problems.append(str(exc))
+    except ValueError:
+        problems.append(bpmn_problems.problem(bpmn_problems.SLA_ESCALATION,
+                                              value=bpmn_problems.clean(properties.get("slaEscalation", ""), 80)))
     else:
         for escalation in chain.escalations if chain else ():
-            if error := check_expression(escalation.after):
-                problems.append(f"SLA escalation to {escalation.to} expression refused: {error}")
+            literal = iso_literal(escalation.after)
+            if literal is not None:
+                if not _literal_instant(literal):
+                    problems.append(bpmn_problems.problem(bpmn_problems.SLA_VALUE, which="escalation", value=literal))
+            elif error := check_expression(escalation.after):
+                problems.append(bpmn_problems.problem(bpmn_problems.SLA_REFUSED, which="escalation",
+                                                      detail=bpmn_problems.clean(error)))
     return problems
+
+
+def _literal_instant(text: str) -> bool:
+    """Whether ISO text written in an SLA property is a duration or a date-time it can count."""
+    try:
+        if text.upper().startswith("P"):
+            duration_after(text, datetime(2026, 1, 1))
+        else:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 def evaluate(
@@ -166,8 +190,9 @@ def evaluate(
     def when(expression: str | None) -> datetime | None:
         if not expression:
             return None
+        literal = iso_literal(expression)  # P7D as other tools write it, not an expression
         try:
-            value = sandbox.evaluate(expression, data)
+            value = literal if literal is not None else sandbox.evaluate(expression, data)
         except ScriptError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the expression raised, reported as such

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine import bpmn_problems
 from engine.bootstrap import build_engine
 from engine.clock import Clock
 from engine.context import CaseEngine
+from engine.errors import DefinitionProblem
 from engine.worker import Worker
 from workflows.domain import Domain, attach
 from workflows.forms import lint_form_key
@@ -33,10 +35,18 @@ def install(engine: CaseEngine) -> CaseEngine:
     for name, handler in HANDLERS.items():
         engine.register_service(name, handler)
     engine.drain_hooks.append(dispatch_outbox)
-    engine.property_lints.append(lint_form_key)
+    engine.property_lints.append(_form_problems)
     count_cache(engine)  # a bad inbox setting stops the start, not the first inbox page
     refresh_seconds(engine)
     return engine
+
+
+def _form_problems(properties: Any) -> list[DefinitionProblem]:
+    """`lint_form_key`'s findings as problems with their code (the form named)."""
+    key = str(properties.get("formKey") or properties.get("formJsonSchemaFilename") or "")
+    return [bpmn_problems.problem(bpmn_problems.FORM_MISSING, form=key,
+                                  detail=bpmn_problems.clean(str(found).removeprefix("formKey: ")))
+            for found in lint_form_key(properties)]
 
 
 def build(

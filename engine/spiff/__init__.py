@@ -21,8 +21,9 @@ from engine.spiff.migration import (
     MigrationRefused,
     Problem,
     VersionDiff,
+    elements_of,
 )
-from engine.spiff.parse import ParsedProcess, ParseFailed, PropertyLint, limit_problems, parse_bpmn
+from engine.spiff.parse import ParsedProcess, ParseFailed, PropertyLint, check_bpmn, limit_problems, parse_bpmn
 from engine.spiff.runtime import (
     DEFAULT_MAX_SECONDS,
     DEFAULT_MAX_STEPS,
@@ -34,12 +35,19 @@ from engine.spiff.runtime import (
 )
 from engine.spiff.scripting import ServiceDispatcher, serving, unstorable
 from engine.spiff.snapshot import decode_snapshot, encode_snapshot
-from engine.spiff.timers import StartTimerPlan, current_clock, duration_after, start_timer_plans, using_clock
+from engine.spiff.timers import (
+    StartTimerPlan,
+    current_clock,
+    duration_after,
+    iso_literal,
+    start_timer_plans,
+    using_clock,
+)
 
 __all__ = [
     "DEFAULT_MAX_SECONDS", "DEFAULT_MAX_STEPS", "TIMER_CHOICES", "Case", "CaseCheck", "ElementDiff", "HumanTaskView",
-    "MigrationRefused", "Problem", "VersionDiff", "ParseFailed", "ParsedProcess", "PropertyLint",
-    "ServiceDispatcher", "StartTimerPlan", "StepFailure", "TimerView", "WorkflowRuntime", "current_clock",
-    "decode_snapshot", "duration_after", "encode_snapshot", "limit_problems", "parse_bpmn", "serving",
+    "MigrationRefused", "Problem", "VersionDiff", "elements_of", "ParseFailed", "ParsedProcess", "PropertyLint",
+    "ServiceDispatcher", "StartTimerPlan", "StepFailure", "TimerView", "WorkflowRuntime", "check_bpmn", "current_clock",
+    "decode_snapshot", "duration_after", "encode_snapshot", "iso_literal", "limit_problems", "parse_bpmn", "serving",
     "start_timer_plans", "unstorable", "using_clock",
 ]

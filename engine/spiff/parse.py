@@ -10,20 +10,21 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 from xml.parsers import expat
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser, SpiffProcessParser
 
-from engine.errors import DefinitionProblem
+from engine import bpmn_problems as bp
+from engine.errors import CODES, DefinitionProblem
 from engine.sandbox import check_expression, check_script
 from engine.settings import DefinitionLimits
 from engine.spiff.instances import BoundedParallelMultiInstanceTask
-from engine.spiff.timers import is_cycle, is_timer, value_problem
+from engine.spiff.timers import is_cycle, is_timer, quote_literal_timers, value_issue
 
 
 @dataclass
@@ -57,10 +58,8 @@ class ParseFailed(Exception):
         self.problems = problems
 
 
-_ISO_LIKE = re.compile(r"^(R\d*/)?P[0-9T]|^\d{4}-\d{2}-\d{2}")
-
-
-PropertyLint = Callable[[Mapping[str, str]], list[str]]
+#: A task property check: each problem as English text, or as a `DefinitionProblem` with its code.
+PropertyLint = Callable[[Mapping[str, str]], list[Any]]
 
 
 def parse_bpmn(
@@ -78,54 +77,159 @@ def parse_bpmn(
     element).
 
     Raises:
-        ParseFailed: malformed XML (with its line), XSD or structural errors (with the element),
-            scripts or expressions the sandbox refuses, or no executable process.
+        ParseFailed: every error `check_bpmn` finds (warnings do not refuse).
     """
-    tree = _read_xml(xml)
-    structural = _structure_problems(tree) if checked else []
+    if not checked:
+        return _parse_deployed(xml, source)
+    problems, processes = check_bpmn(xml, source, property_lint, services)
+    errors = bp.errors(problems)
+    if errors:
+        raise ParseFailed(errors)
+    return processes
+
+
+def check_bpmn(
+    xml: bytes,
+    source: str,
+    property_lint: PropertyLint | None = None,
+    services: Iterable[str] | None = None,
+) -> tuple[list[DefinitionProblem], list[ParsedProcess]]:
+    """Every problem of a BPMN file, and its executable processes when it has no error.
+
+    Never raises for a well-formed file, executable or not, complete or not: what it lacks is a
+    problem, each naming its element. A process not marked executable is read as if it were, so
+    that its own problems are listed too (it is never returned to be stored).
+    """
+    try:
+        tree = _read_xml(xml)
+    except ParseFailed as exc:
+        return exc.problems, []
+    structural = _structure_problems(tree) + [
+        bp.problem(bp.ID_CLASH, element_id=clash, ident=clash) for clash in _operator_id_clashes(tree)]
     if structural:
-        raise ParseFailed(structural)
-    clashes = _operator_id_clashes(tree)
-    if clashes:
-        raise ParseFailed([
-            DefinitionProblem(f"the id '{clash}' names both an element and a service operator; SpiffWorkflow "
-                              "cannot tell them apart, so give the element another id", element_id=clash)
-            for clash in clashes
-        ])
-    parser = _Parser(validator=VALIDATOR)
+        return structural, []
+    names = _names(tree)
+    problems = _xsd_problems(tree, names)
+    if problems:
+        return problems, []
+    executable = [p for p in tree.iter(f"{_BPMN}process") if p.get("isExecutable", "true") == "true"]
+    if not executable:
+        processes = list(tree.iter(f"{_BPMN}process"))
+        if not processes:
+            return [bp.problem(bp.NO_PROCESS)], []
+        shown = _pools(tree)
+        first = processes[0].get("id")
+        problems.append(bp.problem(bp.NOT_EXECUTABLE, element_id=shown.get(first, (first, None))[0],
+                                   processes=[shown.get(p.get("id"), (None, None))[1] or _label(names, p.get("id"))
+                                              for p in processes]))
+        tree = _as_executable(tree)
+    problems.extend(_repair_service_tasks(tree, names, services))
+    parser = _Parser(validator=None)  # validated above, every error listed
     try:
         # Our tree, not the text: SpiffWorkflow's own reading would resolve entities.
         parser.add_bpmn_xml(tree, filename=source)
-        process_ids = parser.get_process_ids()
-        if not process_ids:
-            raise ParseFailed([DefinitionProblem("no executable process (isExecutable=\"true\") in the file")])
-        processes = []
-        for key in process_ids:
-            spec = parser.get_spec(key)
-            subspecs = parser.get_subprocess_specs(key)
-            processes.append(
-                ParsedProcess(
-                    key=key,
-                    name=spec.description or key,
-                    spec=spec,
-                    subprocess_specs=subspecs,
-                    lanes=_lanes_of(spec, subspecs),
-                    has_cycle_timers=_has_cycle_timers(spec, subspecs),
-                )
-            )
-    except ValidationException as exc:
-        raise ParseFailed([_problem_from_validation(exc, tree)]) from None
-    except SpiffWorkflowException as exc:
-        raise ParseFailed([DefinitionProblem(str(exc))]) from None
-    except RecursionError:
-        raise ParseFailed([DefinitionProblem(_TOO_DEEP)]) from None
-    problems: list[DefinitionProblem] = []
+        keys = parser.get_process_ids()
+    except (SpiffWorkflowException, RecursionError) as exc:
+        return [*problems, _problem_from_spiff(exc, tree, names, services)], []
+    parsed = []
+    for key in keys:
+        try:
+            parsed.append(_parsed(parser, key))
+        except (SpiffWorkflowException, RecursionError) as exc:
+            problems.append(_problem_from_spiff(exc, tree, names, services))
     known = set(services) if services is not None else None
-    for process in processes if checked else ():
+    for process in parsed:
         problems.extend(lint_process(process, property_lint, known))
-    if problems:
-        raise ParseFailed(problems)
-    return processes
+    return problems, ([] if bp.errors(problems) else parsed)
+
+
+def _parse_deployed(xml: bytes, source: str) -> list[ParsedProcess]:
+    tree = _read_xml(xml)
+    parser = _Parser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(tree, filename=source)
+        return [_parsed(parser, key) for key in parser.get_process_ids()]
+    except (SpiffWorkflowException, RecursionError) as exc:
+        raise ParseFailed([_problem_from_spiff(exc, tree, _names(tree), None)]) from None
+
+
+def _parsed(parser: Any, key: str) -> ParsedProcess:
+    spec = parser.get_spec(key)
+    subspecs = parser.get_subprocess_specs(key)
+    quote_literal_timers([spec, *subspecs.values()])
+    return ParsedProcess(key=key, name=spec.description or key, spec=spec, subprocess_specs=subspecs,
+                         lanes=_lanes_of(spec, subspecs), has_cycle_timers=_has_cycle_timers(spec, subspecs))
+
+
+def _names(tree: Any) -> dict[str, str]:
+    """The name drawn on each element with an id (its id when it has none)."""
+    names = {}
+    for node in tree.iter():
+        if isinstance(node.tag, str) and node.get("id"):
+            element = str(node.get("id"))
+            names[element] = " ".join(str(node.get("name") or "").split()) or element
+    return names
+
+
+def _label(names: Mapping[str, str], element_id: Any) -> str:
+    return _cut(names.get(str(element_id), str(element_id or "?")))
+
+
+def _pools(tree: Any) -> dict[str, tuple[str, str | None]]:
+    """Process id -> (the id of the pool drawing it, the pool's name)."""
+    pools = {}
+    for participant in tree.iter(f"{_BPMN}participant"):
+        if participant.get("processRef") and participant.get("id"):
+            pools[str(participant.get("processRef"))] = (str(participant.get("id")), participant.get("name"))
+    return pools
+
+
+def _as_executable(tree: Any) -> Any:
+    """A copy of ``tree`` with every process marked executable (read to be checked, never stored)."""
+    copy = deepcopy(tree)
+    for process in copy.iter(f"{_BPMN}process"):
+        process.set("isExecutable", "true")
+    return copy
+
+
+_SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+#: The handler a service task that calls none is given in a tree read only to be checked.
+_NO_HANDLER = "\u2205"
+
+
+def _repair_service_tasks(tree: Any, names: Mapping[str, str], services: Iterable[str] | None
+                          ) -> list[DefinitionProblem]:
+    """A problem for each service task that calls no handler (other tools draw none).
+
+    Each is given a stand-in, in place, so that the rest of the file is checked too.
+    """
+    problems = []
+    handlers = sorted(services) if services is not None else []
+    for task in tree.iter(f"{_BPMN}serviceTask"):
+        if task.find(f"{_BPMN}extensionElements/{_SPIFF}serviceTaskOperator") is not None:
+            continue
+        problems.append(bp.problem(bp.SERVICE_NO_HANDLER, element_id=task.get("id"),
+                                   element=_label(names, task.get("id")), handlers=handlers))
+        extensions = task.find(f"{_BPMN}extensionElements")
+        if extensions is None:
+            extensions = etree.Element(f"{_BPMN}extensionElements")
+            task.insert(0, extensions)
+        etree.SubElement(extensions, f"{_SPIFF}serviceTaskOperator", id=_NO_HANDLER)
+    return problems
+
+
+def _xsd_problems(tree: Any, names: Mapping[str, str]) -> list[DefinitionProblem]:
+    """Every place the file departs from the BPMN 2.0 schema (at most 20)."""
+    VALIDATOR.preprocess(tree)
+    if VALIDATOR.validator.validate(tree):
+        return []
+    problems = []
+    for error in list(VALIDATOR.validator.error_log)[:20]:
+        element = _element_at_line(tree, error.line) if error.line else None
+        problems.append(bp.problem(bp.XSD, element_id=element, line=error.line or None,
+                                   element=_label(names, element) if element else f"line {error.line}",
+                                   detail=bp.clean(error.message)))
+    return problems
 
 
 _NAMESPACES = {
@@ -169,25 +273,24 @@ def _read_xml(xml: bytes) -> Any:
         ParseFailed: a DTD or entity, or malformed XML (with its line).
     """
     if _declares_dtd(xml):
-        raise ParseFailed([DefinitionProblem(_NO_DTD)])
+        raise ParseFailed([bp.problem(bp.DTD)])
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         tree = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
-        raise ParseFailed([DefinitionProblem(f"malformed XML: {exc.msg}", line=exc.lineno)]) from None
+        raise ParseFailed([bp.problem(bp.MALFORMED, line=exc.lineno, detail=bp.clean(exc.msg))]) from None
     except ValueError as exc:  # lxml refuses some inputs (an encoding declaration it cannot honour) so
-        raise ParseFailed([DefinitionProblem(f"malformed XML: {exc}")]) from None
+        raise ParseFailed([bp.problem(bp.MALFORMED, line=1, detail=bp.clean(exc))]) from None
     info = tree.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:
-        raise ParseFailed([DefinitionProblem(_NO_DTD)])
+        raise ParseFailed([bp.problem(bp.DTD)])
     return tree
 
 
 def _structure_problems(tree: Any) -> list[DefinitionProblem]:
     """Ids used twice, and sequence flows whose ends are missing (SpiffWorkflow would mislabel or accept them)."""
     if tree.tag != f"{_BPMN}definitions":
-        return [DefinitionProblem(f"the file's root element is {_cut(str(tree.tag))}, not bpmn:definitions "
-                                  f"({_BPMN[1:-1]})")]
+        return [bp.problem(bp.NOT_BPMN, tag=bp.clean(_cut(str(tree.tag))))]
     problems: list[DefinitionProblem] = []
     lines: dict[str, list[int]] = {}
     for node in tree.iter():
@@ -196,10 +299,8 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
             lines.setdefault(str(node.get("id")), []).append(node.sourceline or 0)
     for element_id, where in lines.items():
         if len(where) > 1:
-            problems.append(DefinitionProblem(
-                f"the id '{element_id}' is given to {len(where)} elements (lines "
-                f"{', '.join(str(line) for line in where)}); each id must be unique in the file",
-                element_id=element_id, line=where[1] or None))
+            problems.append(bp.problem(bp.DUPLICATE_ID, element_id=element_id, line=where[1] or None,
+                                       ident=_cut(element_id), count=len(where), lines=where))
     problems.extend(_no_id(node) for node in tree.iter()
                     if (_is_flow_element(node) or node.tag == f"{_BPMN}process") and not node.get("id"))
     siblings_of: dict[Any, set[str | None]] = {}  # per container, read once (a flow per element is common)
@@ -209,17 +310,15 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
         siblings = siblings_of.get(container)
         if siblings is None:
             siblings = siblings_of[container] = {child.get("id") for child in container if isinstance(child.tag, str)}
-        scope = f"{etree.QName(container).localname} '{container.get('id') or '?'}'"
-        for attribute, verb in (("sourceRef", "comes from"), ("targetRef", "goes to")):
+        label = _cut(flow.get("name") or flow_id)
+        for attribute, end in (("sourceRef", "source"), ("targetRef", "target")):
             ref = flow.get(attribute)
             if not ref:
-                problems.append(DefinitionProblem(
-                    f"sequence flow '{flow_id}' has no {attribute} (the element it {verb})",
-                    element_id=flow_id, line=flow.sourceline))
+                problems.append(bp.problem(bp.FLOW_NO_END, element_id=flow_id, line=flow.sourceline,
+                                           element=label, end=end))
             elif ref not in siblings or ref == flow_id:
-                problems.append(DefinitionProblem(
-                    f"sequence flow '{flow_id}' {verb} '{_cut(ref)}', which is not an element of {scope}",
-                    element_id=flow_id, line=flow.sourceline))
+                problems.append(bp.problem(bp.FLOW_DANGLING, element_id=flow_id, line=flow.sourceline,
+                                           element=label, end=end, ref=_cut(ref)))
     return problems
 
 
@@ -233,41 +332,35 @@ def limit_problems(xml: bytes, limits: DefinitionLimits) -> list[DefinitionProbl
         ParseFailed: a DTD or entity, or malformed XML (with its line).
     """
     tree = _read_xml(xml)
+    names = _names(tree)
     problems: list[DefinitionProblem] = []
     for process in tree.iter(f"{_BPMN}process"):
         elements = sum(1 for node in process.iter() if _is_flow_element(node))
         if elements > limits.max_elements:
-            problems.append(DefinitionProblem(
-                f"process '{_cut(process.get('id') or '?')}' has {elements} elements (flow nodes and sequence "
-                f"flows); at most {limits.max_elements} are allowed (engine.max_process_elements): split it "
-                "into smaller processes", element_id=process.get("id")))
+            problems.append(bp.problem(bp.TOO_MANY_ELEMENTS, element_id=process.get("id"),
+                                       element=_cut(process.get("name") or process.get("id") or "?"),
+                                       count=elements, limit=limits.max_elements))
     leaving = Counter((flow.getparent(), flow.get("sourceRef")) for flow in tree.iter(f"{_BPMN}sequenceFlow"))
     for (_container, source), count in leaving.items():
         if count > limits.max_branches and source:
-            problems.append(DefinitionProblem(
-                f"{count} sequence flows leave '{_cut(source)}'; at most {limits.max_branches} branches may leave "
-                "one element (engine.max_branches)", element_id=source))
+            problems.append(bp.problem(bp.TOO_MANY_BRANCHES, element_id=source, element=_label(names, source),
+                                       count=count, limit=limits.max_branches))
     for container in (*tree.iter(f"{_BPMN}process"), *tree.iter(f"{_BPMN}subProcess")):
         following, undecided = _flow_graph(container)
         looping = _endless_loop(undecided)
         if looping is not None:
-            problems.append(DefinitionProblem(
-                f"the flows from '{_cut(looping)}' lead back to it with nothing to decide whether to go round "
-                "again (an exclusive, inclusive or event-based gateway, or a condition): the case would loop for "
-                "ever", element_id=looping))
+            problems.append(bp.problem(bp.ENDLESS_LOOP, element_id=looping, element=_label(names, looping)))
         length, first = _longest_path(following)
         if length > MAX_PATH:
-            problems.append(DefinitionProblem(
-                f"a path of {length} elements one after another starts at '{_cut(first)}'; the engine follows a "
-                f"path by recursion and takes at most {MAX_PATH} elements in a row: make it shorter",
-                element_id=first))
+            problems.append(bp.problem(bp.PATH_TOO_LONG, element_id=first, element=_label(names, first),
+                                       count=length, limit=MAX_PATH))
     for cardinality in tree.iter(f"{_BPMN}loopCardinality"):
         text = (cardinality.text or "").strip()
         if text.isdigit() and int(text) > limits.max_branches:
             owner = cardinality.getparent().getparent()
-            problems.append(DefinitionProblem(
-                f"the multi-instance loopCardinality is {_cut(text)}; at most {limits.max_branches} instances "
-                "are allowed (engine.max_branches)", element_id=owner.get("id") if owner is not None else None))
+            element = owner.get("id") if owner is not None else None
+            problems.append(bp.problem(bp.TOO_MANY_INSTANCES, element_id=element, element=_label(names, element),
+                                       count=_cut(text), limit=limits.max_branches))
     return problems
 
 
@@ -369,8 +462,7 @@ def _is_flow_element(node: Any) -> bool:
 
 def _no_id(node: Any) -> DefinitionProblem:
     """An element the engine finds by its id that has none (a process's id is its key)."""
-    return DefinitionProblem(f"the {etree.QName(node).localname} on line {node.sourceline} has no id",
-                             line=node.sourceline)
+    return bp.problem(bp.NO_ID, line=node.sourceline, kind=etree.QName(node).localname)
 
 
 def _cut(text: str) -> str:
@@ -469,14 +561,95 @@ def _operator_id_clashes(tree: Any) -> list[str]:
     return sorted(operators & elements)
 
 
-def _problem_from_validation(exc: ValidationException, tree: Any) -> DefinitionProblem:
+#: SpiffWorkflow's refusals, each put in the owner's words: (pattern, code, parameters from the match).
+_SPIFF_REFUSALS: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict[str, Any]]]] = [
+    (re.compile(r"No start event found"), bp.NO_START, lambda m: {}),
+    (re.compile(r"Exactly one start event is required in a SubWorkflow Task; found (\d+)"), bp.SUBPROCESS_STARTS,
+     lambda m: {"count": int(m.group(1))}),
+    (re.compile(r"A SubWorkflow Must contain an End event"), bp.SUBPROCESS_NO_END, lambda m: {}),
+    (re.compile(r'No "calledElement" attribute'), bp.CALL_NO_TARGET, lambda m: {}),
+    (re.compile(r"The process '(.*?)' was not found"), bp.CALL_UNKNOWN, lambda m: {"ident": _cut(m.group(1))}),
+    (re.compile(r"Cannot resolve data(?:Input|Output)Association"), bp.DATA_UNRESOLVED, lambda m: {}),
+    (re.compile(r"Data Store with name (.*) has no implementation", re.S), bp.DATA_STORE, lambda m: {}),
+    (re.compile(r"Data Store (?:identifier|name) is missing"), bp.MISSING_IDENTIFIER, lambda m: {"kind": "data store"}),
+    (re.compile(r"(Message|Signal|Error|Escalation|Correlation) identifier is missing"), bp.MISSING_IDENTIFIER,
+     lambda m: {"kind": m.group(1).lower()}),
+    (re.compile(r"There is no support implemented for this task type"), bp.UNSUPPORTED, lambda m: {}),
+    (re.compile(r"Non-default exclusive outgoing sequence flow without condition"), bp.FLOW_NO_CONDITION,
+     lambda m: {}),
+    (re.compile(r"Invalid Script Task"), bp.SCRIPT_MISSING, lambda m: {}),
+    (re.compile(r"Multiple outgoing flows are not supported"), bp.MANY_OUTGOING, lambda m: {}),
+    (re.compile(r"Unknown Time Specification"), bp.TIMER_UNKNOWN, lambda m: {}),
+    (re.compile(r"Time Specification Error\. (.*)", re.S), bp.TIMER_SPEC, lambda m: {"detail": bp.clean(m.group(1))}),
+    (re.compile(r"Could not find messageRef"), bp.MESSAGE_REF, lambda m: {}),
+    (re.compile(r"Conditional event definition with missing condition"), bp.CONDITIONAL_EMPTY, lambda m: {}),
+    (re.compile(r"Sequential ordering for ad hoc"), bp.ADHOC_SEQUENTIAL, lambda m: {}),
+    (re.compile(r"Ad hoc subprocesses may not contain start or end events"), bp.ADHOC_START_END, lambda m: {}),
+    (re.compile(r"Duplicate process ID: (.*)"), bp.DUPLICATE_PROCESS, lambda m: {"ident": _cut(m.group(1))}),
+    (re.compile(r"A Service Task must have an operator"), bp.SERVICE_NO_HANDLER, lambda m: {}),
+]
+#: ``%r`` of an exception, as SpiffWorkflow wraps a failure while parsing one element.
+_WRAPPED = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.S)
+
+
+def _problem_from_spiff(exc: BaseException, tree: Any, names: Mapping[str, str],
+                        services: Iterable[str] | None) -> DefinitionProblem:
+    """A SpiffWorkflow refusal as a problem in the owner's words, on its element."""
+    if isinstance(exc, RecursionError) or isinstance(exc.__context__, RecursionError):
+        return bp.problem(bp.TOO_DEEP)
     message = str(exc.args[0]) if exc.args else str(exc)
-    if isinstance(exc.__context__, RecursionError) or message.startswith("RecursionError"):
-        message = _TOO_DEEP
-    message = re.sub(r"\{([^}]+)\}", lambda m: _NAMESPACES.get(m.group(1), m.group(1)) + ":", message)
-    line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number > 0 else None
-    element_id = exc.id or (_element_at_line(tree, line) if line else None)
-    return DefinitionProblem(message, element_id=element_id, line=line)
+    wrapped = _WRAPPED.match(message.strip())
+    if wrapped:
+        message = wrapped.group(2)
+    if message.startswith("RecursionError"):
+        return bp.problem(bp.TOO_DEEP)
+    number = getattr(exc, "line_number", None)
+    line = number if isinstance(number, int) and number > 0 else None
+    element_id = getattr(exc, "id", None) or (_element_at_line(tree, line) if line else None)
+    for pattern, code, params_of in _SPIFF_REFUSALS:
+        found = pattern.search(message)
+        if found is None:
+            continue
+        params = params_of(found)
+        if code == bp.DATA_STORE:
+            wanted = " ".join(found.group(1).split())
+            stores = [s for s in tree.iter(f"{_BPMN}dataStore") if " ".join((s.get("name") or "").split()) == wanted]
+            element_id = str(stores[0].get("id")) if stores and stores[0].get("id") else element_id
+        if code == bp.CALL_UNKNOWN and element_id is None:
+            calls = [c for c in tree.iter(f"{_BPMN}callActivity") if c.get("calledElement") == found.group(1)]
+            element_id = str(calls[0].get("id")) if calls and calls[0].get("id") else None
+        if code == bp.DATA_UNRESOLVED:
+            params["ref"] = _unresolved_data(tree, element_id)
+        if code == bp.UNSUPPORTED:
+            node = _node(tree, element_id)
+            params["kind"] = etree.QName(node).localname if node is not None else "?"
+        if code == bp.SERVICE_NO_HANDLER:
+            params["handlers"] = sorted(services) if services is not None else []
+        if "element" in CODES[code]:
+            params["element"] = _label(names, element_id)
+        return bp.problem(code, element_id=element_id, line=line, **params)
+    return bp.problem(bp.REFUSED, element_id=element_id, line=line, element=_label(names, element_id),
+                      detail=bp.clean(message))
+
+
+def _node(tree: Any, element_id: str | None) -> Any:
+    if not element_id:
+        return None
+    found = tree.xpath("//*[@id=$ident]", ident=element_id)
+    return found[0] if found else None
+
+
+def _unresolved_data(tree: Any, element_id: str | None) -> str:
+    """The data references of ``element_id`` that name nothing drawn in the file."""
+    node = _node(tree, element_id)
+    if node is None:
+        return "?"
+    ids = {str(n.get("id")) for n in tree.iter() if isinstance(n.tag, str) and n.get("id")}
+    refs = [(ref.text or "").strip() for ref in node.xpath(
+        "./bpmn:dataInputAssociation/bpmn:sourceRef | ./bpmn:dataOutputAssociation/bpmn:targetRef",
+        namespaces={"bpmn": _BPMN[1:-1]})]
+    missing = [ref for ref in refs if ref and ref not in ids] or refs
+    return _cut(", ".join(missing)) or "?"
 
 
 def _element_at_line(tree: Any, line: int) -> str | None:
@@ -509,36 +682,63 @@ def lint_process(
 ) -> list[DefinitionProblem]:
     """Check every script, condition and timer expression of a process under the sandbox rules.
 
-    ``property_lint`` checks the extension properties of each task (the SLA expressions).
+    ``property_lint`` checks the extension properties of each task (the SLA expressions, the
+    forms); ``services`` are the handlers a service task may call (None: not checked). A user
+    task in no lane of a process drawn with lanes is a warning.
     """
     problems: list[DefinitionProblem] = []
     seen: set[int] = set()
+    names = process.element_names()
     for each in [process.spec, *process.subprocess_specs.values()]:
         for task_spec in each.task_specs.values():
             if id(task_spec) in seen:
                 continue
             seen.add(id(task_spec))
             element = getattr(task_spec, "bpmn_id", None) or task_spec.name
-            problems.extend(_lint_task_spec(task_spec, element))
+            label = _cut(" ".join(str(getattr(task_spec, "bpmn_name", None) or "").split()) or str(element))
+            problems.extend(_lint_task_spec(task_spec, element, label, names))
             operation = getattr(task_spec, "operation_name", None)
-            if services is not None and operation and operation not in services:
-                known = ", ".join(sorted(services)) or "none"
-                problems.append(DefinitionProblem(
-                    f"service task calls {operation!r}, which is not a registered handler (known: {known})",
-                    element_id=element))
+            if services is not None and operation and operation != _NO_HANDLER and operation not in services:
+                problems.append(bp.problem(bp.UNKNOWN_HANDLER, element_id=element, element=label,
+                                           handler=_cut(str(operation)), handlers=sorted(services)))
+            if process.lanes and getattr(task_spec, "lane", None) is None and _is_user_task(task_spec):
+                problems.append(bp.problem(bp.USER_TASK_NO_LANE, element_id=element, severity="warning",
+                                           element=label))
             properties = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
             if property_lint is not None and properties:
-                problems.extend(DefinitionProblem(message, element_id=element) for message in property_lint(properties))
+                problems.extend(_property_problem(found, element, label) for found in property_lint(properties))
     return problems
 
 
-def _lint_task_spec(task_spec: Any, element: str) -> Iterator[DefinitionProblem]:
-    for attr, what in (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script")):
+def _is_user_task(task_spec: Any) -> bool:
+    return any(kind.__name__ == "UserTask" for kind in type(task_spec).__mro__)
+
+
+def _property_problem(found: Any, element: str, label: str) -> DefinitionProblem:
+    """A property lint's finding on ``element``: its own problem, or English text kept as a detail."""
+    if isinstance(found, DefinitionProblem):
+        found.element_id = found.element_id or element
+        if "element" in CODES.get(found.code, ()):
+            found.params.setdefault("element", label)
+            found.message = bp.problem(found.code, **found.params).message
+        return found
+    return bp.problem(bp.PROPERTY, element_id=element, element=label, detail=bp.clean(found))
+
+
+_SCRIPTS = (("script", "script"), ("prescript", "pre-script"), ("postscript", "post-script"))
+_EXPRESSIONS = (("condition", "condition"), ("cardinality", "number of instances"),
+                ("completion_condition", "completion condition"))
+
+
+def _lint_task_spec(task_spec: Any, element: str, label: str, names: Mapping[str, str]
+                    ) -> Iterator[DefinitionProblem]:
+    for attr, which in _SCRIPTS:
         source = getattr(task_spec, attr, None)
         if isinstance(source, str) and source.strip():
             error = check_script(source)
             if error:
-                yield DefinitionProblem(f"{what} refused: {error}", element_id=element)
+                yield bp.problem(bp.SCRIPT_REFUSED, element_id=element, element=label, which=which,
+                                 detail=bp.clean(error))
     for condition, target in getattr(task_spec, "cond_task_specs", None) or []:
         if condition is None:
             continue
@@ -548,26 +748,28 @@ def _lint_task_spec(task_spec: Any, element: str) -> Iterator[DefinitionProblem]
             continue
         error = check_expression(condition)
         if error:
-            yield DefinitionProblem(f"condition of the flow to '{target}' refused: {error}", element_id=element)
-    for attr in ("condition", "cardinality", "completion_condition"):
+            yield bp.problem(bp.CONDITION_REFUSED, element_id=element, element=label,
+                             target=_label(names, getattr(target, "bpmn_id", None) or target),
+                             detail=bp.clean(error))
+    for attr, which in _EXPRESSIONS:
         source = getattr(task_spec, attr, None)
         if isinstance(source, str) and source.strip():
             error = check_expression(source)
             if error:
-                yield DefinitionProblem(f"{attr.replace('_', ' ')} refused: {error}", element_id=element)
+                yield bp.problem(bp.EXPRESSION_REFUSED, element_id=element, element=label, which=which,
+                                 detail=bp.clean(error))
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         source = param.get("value") if isinstance(param, dict) else None
         if isinstance(source, str) and source.strip():
             error = check_expression(source)
             if error:
-                yield DefinitionProblem(f"parameter '{name}' refused: {error}", element_id=element)
+                yield bp.problem(bp.PARAMETER_REFUSED, element_id=element, element=label, name=_cut(str(name)),
+                                 detail=bp.clean(error))
     event = getattr(task_spec, "event_definition", None)
     if is_cycle(event) and not _may_repeat(task_spec):
-        yield DefinitionProblem(
-            "a timer cycle repeats, which BPMN allows only on a start event or a boundary event; on this "
-            "event use a duration (PT1H) or a date-time", element_id=element)
+        yield bp.problem(bp.CYCLE_HERE, element_id=element, element=label)
     elif is_timer(event):
-        yield from _lint_timer(event, element)
+        yield from _lint_timer(event, element, label)
 
 
 def _may_repeat(task_spec: Any) -> bool:
@@ -575,29 +777,27 @@ def _may_repeat(task_spec: Any) -> bool:
     return any(kind.__name__ in ("StartEvent", "BoundaryEvent") for kind in type(task_spec).__mro__)
 
 
-def _lint_timer(event: Any, element: str) -> Iterator[DefinitionProblem]:
+#: `value_issue`'s verdicts as problem codes.
+_TIMER_ISSUES = {"not_text": bp.TIMER_NOT_TEXT, "not_iso": bp.TIMER_VALUE, "too_far": bp.TIMER_TOO_FAR,
+                 "too_short": bp.CYCLE_TOO_SHORT}
+
+
+def _lint_timer(event: Any, element: str, label: str) -> Iterator[DefinitionProblem]:
+    """A timer written as ISO text (``P7D``, quoted by `quote_literal_timers`) or as an expression."""
     expression = (event.expression or "").strip()
     if not expression:
-        yield DefinitionProblem("timer has no expression", element_id=element)
-        return
-    if _ISO_LIKE.match(expression):
-        yield DefinitionProblem(
-            f'timer expression {expression} must be a quoted Python string: write "{expression}"',
-            element_id=element,
-        )
+        yield bp.problem(bp.TIMER_EMPTY, element_id=element, element=label)
         return
     error = check_expression(expression)
     if error:
-        yield DefinitionProblem(f"timer expression refused: {error}", element_id=element)
+        yield bp.problem(bp.TIMER_REFUSED, element_id=element, element=label, detail=bp.clean(error))
         return
-    # A literal string can be checked now rather than when the timer starts.
+    # A literal can be checked now rather than when the timer starts.
     try:
         literal = ast.literal_eval(expression)
     except (ValueError, SyntaxError):
         return
-    if not isinstance(literal, str):
-        yield DefinitionProblem(f"timer expression {expression} is not a string", element_id=element)
-        return
-    problem = value_problem(event, literal)
-    if problem:
-        yield DefinitionProblem(problem, element_id=element)
+    issue = value_issue(event, literal)
+    if issue is not None:
+        verdict, params, _message = issue
+        yield bp.problem(_TIMER_ISSUES[verdict], element_id=element, element=label, **params)

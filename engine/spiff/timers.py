@@ -9,6 +9,7 @@ and when a timer starts, and plans the occurrences of timer start events.
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,13 +100,27 @@ def value_problem(event: TimerEventDefinition, value: Any) -> str | None:
     A cycle must advance: its period is at least `MIN_CYCLE_SECONDS` (``R/PT0S`` would fire
     for ever within one command).
     """
+    issue = value_issue(event, value)
+    return issue[2] if issue is not None else None
+
+
+def value_issue(event: TimerEventDefinition, value: Any) -> tuple[str, dict[str, Any], str] | None:
+    """`value_problem` as (verdict, params, English message), or None.
+
+    The verdict is ``not_text``, ``not_iso`` (params ``value``, ``kind``: duration, cycle or date),
+    ``too_far`` (``value``) and ``too_short`` (``value``, ``count``: seconds).
+    """
+    kind = "cycle" if isinstance(event, CycleTimerEventDefinition) else \
+        "duration" if isinstance(event, DurationTimerEventDefinition) else "date"
     if not isinstance(value, str):
-        return f"timer value {value!r} is not ISO-8601 text (for example \"P10D\")"
+        return ("not_text", {"value": _cut(repr(value))},
+                f"timer value {value!r} is not ISO-8601 text (for example \"P10D\")")
     try:
         if isinstance(event, CycleTimerEventDefinition):
             _, _, period = TimerEventDefinition.parse_iso_recurring_interval(value)
             if period.total_seconds() < MIN_CYCLE_SECONDS:
-                return (f"timer cycle {_shown(value)} repeats every {period.total_seconds():g} seconds; a cycle's "
+                return ("too_short", {"value": _cut(value), "count": round(period.total_seconds(), 3)},
+                        f"timer cycle {_shown(value)} repeats every {period.total_seconds():g} seconds; a cycle's "
                         f"period must be at least {MIN_CYCLE_SECONDS} seconds (PT1M)")
             clock_now() + period  # its next occurrence must fit a date too
         elif isinstance(event, DurationTimerEventDefinition):
@@ -113,12 +128,57 @@ def value_problem(event: TimerEventDefinition, value: Any) -> str | None:
             # The due time as SpiffWorkflow will compute it: a parsable duration may still not fit a date.
             TimerEventDefinition.get_timedelta_from_start(parsed, clock_now()) + clock_now()
         elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
-            return f"timer value {value!r} is not an ISO-8601 {_DATE_TIME} (it is a duration)"
+            return ("not_iso", {"value": _cut(value), "kind": kind},
+                    f"timer value {value!r} is not an ISO-8601 {_DATE_TIME} (it is a duration)")
     except OverflowError:
-        return f"timer value {_shown(value)} is too large: its due time would fall after the year 9999"
+        return ("too_far", {"value": _cut(value)},
+                f"timer value {_shown(value)} is too large: its due time would fall after the year 9999")
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception / ValueError / AttributeError
-        return f"timer value {_shown(value)} is not an ISO-8601 {_KINDS.get(type(event), _DATE_TIME)}"
+        return ("not_iso", {"value": _cut(value), "kind": kind},
+                f"timer value {_shown(value)} is not an ISO-8601 {_KINDS.get(type(event), _DATE_TIME)}")
     return None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:60] + "…"
+
+
+# -- ISO-8601 written as plain text -----------------------------------------------------------
+
+#: What reads as ISO-8601 (a duration, a date, a cycle) rather than as an expression.
+_ISO_LIKE = re.compile(r"(?:R\d*/)?(?:P[0-9T]|\d{4}-\d{2}-\d{2})")
+#: The characters ISO-8601 values are written with: an expression has spaces, quotes, brackets...
+_ISO_CHARACTERS = re.compile(r"[0-9A-Za-z:.,+\-/]+")
+
+
+def iso_literal(text: str | None) -> str | None:
+    """The ISO-8601 value ``text`` is written as, or None when it is an expression.
+
+    ``P7D``, ``R6/P1D``, ``2026-12-31T10:00:00Z`` are values; ``business_days(10)`` and ``"PT4H"``
+    are expressions.
+
+    Other tools write timers as plain ISO text; Tawasul also accepts a Python expression giving
+    that text. Text that starts like an ISO value and holds only its characters is read as one
+    (a malformed one, ``P14X``, too: its check then says what is wrong with it).
+    """
+    value = (text or "").strip()
+    if _ISO_LIKE.match(value) and _ISO_CHARACTERS.fullmatch(value):
+        return value
+    return None
+
+
+def quote_literal_timers(specs: Any) -> None:
+    """Let each timer written as plain ISO text (``P7D``) run as the string it is (``'P7D'``).
+
+    SpiffWorkflow evaluates a timer's text as an expression; ``specs`` are process specs.
+    """
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            event = getattr(task_spec, "event_definition", None)
+            if isinstance(event, TimerEventDefinition):
+                literal = iso_literal(event.expression)
+                if literal is not None:
+                    event.expression = repr(literal)
 
 
 def _shown(value: str) -> str:
@@ -277,6 +337,7 @@ def _plain(value: datetime) -> datetime:
 
 __all__ = [
     "StartTimerError", "StartTimerPlan", "clock_now", "current_clock", "due_time", "duration_after",
-    "force_start_timer", "install_clock_adapter", "is_cycle", "is_timer", "skip_missed_cycles",
-    "start_timer_plans", "using_clock", "value_problem", "with_zone",
+    "force_start_timer", "install_clock_adapter", "is_cycle", "is_timer", "iso_literal",
+    "quote_literal_timers", "skip_missed_cycles",
+    "start_timer_plans", "using_clock", "value_issue", "value_problem", "with_zone",
 ]

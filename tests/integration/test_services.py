@@ -59,12 +59,12 @@ def test_a_failing_handler_puts_the_instance_in_error_and_writes_nothing(engine,
 
 
 def test_unknown_handlers_are_refused_at_deploy(engine, deploy):
-    with pytest.raises(InvalidDefinition, match="element 'stamp': service task calls 'stamp_request', which is not a registered handler"):
+    with pytest.raises(InvalidDefinition, match="element 'stamp': the service task «[^»]+» calls stamp_request, which is not a handler"):
         deploy("with_service")
     with engine.unit_of_work(readonly=True) as uow:
         assert uow.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
 
 
 def test_an_element_named_like_its_operator_is_refused_clearly(engine, stamping, deploy):
-    with pytest.raises(InvalidDefinition, match="'stamp_request' names both an element and a service operator"):
+    with pytest.raises(InvalidDefinition, match="the id stamp_request names both an element and a service task's handler"):
         deploy("operator_clash")

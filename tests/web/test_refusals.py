@@ -48,6 +48,10 @@ SAMPLES: dict[str, object] = {
     "reference": "REQ-2026-000001", "outcome": "approved", "letter": 5, "message": 5,
     "errors": {"summary": "is required"}, "form": "verify.json", "detail": "line 1",
     "change": "close", "text": "2026/13/45", "day": "2026-12-09", "first": 2025, "last": 2028,
+    # problems of a BPMN file (engine.bpmn_problems)
+    "kb": 900, "tag": "{urn:x}root", "count": 3, "lines": [4, 9], "end": "source", "ref": "Flow_9",
+    "processes": ["Pool 1", "Pool 2"], "handlers": ["notify_member", "set_status"], "handler": "send_fax",
+    "target": "Approve", "which": "script",
     "line": 3, "column": 14, "path": "/properties/x", "size_kb": 70, "limit_kb": 64,
     # moving cases to another version (engine.migration)
     "state": "active", "attributes": ["lane"], "new_element": "provide_service", "why": "type", "expected": 1,
@@ -61,6 +65,10 @@ VARIANTS: dict[str, list[object]] = {
     "what": ["task", "instance", "request", "member", "user", "job", "job_kind", "definition", "letter", "view",
              "form"],
     "text": ["2026/13/45", ""],
+    "end": ["source", "target"], "handlers": [["notify_member"], []],
+    "kind": ["national_id", "duration", "cycle", "date"],
+    "which": ["script", "pre-script", "post-script", "condition", "number of instances", "completion condition",
+              "deadline", "warning time", "escalation", "other"],
     "state": ["active", "completed"], "why": ["old_missing", "new_missing", "type"], "new_element": [None],
     "by": ["omar", None], "saving": [True, False], "version": [2, None], "key": ["amount", None],
     "field": ["summary", "national_id", "name_ar", "name_en", "mobile", "email", "membership_no", "status",
@@ -68,7 +76,8 @@ VARIANTS: dict[str, list[object]] = {
               "outcome", "service_type", "view_name", "username", "display_name", "password", "roles", "file"],
 }
 #: Latin a sentence may show: the parameters' own values, and the phone format it gives as an example.
-ISOLATED = sorted({"05XXXXXXXX", "x@y", *(str(v) for v in SAMPLES.values() if isinstance(v, str | int)),
+ISOLATED = sorted({"05XXXXXXXX", "x@y", "UTF-8", "XML", "BPMN 2.0", "DOCTYPE", "P10D", "R3/PT1H",
+                   "2026-12-01T08:00:00+03:00", *(str(v) for v in SAMPLES.values() if isinstance(v, str | int)),
                    *(str(x) for v in SAMPLES.values() if isinstance(v, list) for x in v if isinstance(x, str)),
                    *(str(v) for values in VARIANTS.values() for v in values if v is not None)}, key=len, reverse=True)
 
