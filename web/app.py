@@ -23,6 +23,7 @@ from web.security import register as register_security
 from web.security import secure_cookies
 from web.modeler import register as register_modeler
 from web.modeler.diff import bp as modeler_diff_bp
+from web.modeler.forms import bp as modeler_forms_bp
 from web.staff import register as register_staff
 from web.supervision import register as register_supervision
 from workflows.bootstrap import CaseEngine, build, install
@@ -90,6 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
     register_supervision(app)
     register_modeler(app)
     app.register_blueprint(modeler_diff_bp)
+    app.register_blueprint(modeler_forms_bp)
     register_errors(app)
     register_security(app)
     return app

@@ -304,8 +304,8 @@ def parse_form(key: str, text: str) -> dict[str, Any]:
     return schema
 
 
-def form_keys(xml: bytes | str) -> list[str]:
-    """The form keys the diagram's tasks name (``formKey`` properties), in the order they appear.
+def tasks_by_form(xml: bytes | str) -> dict[str, list[tuple[str, str]]]:
+    """Each form key the diagram's tasks name (``formKey``), in order, with those tasks (id, name).
 
     The XML is parsed without entities, DTD or network; a file that is not well-formed, or declares
     a DTD, names none (the deploy refuses it with its own words).
@@ -314,17 +314,23 @@ def form_keys(xml: bytes | str) -> list[str]:
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError:
-        return []
+        return {}
     if root.getroottree().docinfo.internalDTD is not None:
-        return []
-    keys: list[str] = []
+        return {}
+    found: dict[str, list[tuple[str, str]]] = {}
     for node in root.iter():
         if isinstance(node.tag, str) and etree.QName(node).localname == "property" \
                 and node.get("name") in FORM_PROPERTIES and (node.get("value") or "").strip():
-            value = node.get("value").strip()
-            if value not in keys:
-                keys.append(value)
-    return keys
+            task = next((a for a in node.iterancestors() if a.get("id")), None)
+            users = found.setdefault(node.get("value").strip(), [])
+            if task is not None and all(task.get("id") != element for element, _ in users):
+                users.append((task.get("id"), " ".join((task.get("name") or task.get("id")).split())))
+    return found
+
+
+def form_keys(xml: bytes | str) -> list[str]:
+    """The form keys the diagram's tasks name, in the order they appear (see `tasks_by_form`)."""
+    return list(tasks_by_form(xml))
 
 
 def forms_for_deploy(xml: bytes | str, edited: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -272,6 +272,11 @@ RULES: dict[str, Rule] = {
     "modeler.check": staff(*OWNING),
     "modeler.deploy": staff(*OWNING),
     "modeler.delete": staff(*OWNING),
+    "modeler_diff.diff": staff(*OWNING),
+    "modeler_forms.index": staff(*OWNING),
+    "modeler_forms.editor": staff(*OWNING),
+    "modeler_forms.save": staff(*OWNING),
+    "modeler_forms.preview": staff(*OWNING),
 }
 
 def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -306,6 +311,10 @@ def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
         "incidents.dismiss": lambda: {"job_id": 1},
         "incidents.retry_notification": lambda: {"message_id": 1},
         "modeler.edit_process": lambda: {"key": "inquiry"},
+        "modeler_diff.diff": lambda: {"key": "inquiry"},
+        "modeler_forms.index": lambda: {"draft_id": ids["draft"]},
+        **{f"modeler_forms.{name}": (lambda: {"draft_id": ids["draft"], "form_key": "inquiry_log.json"})
+           for name in ("editor", "save", "preview")},
         **{f"modeler.{name}": (lambda: {"draft_id": ids["draft"]})
            for name in ("edit", "xml", "export", "save", "check", "deploy", "delete")},
     }
@@ -328,6 +337,8 @@ FORMS: dict[str, dict[str, Any]] = {
     "calendar.save": {"change": "close", "day": "2026-12-09", "reason": "صيانة المبنى"},
     "modeler.new": {"key": "complaint", "name": "شكوى"},
     "modeler.delete": {"revision": "1"},
+    "modeler_forms.save": {"revision": "1", "schema": '{"type": "object", "properties": {}}'},
+    "modeler_forms.preview": {"schema": '{"type": "object", "properties": {}}'},
 }
 
 

@@ -113,7 +113,7 @@ def test_save_as_draft_keeps_values_unchecked_and_the_task_open(setup, engine):
 
 def test_number_fields_are_text_boxes_that_take_arabic_digits(engine):
     from tests.unit.test_forms import SCHEMA
-    from web.staff.tasks import _form_fields
+    from web.task_form import form_fields as _form_fields
 
     app = create_app({"TESTING": True, "SECRET_KEY": "t"}, engine=engine)
     with app.test_request_context("/?lang=ar"):

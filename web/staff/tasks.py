@@ -20,6 +20,7 @@ from web.deadlines import deadline
 from web.labels import action_label
 from web.refusals import refusal
 from web.staff.naming import task_title
+from web.task_form import form_fields
 from workflows.documents import Upload, limits
 from workflows.forms import FormErrors, data_from_fields
 from workflows.operations.documents import mark_checklist_item
@@ -28,43 +29,6 @@ from workflows.read.tasks import TaskPage, document_file, task_page
 from workflows.requests import DOCUMENT_STATES, status_label
 
 bp = Blueprint("tasks", __name__)
-
-
-def _form_fields(form: dict[str, Any], values: dict[str, Any],
-                 people: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
-    lang = str(get_locale() or "ar")
-    people = people or {}
-    required = set(form.get("required") or [])
-    fields = []
-    for name, spec in form["properties"].items():
-        kind = "text"
-        if spec.get("type") == "boolean":
-            kind = "checkbox"
-        elif "enum" in spec:
-            kind = "select"
-        elif spec.get("format") == "date":
-            kind = "date"
-        elif spec.get("type") == "array":
-            kind = "list"
-        elif spec.get("x-widget") == "textarea":
-            kind = "textarea"
-        elif spec.get("type") in ("integer", "number"):
-            # A text box, not type=number: the browser would refuse Eastern Arabic digits.
-            kind = spec["type"]
-        value = values.get(name, "")
-        choices: list[str] = []
-        if kind == "list" and name in people:  # boxes to tick, one per person (and any named before)
-            kind, value = "people", value if isinstance(value, list) else [value] if value else []
-            choices = [*people[name], *(v for v in value if v not in people[name])]
-        elif kind == "list" and isinstance(value, list):
-            value = "، ".join(value)
-        fields.append({
-            "name": name, "kind": kind, "label": spec["x-label"].get(lang) or spec["x-label"]["ar"],
-            "required": name in required, "value": value,
-            "options": [(v, spec.get("x-enum-labels", {}).get(v, {}).get(lang, v)) for v in spec.get("enum", [])]
-            or [(v, v) for v in choices],
-        })
-    return fields
 
 
 def field_errors(exc: FormErrors) -> dict[str, str]:
@@ -185,7 +149,7 @@ def _render(actor: Actor, task_id: str, submitted: dict[str, str] | None = None,
         "task.html", task=task_row,
         when=deadline(task_row.due_at, task_row.warn_at, engine.clock.now(), calendar),
         case=page.case, promise=page.promise, member=page.member, checklist=page.checklist,
-        fields=_form_fields(page.form, values, page.people), errors=errors or {}, draft=draft, history=page.history,
+        fields=form_fields(page.form, values, page.people), errors=errors or {}, draft=draft, history=page.history,
         element_names=page.element_names, action_label=action_label,
         contacts=page.contacts, kinds=page.kinds, states=DOCUMENT_STATES, marking=page.keeps_checklist,
         upload_types=folder_types, upload_mb=upload_bytes // (1024 * 1024),
