@@ -44,7 +44,7 @@ from engine.errors import (
 from engine.job_rows import TIMER, announce_due
 from engine.models import HumanTask, Job, MigrationSnapshot, ProcessInstance
 from engine.settings import migration_revert_days
-from engine.spiff import TIMER_CHOICES, ElementDiff, MigrationRefused, Problem, VersionDiff
+from engine.spiff import TIMER_CHOICES, ElementDiff, MigrationRefused, Problem, VersionDiff, elements_of
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -124,6 +124,16 @@ class Plan:
     def as_dict(self) -> dict[str, Any]:
         """What ``tawasul migrate plan`` prints."""
         return {"movable": self.movable, "blocked": [case.blocked_dict() for case in self.blocked]}
+
+
+def version_elements(engine: CaseEngine, session: Session, key: str, version: int) -> dict[str, tuple[str, str]]:
+    """The BPMN elements of version ``version`` of ``key``: id -> (type name, drawn name).
+
+    Raises:
+        NotFound: no such process or version.
+    """
+    definition = find_definition(session, key, version)
+    return elements_of(process_for_definition_id(engine, session, definition.id))
 
 
 class MigrationBlocked(Conflict):

@@ -377,6 +377,18 @@ def element_type(process: ParsedProcess, element_id: str) -> str | None:
     return None
 
 
+def elements_of(process: ParsedProcess) -> dict[str, tuple[str, str]]:
+    """Every BPMN element of ``process`` (subprocesses too): id -> (type name, drawn name or id)."""
+    found: dict[str, tuple[str, str]] = {}
+    for spec in (process.spec, *process.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            element = getattr(task_spec, "bpmn_id", None)
+            if element and element not in found:
+                name = " ".join(str(getattr(task_spec, "bpmn_name", None) or element).split())
+                found[str(element)] = (type(task_spec).__name__, name)
+    return found
+
+
 def _choice(choices: Mapping[str, str] | str | None, element: str) -> str | None:
     if isinstance(choices, str):
         return choices if choices in TIMER_CHOICES else None
@@ -403,5 +415,5 @@ def _uuid(task_id: str) -> Any:
 __all__ = [
     "ACTIVE_STATE", "BAD_MAPPING", "BOUNDARY_ADDED", "COMPLETED_STATE", "ELEMENT_CHANGED", "ELEMENT_REMOVED",
     "ELEMENT_RENAMED", "ENGINE_REFUSED", "KEEP", "RECOMPUTE", "SUBPROCESS_REMOVED", "TIMER_CHOICE", "TIMER_CHOICES",
-    "CaseCheck", "ElementDiff", "MigrationRefused", "Problem", "VersionDiff", "element_type",
+    "CaseCheck", "ElementDiff", "MigrationRefused", "Problem", "VersionDiff", "element_type", "elements_of",
 ]

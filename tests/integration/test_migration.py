@@ -492,3 +492,41 @@ def test_cli_plan_run_instance_and_revert(desk, engine, run_cli):
     code, out, err = run_cli("--as", "rana", "--roles", "reception", "migrate", "plan", "member_request",
                              "--from", "1", "--to", "2")
     assert code != 0 and "process_owner" in err
+
+
+def _without_reminder(xml: bytes) -> bytes:
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    for ident in ("remind", "send_reminder", "end_reminder", "f3", "f4"):
+        [node] = root.xpath(f"//*[@id='{ident}']")
+        node.getparent().remove(node)
+    for ref in root.xpath("//*[local-name()='flowNodeRef']"):
+        if ref.text in ("remind", "send_reminder", "end_reminder"):
+            ref.getparent().remove(ref)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_boundary_timer_of_the_active_task_is_kept_and_fires_once_per_cycle(engine, deploy):
+    deploy("reminders")
+    row = engine.run(start_instance, SYSTEM, "reminders")
+    [job] = _timer_jobs(engine, row.id)
+    _deploy(engine, add_task_after(_xml("reminders"), "provide_documents", "file_documents"), "reminders")
+    assert run_batch(engine, OWNER, "reminders", 1, 2, timers="keep")["moved"] == [row.id]
+    [kept] = _timer_jobs(engine, row.id)
+    assert (kept.element_id, kept.due_at) == ("remind", job.due_at)
+    assert fire_due_timers(engine, job.due_at) == 1
+    assert len(_events(engine, row.id, "timer_fired")) == 1
+    [task] = _open(engine, row.id)
+    engine.run(engine_complete, SYSTEM, task.id, {})
+    assert [t.element_id for t in _open(engine, row.id)] == ["file_documents"]
+    assert _timer_jobs(engine, row.id) == []  # the reminder's scope ended with the task
+
+
+def test_a_boundary_event_added_to_the_active_task_blocks_the_case(engine):
+    _deploy(engine, _without_reminder(_xml("reminders")), "reminders")
+    engine.run(start_instance, SYSTEM, "reminders")
+    _deploy(engine, _xml("reminders"), "reminders")
+    [blocked] = engine.query(plan_cases, OWNER, "reminders", 1, 2, None, "keep")["blocked"]
+    assert [p["code"] for p in blocked["problems"]] == ["migration_boundary_added"]
+    assert blocked["problems"][0]["params"] == {"element": "provide_documents"}

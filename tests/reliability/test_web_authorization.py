@@ -273,6 +273,8 @@ RULES: dict[str, Rule] = {
     "modeler.deploy": staff(*OWNING),
     "modeler.delete": staff(*OWNING),
     "modeler_diff.diff": staff(*OWNING),
+    "modeler_migrate.index": staff(*OWNING),
+    "modeler_migrate.move": staff(*OWNING),
     "modeler_forms.index": staff(*OWNING),
     "modeler_forms.editor": staff(*OWNING),
     "modeler_forms.save": staff(*OWNING),
@@ -312,6 +314,8 @@ def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
         "incidents.retry_notification": lambda: {"message_id": 1},
         "modeler.edit_process": lambda: {"key": "inquiry"},
         "modeler_diff.diff": lambda: {"key": "inquiry"},
+        "modeler_migrate.index": lambda: {"key": "inquiry"},
+        "modeler_migrate.move": lambda: {"key": "inquiry"},
         "modeler_forms.index": lambda: {"draft_id": ids["draft"]},
         **{f"modeler_forms.{name}": (lambda: {"draft_id": ids["draft"], "form_key": "inquiry_log.json"})
            for name in ("editor", "save", "preview")},
@@ -337,6 +341,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "calendar.save": {"change": "close", "day": "2026-12-09", "reason": "صيانة المبنى"},
     "modeler.new": {"key": "complaint", "name": "شكوى"},
     "modeler.delete": {"revision": "1"},
+    "modeler_migrate.move": {"from": "1", "to": "2"},
     "modeler_forms.save": {"revision": "1", "schema": '{"type": "object", "properties": {}}'},
     "modeler_forms.preview": {"schema": '{"type": "object", "properties": {}}'},
 }

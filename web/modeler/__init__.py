@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.modeler import editor
+from web.modeler import editor, migrate
 
-MODULES: tuple = (editor,)
+MODULES: tuple = (editor, migrate)
 
 
 def register(app: Flask) -> None:

@@ -97,3 +97,30 @@ def run_batch(
             progress(done, len(movable))
     blocked.sort(key=lambda entry: entry["instance_id"])
     return {"moved": moved, "blocked": blocked}
+
+
+def run_next_batch(
+    engine: CaseEngine,
+    actor: Actor,
+    key: str,
+    from_version: int,
+    to_version: int,
+    timers: TimerChoices = None,
+    mapping: Mapping[str, str] | None = None,
+    size: int = 20,
+    skip: Iterable[int] = (),
+) -> dict[str, Any]:
+    """Move the next ``size`` cases that can move (leaving out ``skip``: those that failed before).
+
+    Returns ``{"moved", "blocked", "remaining"}``: what this batch moved, what failed in it (with
+    the reasons), and how many cases that can move are left after it. The page calls it until
+    nothing remains, showing the progress.
+    """
+    timers = check_timer_choices(timers)
+    left_out = {int(i) for i in skip}
+    planned = engine.query(plan_cases, actor, key, from_version, to_version, mapping, timers)
+    movable = [ident for ident in planned["movable"] if ident not in left_out]
+    batch = movable[:max(1, int(size))]
+    done = run_batch(engine, actor, key, from_version, to_version, batch, timers, mapping) if batch else {
+        "moved": [], "blocked": []}
+    return {**done, "remaining": len(movable) - len(batch)}

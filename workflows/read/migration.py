@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
-from engine.migration import WRONG_VERSION, TimerChoices, plan
+from engine.definitions import find_definition
+from engine.migration import WRONG_VERSION, TimerChoices, plan, version_elements
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.spiff import Problem
 from workflows.accounts import require_role
@@ -131,3 +132,49 @@ def dry_run(
         "movable": found.movable,
         "total": len(found.cases),
     }
+
+
+def migration_page(
+    engine: CaseEngine,
+    session: Session,
+    actor: Actor,
+    key: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+    mapping: Mapping[str, str] | None = None,
+    timers: TimerChoices = None,
+) -> dict[str, Any]:
+    """What the migration page shows: the versions, the chosen pair, and its dry run.
+
+    Without a choice the pair is the oldest version with running cases and the newest version.
+    For each element a group needs mapped, the elements of the new version of the same type it
+    may be mapped to (id, name).
+
+    Raises:
+        Forbidden: only process owners and administrators. NotFound: no such process.
+    """
+    found = versions(engine, session, actor, key)
+    if not found:
+        find_definition(session, key)  # raises NotFound naming the process
+    numbers = [v["version"] for v in found]
+    newest = numbers[-1]
+    with_cases = [v["version"] for v in found if v["running"] and v["version"] != newest]
+    chosen_from = from_version if from_version in numbers else (with_cases[0] if with_cases else newest)
+    chosen_to = to_version if to_version in numbers else newest
+    page: dict[str, Any] = {"key": key, "versions": found, "from_version": chosen_from, "to_version": chosen_to,
+                            "mapping": dict(mapping or {}), "timers": timers, "dry_run": None, "choices": {},
+                            "names": {}}
+    if chosen_from == chosen_to:
+        return page
+    run = dry_run(engine, session, actor, key, chosen_from, chosen_to, mapping, timers)
+    old = version_elements(engine, session, key, chosen_from)
+    new = version_elements(engine, session, key, chosen_to)
+    wanted = {element for group in run["groups"] for element in group["needs_mapping"]} | set(mapping or {})
+    page["choices"] = {
+        element: [{"id": ident, "name": name} for ident, (kind, name) in sorted(new.items())
+                  if kind == old.get(element, ("", ""))[0]]
+        for element in sorted(wanted)
+    }
+    page["names"] = {ident: name for ident, (_, name) in {**new, **old}.items()}
+    page["dry_run"] = run
+    return page
