@@ -168,12 +168,16 @@ class _Missing(dict):  # type: ignore[type-arg]
 
 
 def problem(code: str, element_id: str | None = None, line: int | None = None, severity: str = "error",
-            **params: Any) -> DefinitionProblem:
-    """A problem of ``code`` on ``element_id`` with ``params`` (its English message made from them)."""
+            message: str | None = None, **params: Any) -> DefinitionProblem:
+    """A problem of ``code`` on ``element_id`` with ``params``.
+
+    Its English ``message`` is made from them unless given: the CLI keeps the technical sentences
+    it printed before codes existed (limits named by their setting), pages word the code.
+    """
     if "line" in CODES[code]:
         params.setdefault("line", line)
-    return DefinitionProblem(_english(code, params), element_id=element_id, line=line, code=code, params=params,
-                             severity=severity)
+    return DefinitionProblem(message if message is not None else _english(code, params), element_id=element_id,
+                             line=line, code=code, params=params, severity=severity)
 
 
 def errors(problems: list[DefinitionProblem]) -> list[DefinitionProblem]:

@@ -58,11 +58,13 @@ def _examine(engine: CaseEngine, xml: bytes, source: str) -> tuple[list[Definiti
     """The problems of ``xml`` and, when none is an error, its executable processes."""
     limits = DefinitionLimits.from_settings(engine.settings)
     if len(xml) > limits.max_kb * 1024:
-        return [bp.problem(bp.TOO_LARGE, kb=-(-len(xml) // 1024), limit=limits.max_kb)], []
+        kb = -(-len(xml) // 1024)
+        return [bp.problem(bp.TOO_LARGE, kb=kb, limit=limits.max_kb, message=f"the file is {kb} KB; at most "
+                           f"{limits.max_kb} KB is allowed (engine.max_definition_kb)")], []
     try:
         xml.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [bp.problem(bp.NOT_UTF8, detail=exc.reason)], []
+        return [bp.problem(bp.NOT_UTF8, detail=exc.reason, message=f"file is not UTF-8 ({exc.reason})")], []
     try:
         too_large = limit_problems(xml, limits)
     except ParseFailed as exc:
@@ -81,7 +83,7 @@ def _examine(engine: CaseEngine, xml: bytes, source: str) -> tuple[list[Definiti
             element = getattr(exc, "element_id", None)
             problems.append(bp.problem(bp.START_TIMER, element_id=element,
                                        element=process.element_names().get(str(element), str(element)),
-                                       detail=bp.clean(exc.message)))
+                                       detail=bp.clean(exc.message), message=exc.message))
     return problems, ([] if bp.errors(problems) else processes)
 
 

@@ -140,29 +140,36 @@ def load_config(settings: Mapping[str, Any]) -> dict[tuple[str, str], SlaSpec]:
 def lint_properties(properties: Mapping[str, str]) -> list[DefinitionProblem]:
     """Every problem of the SLA properties of one task (empty when fine); the element is named by the caller."""
     problems = []
-    for name, which in (("slaDue", "deadline"), ("slaWarn", "warning time")):
+    for name, which, what in (("slaDue", "deadline", "due"), ("slaWarn", "warning time", "warn")):
         expression = (properties.get(name) or "").strip()
         literal = iso_literal(expression)
         if literal is not None:
             if not _literal_instant(literal):
-                problems.append(bpmn_problems.problem(bpmn_problems.SLA_VALUE, which=which, value=literal))
+                problems.append(bpmn_problems.problem(
+                    bpmn_problems.SLA_VALUE, which=which, value=literal,
+                    message=f"SLA {what} {literal!r} is not an ISO-8601 duration or date-time"))
         elif expression and (error := check_expression(expression)):
             problems.append(bpmn_problems.problem(bpmn_problems.SLA_REFUSED, which=which,
-                                                  detail=bpmn_problems.clean(error)))
+                                                  detail=bpmn_problems.clean(error),
+                                                  message=f"SLA {what} expression refused: {error}"))
     try:
         chain = spec_from_properties({"slaEscalation": properties.get("slaEscalation", "")})
-    except ValueError:
-        problems.append(bpmn_problems.problem(bpmn_problems.SLA_ESCALATION,
+    except ValueError as exc:
+        problems.append(bpmn_problems.problem(bpmn_problems.SLA_ESCALATION, message=str(exc),
                                               value=bpmn_problems.clean(properties.get("slaEscalation", ""), 80)))
     else:
         for escalation in chain.escalations if chain else ():
             literal = iso_literal(escalation.after)
             if literal is not None:
                 if not _literal_instant(literal):
-                    problems.append(bpmn_problems.problem(bpmn_problems.SLA_VALUE, which="escalation", value=literal))
+                    problems.append(bpmn_problems.problem(
+                        bpmn_problems.SLA_VALUE, which="escalation", value=literal,
+                        message=f"SLA escalation to {escalation.to} {literal!r} is not an ISO-8601 duration or "
+                                "date-time"))
             elif error := check_expression(escalation.after):
-                problems.append(bpmn_problems.problem(bpmn_problems.SLA_REFUSED, which="escalation",
-                                                      detail=bpmn_problems.clean(error)))
+                problems.append(bpmn_problems.problem(
+                    bpmn_problems.SLA_REFUSED, which="escalation", detail=bpmn_problems.clean(error),
+                    message=f"SLA escalation to {escalation.to} expression refused: {error}"))
     return problems
 
 

@@ -44,7 +44,7 @@ def install(engine: CaseEngine) -> CaseEngine:
 def _form_problems(properties: Any) -> list[DefinitionProblem]:
     """`lint_form_key`'s findings as problems with their code (the form named)."""
     key = str(properties.get("formKey") or properties.get("formJsonSchemaFilename") or "")
-    return [bpmn_problems.problem(bpmn_problems.FORM_MISSING, form=key,
+    return [bpmn_problems.problem(bpmn_problems.FORM_MISSING, form=key, message=str(found),
                                   detail=bpmn_problems.clean(str(found).removeprefix("formKey: ")))
             for found in lint_form_key(properties)]
 

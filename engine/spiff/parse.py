@@ -273,24 +273,28 @@ def _read_xml(xml: bytes) -> Any:
         ParseFailed: a DTD or entity, or malformed XML (with its line).
     """
     if _declares_dtd(xml):
-        raise ParseFailed([bp.problem(bp.DTD)])
+        raise ParseFailed([bp.problem(bp.DTD, message=_NO_DTD)])
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         tree = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as exc:
-        raise ParseFailed([bp.problem(bp.MALFORMED, line=exc.lineno, detail=bp.clean(exc.msg))]) from None
+        raise ParseFailed([bp.problem(bp.MALFORMED, line=exc.lineno, detail=bp.clean(exc.msg),
+                                      message=f"malformed XML: {exc.msg}")]) from None
     except ValueError as exc:  # lxml refuses some inputs (an encoding declaration it cannot honour) so
-        raise ParseFailed([bp.problem(bp.MALFORMED, line=1, detail=bp.clean(exc))]) from None
+        raise ParseFailed([bp.problem(bp.MALFORMED, line=1, detail=bp.clean(exc), message=f"malformed XML: {exc}")]
+                          ) from None
     info = tree.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:
-        raise ParseFailed([bp.problem(bp.DTD)])
+        raise ParseFailed([bp.problem(bp.DTD, message=_NO_DTD)])
     return tree
 
 
 def _structure_problems(tree: Any) -> list[DefinitionProblem]:
     """Ids used twice, and sequence flows whose ends are missing (SpiffWorkflow would mislabel or accept them)."""
     if tree.tag != f"{_BPMN}definitions":
-        return [bp.problem(bp.NOT_BPMN, tag=bp.clean(_cut(str(tree.tag))))]
+        return [bp.problem(bp.NOT_BPMN, tag=bp.clean(_cut(str(tree.tag))),
+                           message=f"the file's root element is {_cut(str(tree.tag))}, not bpmn:definitions "
+                                   f"({_BPMN[1:-1]})")]
     problems: list[DefinitionProblem] = []
     lines: dict[str, list[int]] = {}
     for node in tree.iter():
@@ -299,8 +303,11 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
             lines.setdefault(str(node.get("id")), []).append(node.sourceline or 0)
     for element_id, where in lines.items():
         if len(where) > 1:
-            problems.append(bp.problem(bp.DUPLICATE_ID, element_id=element_id, line=where[1] or None,
-                                       ident=_cut(element_id), count=len(where), lines=where))
+            problems.append(bp.problem(
+                bp.DUPLICATE_ID, element_id=element_id, line=where[1] or None, ident=_cut(element_id),
+                count=len(where), lines=where,
+                message=f"the id '{element_id}' is given to {len(where)} elements (lines "
+                        f"{', '.join(str(line) for line in where)}); each id must be unique in the file"))
     problems.extend(_no_id(node) for node in tree.iter()
                     if (_is_flow_element(node) or node.tag == f"{_BPMN}process") and not node.get("id"))
     siblings_of: dict[Any, set[str | None]] = {}  # per container, read once (a flow per element is common)
@@ -311,14 +318,17 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
         if siblings is None:
             siblings = siblings_of[container] = {child.get("id") for child in container if isinstance(child.tag, str)}
         label = _cut(flow.get("name") or flow_id)
-        for attribute, end in (("sourceRef", "source"), ("targetRef", "target")):
+        scope = f"{etree.QName(container).localname} '{container.get('id') or '?'}'"
+        for attribute, end, verb in (("sourceRef", "source", "comes from"), ("targetRef", "target", "goes to")):
             ref = flow.get(attribute)
             if not ref:
-                problems.append(bp.problem(bp.FLOW_NO_END, element_id=flow_id, line=flow.sourceline,
-                                           element=label, end=end))
+                problems.append(bp.problem(
+                    bp.FLOW_NO_END, element_id=flow_id, line=flow.sourceline, element=label, end=end,
+                    message=f"sequence flow '{flow_id}' has no {attribute} (the element it {verb})"))
             elif ref not in siblings or ref == flow_id:
-                problems.append(bp.problem(bp.FLOW_DANGLING, element_id=flow_id, line=flow.sourceline,
-                                           element=label, end=end, ref=_cut(ref)))
+                problems.append(bp.problem(
+                    bp.FLOW_DANGLING, element_id=flow_id, line=flow.sourceline, element=label, end=end, ref=_cut(ref),
+                    message=f"sequence flow '{flow_id}' {verb} '{_cut(ref)}', which is not an element of {scope}"))
     return problems
 
 
@@ -337,30 +347,47 @@ def limit_problems(xml: bytes, limits: DefinitionLimits) -> list[DefinitionProbl
     for process in tree.iter(f"{_BPMN}process"):
         elements = sum(1 for node in process.iter() if _is_flow_element(node))
         if elements > limits.max_elements:
-            problems.append(bp.problem(bp.TOO_MANY_ELEMENTS, element_id=process.get("id"),
-                                       element=_cut(process.get("name") or process.get("id") or "?"),
-                                       count=elements, limit=limits.max_elements))
+            problems.append(bp.problem(
+                bp.TOO_MANY_ELEMENTS, element_id=process.get("id"),
+                element=_cut(process.get("name") or process.get("id") or "?"), count=elements,
+                limit=limits.max_elements,
+                message=f"process '{_cut(process.get('id') or '?')}' has {elements} elements (flow nodes and sequence "
+                        f"flows); at most {limits.max_elements} are allowed (engine.max_process_elements): split it "
+                        "into smaller processes"))
     leaving = Counter((flow.getparent(), flow.get("sourceRef")) for flow in tree.iter(f"{_BPMN}sequenceFlow"))
     for (_container, source), count in leaving.items():
         if count > limits.max_branches and source:
-            problems.append(bp.problem(bp.TOO_MANY_BRANCHES, element_id=source, element=_label(names, source),
-                                       count=count, limit=limits.max_branches))
+            problems.append(bp.problem(
+                bp.TOO_MANY_BRANCHES, element_id=source, element=_label(names, source), count=count,
+                limit=limits.max_branches,
+                message=f"{count} sequence flows leave '{_cut(source)}'; at most {limits.max_branches} branches may "
+                        "leave one element (engine.max_branches)"))
     for container in (*tree.iter(f"{_BPMN}process"), *tree.iter(f"{_BPMN}subProcess")):
         following, undecided = _flow_graph(container)
         looping = _endless_loop(undecided)
         if looping is not None:
-            problems.append(bp.problem(bp.ENDLESS_LOOP, element_id=looping, element=_label(names, looping)))
+            problems.append(bp.problem(
+                bp.ENDLESS_LOOP, element_id=looping, element=_label(names, looping),
+                message=f"the flows from '{_cut(looping)}' lead back to it with nothing to decide whether to go round "
+                        "again (an exclusive, inclusive or event-based gateway, or a condition): the case would loop "
+                        "for ever"))
         length, first = _longest_path(following)
         if length > MAX_PATH:
-            problems.append(bp.problem(bp.PATH_TOO_LONG, element_id=first, element=_label(names, first),
-                                       count=length, limit=MAX_PATH))
+            problems.append(bp.problem(
+                bp.PATH_TOO_LONG, element_id=first, element=_label(names, first), count=length, limit=MAX_PATH,
+                message=f"a path of {length} elements one after another starts at '{_cut(first)}'; the engine "
+                        f"follows a path by recursion and takes at most {MAX_PATH} elements in a row: make it "
+                        "shorter"))
     for cardinality in tree.iter(f"{_BPMN}loopCardinality"):
         text = (cardinality.text or "").strip()
         if text.isdigit() and int(text) > limits.max_branches:
             owner = cardinality.getparent().getparent()
             element = owner.get("id") if owner is not None else None
-            problems.append(bp.problem(bp.TOO_MANY_INSTANCES, element_id=element, element=_label(names, element),
-                                       count=_cut(text), limit=limits.max_branches))
+            problems.append(bp.problem(
+                bp.TOO_MANY_INSTANCES, element_id=element, element=_label(names, element), count=_cut(text),
+                limit=limits.max_branches,
+                message=f"the multi-instance loopCardinality is {_cut(text)}; at most {limits.max_branches} "
+                        "instances are allowed (engine.max_branches)"))
     return problems
 
 
@@ -462,7 +489,8 @@ def _is_flow_element(node: Any) -> bool:
 
 def _no_id(node: Any) -> DefinitionProblem:
     """An element the engine finds by its id that has none (a process's id is its key)."""
-    return bp.problem(bp.NO_ID, line=node.sourceline, kind=etree.QName(node).localname)
+    return bp.problem(bp.NO_ID, line=node.sourceline, kind=etree.QName(node).localname,
+                      message=f"the {etree.QName(node).localname} on line {node.sourceline} has no id")
 
 
 def _cut(text: str) -> str:
@@ -596,13 +624,13 @@ def _problem_from_spiff(exc: BaseException, tree: Any, names: Mapping[str, str],
                         services: Iterable[str] | None) -> DefinitionProblem:
     """A SpiffWorkflow refusal as a problem in the owner's words, on its element."""
     if isinstance(exc, RecursionError) or isinstance(exc.__context__, RecursionError):
-        return bp.problem(bp.TOO_DEEP)
+        return bp.problem(bp.TOO_DEEP, message=_TOO_DEEP)
     message = str(exc.args[0]) if exc.args else str(exc)
     wrapped = _WRAPPED.match(message.strip())
     if wrapped:
         message = wrapped.group(2)
     if message.startswith("RecursionError"):
-        return bp.problem(bp.TOO_DEEP)
+        return bp.problem(bp.TOO_DEEP, message=_TOO_DEEP)
     number = getattr(exc, "line_number", None)
     line = number if isinstance(number, int) and number > 0 else None
     element_id = getattr(exc, "id", None) or (_element_at_line(tree, line) if line else None)
@@ -718,9 +746,11 @@ def _property_problem(found: Any, element: str, label: str) -> DefinitionProblem
     """A property lint's finding on ``element``: its own problem, or English text kept as a detail."""
     if isinstance(found, DefinitionProblem):
         found.element_id = found.element_id or element
-        if "element" in CODES.get(found.code, ()):
-            found.params.setdefault("element", label)
-            found.message = bp.problem(found.code, **found.params).message
+        if "element" in CODES.get(found.code, ()) and "element" not in found.params:
+            made = found.message == bp.problem(found.code, **found.params).message  # not a sentence of its own
+            found.params["element"] = label
+            if made:
+                found.message = bp.problem(found.code, **found.params).message
         return found
     return bp.problem(bp.PROPERTY, element_id=element, element=label, detail=bp.clean(found))
 
@@ -738,7 +768,7 @@ def _lint_task_spec(task_spec: Any, element: str, label: str, names: Mapping[str
             error = check_script(source)
             if error:
                 yield bp.problem(bp.SCRIPT_REFUSED, element_id=element, element=label, which=which,
-                                 detail=bp.clean(error))
+                                 detail=bp.clean(error), message=f"{which} refused: {error}")
     for condition, target in getattr(task_spec, "cond_task_specs", None) or []:
         if condition is None:
             continue
@@ -750,24 +780,26 @@ def _lint_task_spec(task_spec: Any, element: str, label: str, names: Mapping[str
         if error:
             yield bp.problem(bp.CONDITION_REFUSED, element_id=element, element=label,
                              target=_label(names, getattr(target, "bpmn_id", None) or target),
-                             detail=bp.clean(error))
+                             detail=bp.clean(error), message=f"condition of the flow to '{target}' refused: {error}")
     for attr, which in _EXPRESSIONS:
         source = getattr(task_spec, attr, None)
         if isinstance(source, str) and source.strip():
             error = check_expression(source)
             if error:
                 yield bp.problem(bp.EXPRESSION_REFUSED, element_id=element, element=label, which=which,
-                                 detail=bp.clean(error))
+                                 detail=bp.clean(error), message=f"{attr.replace('_', ' ')} refused: {error}")
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         source = param.get("value") if isinstance(param, dict) else None
         if isinstance(source, str) and source.strip():
             error = check_expression(source)
             if error:
                 yield bp.problem(bp.PARAMETER_REFUSED, element_id=element, element=label, name=_cut(str(name)),
-                                 detail=bp.clean(error))
+                                 detail=bp.clean(error), message=f"parameter '{name}' refused: {error}")
     event = getattr(task_spec, "event_definition", None)
     if is_cycle(event) and not _may_repeat(task_spec):
-        yield bp.problem(bp.CYCLE_HERE, element_id=element, element=label)
+        yield bp.problem(bp.CYCLE_HERE, element_id=element, element=label,
+                         message="a timer cycle repeats, which BPMN allows only on a start event or a boundary event; "
+                                 "on this event use a duration (PT1H) or a date-time")
     elif is_timer(event):
         yield from _lint_timer(event, element, label)
 
@@ -786,11 +818,12 @@ def _lint_timer(event: Any, element: str, label: str) -> Iterator[DefinitionProb
     """A timer written as ISO text (``P7D``, quoted by `quote_literal_timers`) or as an expression."""
     expression = (event.expression or "").strip()
     if not expression:
-        yield bp.problem(bp.TIMER_EMPTY, element_id=element, element=label)
+        yield bp.problem(bp.TIMER_EMPTY, element_id=element, element=label, message="timer has no expression")
         return
     error = check_expression(expression)
     if error:
-        yield bp.problem(bp.TIMER_REFUSED, element_id=element, element=label, detail=bp.clean(error))
+        yield bp.problem(bp.TIMER_REFUSED, element_id=element, element=label, detail=bp.clean(error),
+                         message=f"timer expression refused: {error}")
         return
     # A literal can be checked now rather than when the timer starts.
     try:
@@ -799,5 +832,5 @@ def _lint_timer(event: Any, element: str, label: str) -> Iterator[DefinitionProb
         return
     issue = value_issue(event, literal)
     if issue is not None:
-        verdict, params, _message = issue
-        yield bp.problem(_TIMER_ISSUES[verdict], element_id=element, element=label, **params)
+        verdict, params, message = issue
+        yield bp.problem(_TIMER_ISSUES[verdict], element_id=element, element=label, message=message, **params)

@@ -95,7 +95,7 @@ def test_a_start_timer_whose_expression_fails_is_refused_at_deploy(engine, deplo
 
 
 def test_a_duration_where_a_date_belongs_is_refused_at_deploy(engine, deploy):
-    with pytest.raises(InvalidDefinition, match="element 'pause': the timer of «Cooling-off period» has P1D, which is not a date"):
+    with pytest.raises(InvalidDefinition, match="element 'pause': timer value 'P1D' is not an ISO-8601 date-time"):
         deploy("bad_timedate")
 
 

@@ -148,8 +148,8 @@ def test_bad_sla_properties_are_refused_at_deploy(engine, deploy):
         deploy("bad_sla")
     text = str(caught.value)
     assert "element 'review'" in text
-    assert "the deadline of «Review» is refused" in text
-    assert "must read “expression => team”" in text
+    assert "SLA due expression refused" in text
+    assert "must read 'EXPRESSION => group'" in text
 
 
 def test_an_sla_that_fails_at_run_time_does_not_stop_the_case(database_url, clock, deploy_with):
