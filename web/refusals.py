@@ -229,6 +229,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
                                    path=p.get("path"), detail=p.get("detail")),
     "form_too_large": lambda p: _("The form is %(size)s KB; a form may be at most %(limit)s KB.",
                                   size=p.get("size_kb"), limit=p.get("limit_kb")),
+    "form_too_deep": lambda p: _("The form nests more than %(limit)s levels deep; a task form needs only a few.",
+                                 limit=p.get("limit")),
     "form_no_fields": lambda p: _("The form must be an object whose “properties” are its fields."),
     "form_field_name": lambda p: _("The field name %(name)s must start with a Latin letter and hold only Latin "
                                    "letters, digits and “_”.", name=isolate(str(p.get("field")))),

@@ -49,6 +49,8 @@ FORM_NOT_JSON = error_code("form_not_json", "form", "line", "column", "detail")
 FORM_NOT_SCHEMA = error_code("form_not_schema", "form", "path", "detail")
 #: The form is larger than `MAX_FORM_BYTES` (``size_kb``, ``limit_kb``).
 FORM_TOO_LARGE = error_code("form_too_large", "form", "size_kb", "limit_kb")
+#: The form nests deeper than `MAX_FORM_DEPTH` levels (``limit``).
+FORM_TOO_DEEP = error_code("form_too_deep", "form", "limit")
 #: The form is not an object of fields (``properties``) as task pages draw them.
 FORM_NO_FIELDS = error_code("form_no_fields", "form")
 #: A field's name (``field``) is not a plain ASCII name (letters, digits, ``_``).
@@ -70,6 +72,8 @@ FORM_REMOTE_REF = error_code("form_remote_ref", "form", "value")
 
 #: The largest form accepted from the editor.
 MAX_FORM_BYTES = 64 * 1024
+#: The deepest nesting of objects and lists a form may have (a task form needs a few levels).
+MAX_FORM_DEPTH = 20
 #: The field types a task page draws (`web.staff.tasks.form_fields`).
 FIELD_TYPES = ("string", "integer", "number", "boolean", "array")
 #: The ``x-widget`` values a task page knows.
@@ -262,8 +266,22 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
+def _depth(node: Any) -> int:
+    """How deeply ``node`` nests objects and lists (without recursion: it may be anything)."""
+    deepest, pending = 0, [(node, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_FORM_DEPTH:
+                pending.extend((child, level + 1) for child in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def form_problems(key: str, schema: Any) -> list[tuple[str, dict[str, Any]]]:
     """Every problem of a form as (code, params): the metaschema's first, then Tawasul's rules."""
+    if _depth(schema) > MAX_FORM_DEPTH:
+        return [(FORM_TOO_DEEP, {"form": key, "limit": MAX_FORM_DEPTH})]
     errors = sorted(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
@@ -431,14 +449,24 @@ def field_specs(folder: str = str(FORMS_DIR)) -> dict[str, dict[str, Any]]:
     return specs
 
 
-def labelled_data(data: Mapping[str, Any], language: str,
-                  folder: str = str(FORMS_DIR)) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def labelled_data(data: Mapping[str, Any], language: str, folder: str = str(FORMS_DIR),
+                  forms: Mapping[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Case data as labelled fields, from the forms' schemas; the keys no form labels, apart.
+
+    ``forms`` are those the case's version was deployed with (`forms_of_version`): their fields are
+    labelled as that version's forms label them, the others as the files do.
 
     Each field is ``{"name", "label", "kind", "value"}`` with ``kind`` ``boolean``, ``choice``
     (``value`` is then the choice's label), ``list`` or ``text``; the page words booleans itself.
     """
-    specs = field_specs(folder)
+    specs: dict[str, dict[str, Any]] = {}
+    for schema in (forms or {}).values():
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        for name, spec in (properties if isinstance(properties, dict) else {}).items():
+            if isinstance(spec, dict):
+                specs.setdefault(name, spec)
+    for name, spec in field_specs(folder).items():
+        specs.setdefault(name, spec)
     fields, unknown = [], {}
     for name, value in data.items():
         spec = specs.get(name)

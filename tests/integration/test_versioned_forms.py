@@ -128,3 +128,21 @@ def test_a_form_only_in_the_edited_forms_deploys_and_a_broken_one_is_refused_by_
         engine.run(deploy_definition, OWNER, xml.replace(b"Log the inquiry", b"Log it"), "inquiry.bpmn", forms=forms)
     [problem] = refused.value.problems
     assert problem.element_id == "log_inquiry" and "form no label" in problem.message and "topic" in problem.message
+
+
+def test_the_case_page_labels_the_data_as_its_version_forms_do(engine):
+    from workflows.forms import labelled_data
+    from workflows.read.cases import case_page
+
+    forms = forms_for_deploy(INQUIRY, {"inquiry_log.json": _changed_log_form()})
+    with forms_being_deployed(forms):
+        engine.run(deploy_definition, OWNER, INQUIRY, "inquiry.bpmn", note="a topic", forms=forms)
+    instance_id = _start(engine)
+    task = _log_task(engine, instance_id)
+    engine.run(complete_task, RECEPTION, task.id, {"question": "متى؟", "can_answer": True, "topic": "مواعيد"})
+    page = engine.query(case_page, RECEPTION, instance_id)
+    assert page["forms"] == forms
+    fields, unknown = labelled_data(page["data"], "ar", forms=page["forms"])
+    assert {"name": "topic", "label": "موضوع الاستفسار", "kind": "text", "value": "مواعيد"} in fields
+    assert "topic" not in unknown
+    assert "topic" in labelled_data(page["data"], "ar")[1]  # the files alone do not know it

@@ -54,7 +54,7 @@ def case(instance_id: int):
     # Lanes are named by role id in the diagrams (the engine keys on them); draw them in words.
     lanes = {lane: _(lane) for lanes in ROLE_LANES.values() for lane in lanes}
     # Labelled from the forms' schemas; what no form names (ids, engine keys) in a technical section.
-    fields, technical = labelled_data(view["data"], lang)
+    fields, technical = labelled_data(view["data"], lang, forms=view.get("forms"))
     return render_template("case.html", view=view, process_name=process_name(engine.query(process_names), key, lang),
                            case_state=case_state_label(view["status"]), legend=legend(), action_label=action_label,
                            markers_json=json.dumps(markers), deadlines=deadlines,

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from engine.actors import Actor
+from engine.models import ProcessInstance
 from engine.queries import instance_detail
 from workflows.accounts import require_staff
+from workflows.forms import forms_of_version
 from workflows.promises import promise_clock
 from workflows.requests import request_of_instance, status_label
 
@@ -24,7 +26,8 @@ def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: i
 
     The request comes with the status the member reads, in Arabic and English, and the day the
     committee's answer is promised by (None until the request is submitted complete), with its
-    ``clock`` (`workflows.promises.PromiseClock`: paused or running, the days used and paused).
+    ``clock`` (`workflows.promises.PromiseClock`: paused or running, the days used and paused);
+    ``forms``: the task forms the case's version was deployed with (empty for older versions).
 
     Raises:
         Forbidden: a member's account. NotFound: no such instance.
@@ -39,6 +42,8 @@ def case_page(engine: CaseEngine, session: Session, actor: Actor, instance_id: i
         "answer_promised_on": request.answer_promised_on,
         "clock": promise_clock(engine, session, request),
     }
+    instance = session.get(ProcessInstance, instance_id)
+    page["forms"] = (forms_of_version(engine, session, instance.definition_id) if instance else None) or {}
     return page
 
 
