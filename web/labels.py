@@ -40,6 +40,8 @@ ACTIONS: dict[str, Callable[[], str]] = {
     "clock_paused": lambda: _("The clock is paused: waiting for the member"),
     "clock_resumed": lambda: _("The clock runs again: the member answered"),
     "demo_loaded": lambda: _("Demo data loaded"),
+    "migrated": lambda: _("Case moved to another version of its process"),
+    "migration_reverted": lambda: _("Case moved back to the version it was on"),
 }
 
 #: How a task ended (``engine.history.OUTCOMES``).
