@@ -231,6 +231,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
                                   size=p.get("size_kb"), limit=p.get("limit_kb")),
     "form_too_deep": lambda p: _("The form nests more than %(limit)s levels deep; a task form needs only a few.",
                                  limit=p.get("limit")),
+    "form_bad_character": lambda p: _("The form holds a character that no text may hold (a null character or "
+                                      "half of a character pair); remove it."),
     "form_no_fields": lambda p: _("The form must be an object whose “properties” are its fields."),
     "form_field_name": lambda p: _("The field name %(name)s must start with a Latin letter and hold only Latin "
                                    "letters, digits and “_”.", name=isolate(str(p.get("field")))),
@@ -251,12 +253,6 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "form_remote_ref": lambda p: _("The form refers to %(value)s; a form may refer only to its own parts (“#/…”).",
                                    value=p.get("value")),
     # the modeler
-    "not_bpmn": lambda p: (_("This file is not a BPMN 2.0 diagram that can be read (line %(line)s): %(detail)s",
-                             line=p["line"], detail=p.get("detail")) if p.get("line") else
-                           _("This file is not a BPMN 2.0 diagram that can be read: %(detail)s",
-                             detail=p.get("detail"))),
-    "diagram_too_large": lambda p: _("The file is %(size)s KB; a diagram may be at most %(limit)s KB.",
-                                     size=p.get("size_kb"), limit=p.get("limit_kb")),
     "draft_changed": lambda p: _("%(by)s saved this draft on %(at)s, after you opened it. Your change is not "
                                  "saved: reload the draft to see theirs, then make yours again.",
                                  by=p.get("by"), at=_when(p.get("at"))),
@@ -267,6 +263,8 @@ WORDS: dict[str, Callable[[Params], str]] = {
                                    "digits, “-” and “_”.", key=p.get("key")),
     "process_key_taken": lambda p: _("A process with the key %(key)s is deployed; edit its latest version instead.",
                                      key=p.get("key")),
+    "process_name_characters": lambda p: _("“%(field)s” holds a character that cannot be part of a name (a control "
+                                           "character); type the name again.", field=_field(p)),
     "process_name_required": lambda p: ngettext("Give the process a name of at most %(num)s character.",
                                                 "Give the process a name of at most %(num)s characters.",
                                                 int(p.get("limit") or 0)),
@@ -383,6 +381,19 @@ PROBLEM_WORDS: dict[str, Callable[[Params], str]] = {
                                           element=_element(p)),
     "bpmn_many_outgoing": lambda p: _("More than one flow leaves «%(element)s»: let one flow leave it and choose "
                                       "between the ways with a gateway after it.", element=_element(p)),
+    "bpmn_event_ref": lambda p: _("The event «%(element)s» refers to a message, signal, error or escalation the file "
+                                  "does not define: choose one of the file's.", element=_element(p)),
+    "bpmn_catch_nothing": lambda p: _("The event «%(element)s» on a task's border waits for nothing: say what it waits "
+                                      "for (a timer, a message, an error…).", element=_element(p)),
+    "bpmn_no_decision": lambda p: _("The business rule task «%(element)s» uses a decision table (%(ident)s) the system "
+                                    "does not have: decide with a script task or a gateway instead.",
+                                    element=_element(p), ident=p.get("ident")),
+    "bpmn_instances_unsaid": lambda p: _("The repeated task «%(element)s» must say either how many times it repeats "
+                                         "or the list it repeats over, not both or neither.", element=_element(p)),
+    "bpmn_loop_no_limit": lambda p: _("The looping task «%(element)s» must say when it stops (a maximum or a "
+                                      "condition).", element=_element(p)),
+    "bpmn_cancel_outside": lambda p: _("The cancel event «%(element)s» may only be used in a transaction subprocess.",
+                                       element=_element(p)),
     "bpmn_script_missing": lambda p: _("The script task «%(element)s» has no script: write one.", element=_element(p)),
     "bpmn_timer_unknown": lambda p: _("The timer «%(element)s» says neither when, after how long, nor how often it "
                                       "fires: give it a date, a duration or a cycle.", element=_element(p)),

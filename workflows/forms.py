@@ -51,6 +51,8 @@ FORM_NOT_SCHEMA = error_code("form_not_schema", "form", "path", "detail")
 FORM_TOO_LARGE = error_code("form_too_large", "form", "size_kb", "limit_kb")
 #: The form nests deeper than `MAX_FORM_DEPTH` levels (``limit``).
 FORM_TOO_DEEP = error_code("form_too_deep", "form", "limit")
+#: The form holds a character no text may hold (a NUL, or half of a surrogate pair), written as an escape.
+FORM_BAD_CHARACTER = error_code("form_bad_character", "form")
 #: The form is not an object of fields (``properties``) as task pages draw them.
 FORM_NO_FIELDS = error_code("form_no_fields", "form")
 #: A field's name (``field``) is not a plain ASCII name (letters, digits, ``_``).
@@ -266,22 +268,34 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
-def _depth(node: Any) -> int:
-    """How deeply ``node`` nests objects and lists (without recursion: it may be anything)."""
-    deepest, pending = 0, [(node, 1)]
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+def _shape(node: Any) -> tuple[int, bool]:
+    """How deeply ``node`` nests objects and lists, and whether a text in it holds a bad character.
+
+    A bad character is a NUL or a lone surrogate; the walk does not recurse (``node`` may be anything).
+    """
+    deepest, bad, pending = 0, False, [(node, 1)]
     while pending:
         value, level = pending.pop()
-        if isinstance(value, dict | list):
+        if isinstance(value, str):
+            bad = bad or bool(_BAD_CHARACTER.search(value))
+        elif isinstance(value, dict | list):
             deepest = max(deepest, level)
             if level <= MAX_FORM_DEPTH:
-                pending.extend((child, level + 1) for child in (value.values() if isinstance(value, dict) else value))
-    return deepest
+                children = [*value, *value.values()] if isinstance(value, dict) else value
+                pending.extend((child, level + 1) for child in children)
+    return deepest, bad
 
 
 def form_problems(key: str, schema: Any) -> list[tuple[str, dict[str, Any]]]:
     """Every problem of a form as (code, params): the metaschema's first, then Tawasul's rules."""
-    if _depth(schema) > MAX_FORM_DEPTH:
+    depth, bad = _shape(schema)
+    if depth > MAX_FORM_DEPTH:
         return [(FORM_TOO_DEEP, {"form": key, "limit": MAX_FORM_DEPTH})]
+    if bad:  # PostgreSQL keeps neither in a JSON column, and no label needs them
+        return [(FORM_BAD_CHARACTER, {"form": key})]
     errors = sorted(Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(schema),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if errors:
@@ -304,7 +318,7 @@ def parse_form(key: str, text: str) -> dict[str, Any]:
         InvalidInput: too large, not JSON (the line and column named), not a JSON Schema, or
             against Tawasul's rules (`rule_problems`); several problems at once as ``several``.
     """
-    size = len(text.encode("utf-8"))
+    size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FORM_BYTES:
         raise _refuse(key, [(FORM_TOO_LARGE, {"form": key, "size_kb": -(-size // 1024),
                                               "limit_kb": MAX_FORM_BYTES // 1024})])

@@ -116,3 +116,13 @@ def test_forms_for_deploy_takes_the_edited_form_first_and_leaves_out_a_missing_f
     forms = forms_for_deploy(xml, edited)
     assert forms == {"inquiry_log.json": _form(note=FIELD)}  # gone.json: the deploy lint names its tasks
     assert forms["inquiry_log.json"] is not edited["inquiry_log.json"]  # the version's own copy
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"])
+def test_a_character_no_text_may_hold_is_refused_even_written_as_an_escape(escape):
+    text = '{"type": "object", "properties": {"note": {"type": "string", "x-label": {"ar": "a' + escape + '"}}}}'
+    with pytest.raises(InvalidInput) as refused:
+        parse_form("f.json", text)
+    assert refused.value.code == "form_bad_character"
+    with pytest.raises(InvalidInput):
+        parse_form("f.json", '{"type": "object", "properties": {"a' + escape + '": {}}}')

@@ -208,3 +208,33 @@ def test_a_form_no_task_names_is_not_found_and_a_new_one_starts_from_a_template(
 def test_an_administrator_edits_forms_too(client, draft_id):
     _login(client, "admin1")
     assert client.get(_url(draft_id)).status_code == 200
+
+
+def test_odd_input_is_refused_in_words_never_a_server_error(client, engine, draft_id):
+    token = _login(client, "owner1")
+    text = json.dumps(load_form(KEY))
+    for revision in ("²", "9" * 5000, "0", "-1", "", "1.0", "99999999999999999999"):
+        response = client.post(_url(draft_id), data={"csrf_token": token, "revision": revision, "schema": text})
+        assert response.status_code == 400, revision
+    for schema in ('{"type": "object", "properties": {"a": {"type": "string", "x-label": {"ar": "\\u0000"}}}}',
+                   '{"type": "object", "properties": {"a": {"type": "string", "x-label": {"ar": "\\ud800"}}}}',
+                   "[" * 60_000, '{"properties": ' * 300 + "{}" + "}" * 300, " " * 70_000, "null", "[]", ""):
+        saved = client.post(_url(draft_id), data={"csrf_token": token, "revision": 1, "schema": schema})
+        assert saved.status_code == 422, schema[:40]
+        shown = client.post(_url(draft_id, tail="/preview"), data={"csrf_token": token, "schema": schema})
+        assert shown.status_code == 200 and 'data-preview-state="invalid"' in shown.get_data(as_text=True)
+    no_schema = client.post(_url(draft_id), data={"csrf_token": token, "revision": 1})
+    assert no_schema.status_code == 422
+    raw = client.post(_url(draft_id), data=b"csrf_token=" + token.encode() + b"&revision=1&schema=%ED%A0%80",
+                      content_type="application/x-www-form-urlencoded")
+    assert raw.status_code in (400, 422)
+    assert _saved_forms(engine, draft_id) == {}
+
+
+def test_a_form_key_pointing_outside_the_forms_folder_is_a_new_form_never_a_file_read(client, engine):
+    xml = INQUIRY.replace(b'value="inquiry_log.json"', b'value="../../config.yaml"')
+    draft_id = engine.run(import_draft, OWNER, xml, "inquiry.bpmn")
+    _login(client, "owner1")
+    listed = client.get(f"/modeler/drafts/{draft_id}/forms").get_data(as_text=True)
+    assert "../../config.yaml" in listed
+    assert client.get(f"/modeler/drafts/{draft_id}/forms/..%2F..%2Fconfig.yaml").status_code == 404

@@ -9,6 +9,7 @@ with the draft and deployed with its diagram, as part of the new version.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -89,7 +90,7 @@ def save(draft_id: int, form_key: str):
     key = _key(form_key)
     text = request.form.get("schema", "")
     raw_revision = request.form.get("revision", "")
-    if not raw_revision.isdigit() or not 0 < int(raw_revision) < 2**31:
+    if not re.fullmatch(r"[0-9]{1,9}", raw_revision) or int(raw_revision) == 0:
         return _render_page(draft_id, key, text, [_("The page sent no revision of the draft; reload it.")], 400)
     revision = int(raw_revision)
     try:

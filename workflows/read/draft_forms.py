@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from engine.actors import Actor
 from engine.errors import NO_SUCH, InvalidInput, NotFound
 from engine.models import DefinitionDraft
 from workflows.accounts import require_role, users_with_lane
-from workflows.forms import FORMS_DIR, load_form, parse_form, tasks_by_form
+from workflows.forms import FORMS_DIR, MAX_FORM_BYTES, load_form, parse_form, tasks_by_form
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -70,11 +71,17 @@ class FormPreview:
     people: dict[str, list[str]]
 
 
+def _form_file(key: str) -> Path | None:
+    """The file of form ``key`` in ``bpmn/forms`` (never a path outside it), if there is one."""
+    path = FORMS_DIR / key
+    return path if path.resolve().parent == FORMS_DIR.resolve() and path.is_file() else None
+
+
 def _entries(found: DefinitionDraft) -> list[DraftFormEntry]:
     named = tasks_by_form(found.xml)
     keys = [*named, *(key for key in sorted(found.forms or {}) if key not in named)]
     return [DraftFormEntry(key, "draft" if key in (found.forms or {}) else
-                           "file" if (FORMS_DIR / key).is_file() else "new", named.get(key, []))
+                           "file" if _form_file(key) is not None else "new", named.get(key, []))
             for key in keys]
 
 
@@ -107,7 +114,7 @@ def draft_form(engine: CaseEngine, session: Session, actor: Actor, draft_id: int
         try:
             text = json.dumps(load_form(key), ensure_ascii=False, indent=2)
         except InvalidInput:  # a broken file is shown as it is, to be mended here
-            text = (FORMS_DIR / key).read_text(encoding="utf-8", errors="replace")
+            text = (FORMS_DIR / key).read_text(encoding="utf-8", errors="replace")[:MAX_FORM_BYTES]
     else:
         text = json.dumps(NEW_FORM, ensure_ascii=False, indent=2)
     return DraftForm(found.id, found.revision, found.name, entry, text, entries)
