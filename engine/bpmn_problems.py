@@ -82,6 +82,18 @@ FLOW_NO_CONDITION = _code("bpmn_flow_no_condition", "the flow «{element}» leav
                           "has no condition: give it a condition or make it the default flow", "element")
 MANY_OUTGOING = _code("bpmn_many_outgoing", "more than one flow leaves «{element}»: let one flow leave it and "
                       "choose between the ways with a gateway after it", "element")
+EVENT_REF = _code("bpmn_event_ref", "the event «{element}» refers to a message, signal, error or escalation the file "
+                  "does not define: choose one of the file's", "element")
+CATCH_NOTHING = _code("bpmn_catch_nothing", "the event «{element}» on a task's border waits for nothing: say what it "
+                      "waits for (a timer, a message, an error...)", "element")
+NO_DECISION = _code("bpmn_no_decision", "the business rule task «{element}» uses a decision table ({ident}) the "
+                    "system does not have: decide with a script task or a gateway instead", "element", "ident")
+INSTANCES_UNSAID = _code("bpmn_instances_unsaid", "the repeated task «{element}» must say either how many times it "
+                         "repeats or the list it repeats over, not both or neither", "element")
+LOOP_NO_LIMIT = _code("bpmn_loop_no_limit", "the looping task «{element}» must say when it stops (a maximum or a "
+                      "condition)", "element")
+CANCEL_OUTSIDE = _code("bpmn_cancel_outside", "the cancel event «{element}» may only be used in a transaction "
+                       "subprocess", "element")
 SCRIPT_MISSING = _code("bpmn_script_missing", "the script task «{element}» has no script: write one", "element")
 TIMER_UNKNOWN = _code("bpmn_timer_unknown", "the timer «{element}» says neither when, after how long, nor how often "
                       "it fires: give it a date, a duration or a cycle", "element")

@@ -615,6 +615,14 @@ _SPIFF_REFUSALS: list[tuple[re.Pattern[str], str, Callable[[re.Match[str]], dict
     (re.compile(r"Ad hoc subprocesses may not contain start or end events"), bp.ADHOC_START_END, lambda m: {}),
     (re.compile(r"Duplicate process ID: (.*)"), bp.DUPLICATE_PROCESS, lambda m: {"ident": _cut(m.group(1))}),
     (re.compile(r"A Service Task must have an operator"), bp.SERVICE_NO_HANDLER, lambda m: {}),
+    # a messageRef, signalRef, errorRef or escalationRef to nothing (SpiffWorkflow then fails on its own call)
+    (re.compile(r"Expected an? (?:Message|Signal|Error|Escalation) node|raise_validation_exception\(\) got an "
+                r"unexpected keyword argument", re.I), bp.EVENT_REF, lambda m: {}),
+    (re.compile(r"Unsupported Catch Event"), bp.CATCH_NOTHING, lambda m: {}),
+    (re.compile(r'No DMN Diagram available with id "(.*?)"'), bp.NO_DECISION, lambda m: {"ident": _cut(m.group(1))}),
+    (re.compile(r"A multiinstance task must specify"), bp.INSTANCES_UNSAID, lambda m: {}),
+    (re.compile(r"A loopMaximum or loopCondition must be specified"), bp.LOOP_NO_LIMIT, lambda m: {}),
+    (re.compile(r"Cancel Events may only be used with transactions"), bp.CANCEL_OUTSIDE, lambda m: {}),
 ]
 #: ``%r`` of an exception, as SpiffWorkflow wraps a failure while parsing one element.
 _WRAPPED = re.compile(r"^\w+\((['\"])(.*)\1\)$", re.S)
@@ -626,11 +634,11 @@ def _problem_from_spiff(exc: BaseException, tree: Any, names: Mapping[str, str],
     if isinstance(exc, RecursionError) or isinstance(exc.__context__, RecursionError):
         return bp.problem(bp.TOO_DEEP, message=_TOO_DEEP)
     message = str(exc.args[0]) if exc.args else str(exc)
+    if message.startswith("RecursionError"):
+        return bp.problem(bp.TOO_DEEP, message=_TOO_DEEP)
     wrapped = _WRAPPED.match(message.strip())
     if wrapped:
         message = wrapped.group(2)
-    if message.startswith("RecursionError"):
-        return bp.problem(bp.TOO_DEEP, message=_TOO_DEEP)
     number = getattr(exc, "line_number", None)
     line = number if isinstance(number, int) and number > 0 else None
     element_id = getattr(exc, "id", None) or (_element_at_line(tree, line) if line else None)

@@ -53,6 +53,19 @@ def test_a_diagram_from_another_tool_gets_problems_in_the_owners_words(engine, p
     assert engine.query(list_definitions) == []  # a check stores nothing
 
 
+def test_every_diagram_of_the_project_is_checked_without_an_exception(engine):
+    """The project's own diagrams and every test diagram, good or hostile: a list, never a raise."""
+    from tests.support.desk import PROJECT_BPMN_DIR
+
+    paths = sorted([*BPMN_DIR.glob("*.bpmn"), *PROJECT_BPMN_DIR.glob("*.bpmn")])
+    assert len(paths) > 20
+    for path in paths:
+        problems = check_definition(engine, path.read_bytes(), path.name)
+        assert all(p.code in ENGLISH and p.severity in ("error", "warning") for p in problems), (path, problems)
+    for path in PROJECT_BPMN_DIR.glob("*.bpmn"):
+        assert [p for p in check_definition(engine, path.read_bytes(), path.name) if p.severity == "error"] == []
+
+
 @pytest.mark.parametrize("path", FOREIGN, ids=lambda p: p.stem)
 def test_deploy_refuses_with_the_same_problems_as_the_check(engine, path):
     checked = [p.message for p in check_definition(engine, path.read_bytes(), path.name) if p.severity == "error"]
