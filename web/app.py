@@ -19,11 +19,11 @@ from web.errors import register as register_errors
 from web.extensions import babel, csrf, login_manager
 from web.health import bp as health_bp
 from web.i18n import select_locale, template_helpers
-from web.security import register as register_security
-from web.security import secure_cookies
 from web.modeler import register as register_modeler
 from web.modeler.diff import bp as modeler_diff_bp
 from web.modeler.forms import bp as modeler_forms_bp
+from web.security import register as register_security
+from web.security import secure_cookies
 from web.staff import register as register_staff
 from web.supervision import register as register_supervision
 from workflows.bootstrap import CaseEngine, build, install

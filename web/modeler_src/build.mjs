@@ -15,7 +15,7 @@ const outdir = join(here, "..", "static", "build");
 function ruleSource(name) {
   // "name" is a bpmnlint rule; "tawasul/name" one of ours (./rules/NAME.js).
   if (name.startsWith("tawasul/")) {
-    return { key: `rule:tawasul/${name.slice(8)}`, path: `./rules/${name.slice(8)}.js` };
+    return { key: `rule:bpmnlint-plugin-tawasul/${name.slice(8)}`, path: `./rules/${name.slice(8)}.js` };
   }
   return { key: `rule:bpmnlint/${name}`, path: `bpmnlint/rules/${name}` };
 }
@@ -41,6 +41,22 @@ const packLintConfig = {
   },
 };
 
+// The pages' Content-Security-Policy refuses inline style attributes: the properties panel's container
+// is created with one (its height, given by modeler.css instead). Fails loudly if a new version changes it.
+const PANEL_CONTAINER = '<div style="height: 100%" tabindex="-1" class="bio-properties-panel-container"></div>';
+const noInlineStyle = {
+  name: "tawasul-no-inline-style",
+  setup(build) {
+    build.onLoad({ filter: /bpmn-js-properties-panel[\\/]dist[\\/]index\.esm\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      if (!source.includes(PANEL_CONTAINER)) {
+        throw new Error("bpmn-js-properties-panel no longer creates its container as expected: review build.mjs");
+      }
+      return { contents: source.replace(PANEL_CONTAINER, PANEL_CONTAINER.replace('style="height: 100%" ', "")), loader: "js" };
+    });
+  },
+};
+
 await esbuild.build({
   entryPoints: { modeler: join(here, "modeler.js"), diff: join(here, "diff.js") },
   bundle: true,
@@ -52,7 +68,7 @@ await esbuild.build({
   outdir,
   loader: { ".svg": "dataurl", ".woff": "file", ".woff2": "file", ".eot": "file", ".ttf": "file" },
   assetNames: "assets/[name]-[hash]",
-  plugins: [packLintConfig],
+  plugins: [packLintConfig, noInlineStyle],
   logLevel: "warning",
 });
 console.log(`modeler front end built in ${outdir}`);

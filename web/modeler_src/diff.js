@@ -78,8 +78,11 @@ async function main() {
   };
   const body = document.getElementById("diff-changes");
   const rows = [];
+  // An element changed and moved is listed (and marked) once, as changed, "moved too" said in its row.
+  const movedToo = new Set(Object.keys(groups.moved || {}).filter((id) => (groups.changed || {})[id]));
   for (const [kind, entries] of Object.entries(groups)) {
     for (const [id, entry] of Object.entries(entries || {})) {
+      if (kind === "moved" && movedToo.has(id)) continue;
       const bo = kind === "changed" ? entry.model : entry;
       if (!bo || /^bpmn(di)?:(Definitions|BPMNDiagram|BPMNPlane|Collaboration|LaneSet|ExtensionElements|FormalExpression)$/.test(bo.$type || "")) continue;
       for (const side of KINDS[kind].on) {
@@ -87,7 +90,8 @@ async function main() {
         if (registry.get(id)) viewers[side].get("canvas").addMarker(id, KINDS[kind].marker);
       }
       const shown = kind === "removed" ? bo : (viewers.to.get("elementRegistry").get(id)?.businessObject || bo);
-      rows.push({ kind, id, name: nameOf(shown), type: typeOf(bo), detail: describe(kind, entry) });
+      const detail = [describe(kind, entry), movedToo.has(id) ? t("moved on the drawing too") : ""].filter(Boolean);
+      rows.push({ kind, id, name: nameOf(shown), type: typeOf(bo), detail: detail.join("; ") });
     }
   }
   const order = { removed: 0, changed: 1, added: 2, moved: 3 };
@@ -110,14 +114,14 @@ async function main() {
     const [before, after] = running(change.id);
     const cases = cell(row, "");
     cases.className = "diff-running";
-    cases.textContent = t("%(from)s on version %(v)s · %(to)s on version %(w)s")
-      .replace("%(from)s", before).replace("%(v)s", data.fromVersion)
-      .replace("%(to)s", after).replace("%(w)s", data.toVersion);
+    cases.textContent = t("{from} on version {v}, {to} on version {w}")
+      .replace("{from}", before).replace("{v}", data.fromVersion)
+      .replace("{to}", after).replace("{w}", data.toVersion);
     if (before + after > 0) cases.classList.add("fw-bold");
     body.append(row);
   }
   document.getElementById("diff-empty").hidden = rows.length > 0;
-  document.getElementById("diff-count").textContent = t("%(num)s changes").replace("%(num)s", rows.length);
+  document.getElementById("diff-count").textContent = t("Changes: {num}").replace("{num}", rows.length);
   // Moving or zooming one diagram moves the other the same way.
   let syncing = false;
   for (const [side, other] of [["from", "to"], ["to", "from"]]) {

@@ -58,7 +58,7 @@ const problemsCount = $("problems-count");
 
 function say(text, tone = "secondary") {
   statusLine.textContent = text;
-  statusLine.className = `small text-${tone}`;
+  statusLine.className = `small ${tone === "secondary" ? "text-body-emphasis" : `text-${tone}-emphasis`}`;
 }
 
 async function post(url, body) {
@@ -142,8 +142,8 @@ function renderProblems() {
     problemsList.append(item);
   }
   const errors = problems.filter((p) => p.severity === "error").length;
-  problemsCount.textContent = problems.length ? t("%(errors)s errors, %(warnings)s warnings")
-    .replace("%(errors)s", errors).replace("%(warnings)s", problems.length - errors) : t("No problems");
+  problemsCount.textContent = problems.length ? t("Errors: {errors} · warnings: {warnings}")
+    .replace("{errors}", errors).replace("{warnings}", problems.length - errors) : t("No problems");
   $("problems-empty").hidden = problems.length > 0;
   deployButton.disabled = errors > 0 || state.conflicted;
   $("deploy-blocked").hidden = errors === 0;
@@ -222,7 +222,8 @@ function askServerSoon() {
   serverTimer = setTimeout(askServer, 800);
 }
 
-modeler.on("selection.changed", () => requestAnimationFrame(showEntryErrors));
+// (A listener that returns a value stops the event in diagram-js: this one returns nothing.)
+modeler.on("selection.changed", () => { requestAnimationFrame(showEntryErrors); });
 
 // ---------------------------------------------------------------- save, conflict, deploy
 
@@ -297,7 +298,7 @@ $("deploy-form").addEventListener("submit", async (event) => {
   if (answer.status === 200) {
     state.dirty = false;
     const done = (answer.body.deployed || [])[0];
-    say(done ? t("Deployed as version %(version)s.").replace("%(version)s", done.version) : t("Deployed."), "success");
+    say(done ? t("Deployed as version {version}.").replace("{version}", done.version) : t("Deployed."), "success");
     dialog.close();
     if (answer.body.redirect) window.location.assign(answer.body.redirect);
     return;
@@ -327,6 +328,18 @@ modeler.on("commandStack.changed", () => {
 
 // ---------------------------------------------------------------- open the draft
 
+/** The whole diagram in view, unless its labels would be too small to read: then its start, readable. */
+function fit() {
+  const canvas = modeler.get("canvas");
+  canvas.zoom("fit-viewport");
+  if (canvas.zoom() < 0.7) {
+    canvas.zoom(0.7);
+    const box = canvas.viewbox();
+    // The palette covers the canvas's first 120 pixels: the diagram starts to its right.
+    canvas.viewbox({ x: box.inner.x - 130 / 0.7, y: box.inner.y - 20, width: box.width, height: box.height });
+  }
+}
+
 async function open() {
   say(t("Opening the diagram…"));
   let xml;
@@ -342,10 +355,10 @@ async function open() {
     const { warnings } = await modeler.importXML(xml);
     if (warnings && warnings.length) console.warn("import warnings", warnings);
   } catch (error) {
-    say(t("The diagram could not be drawn: %(reason)s").replace("%(reason)s", error.message), "danger");
+    say(t("The diagram could not be drawn: {reason}").replace("{reason}", error.message), "danger");
     return;
   }
-  modeler.get("canvas").zoom("fit-viewport");
+  fit();
   state.dirty = false;
   app.dataset.dirty = "false";
   say(t("Draft opened."));
