@@ -89,12 +89,14 @@ def _examine(engine: CaseEngine, xml: bytes, source: str) -> tuple[list[Definiti
 
 def deploy_definition(
     engine: CaseEngine, session: Session, actor: Actor, xml: bytes, source: str,
-    note: str | None = None, forms: dict[str, Any] | None = None,
+    note: str | None = None, forms: dict[str, Any] | None = None, forms_as_files: bool = False,
 ) -> list[Deployment]:
     """Check (`check_definition`) and store BPMN XML; identical XML returns the existing version.
 
     ``note`` is what the person deploying says of the version; ``forms`` the task forms it is
     deployed with, by form key (kept with the version, so its running cases keep them).
+    ``forms_as_files`` says those forms are what the form files hold now, which is what a version
+    deployed before forms were kept reads: such a version of the same XML is the same content.
 
     Raises:
         InvalidDefinition: `check_definition` found errors (its warnings do not refuse); every
@@ -113,6 +115,11 @@ def deploy_definition(
         existing = session.scalars(
             select(ProcessDefinition).where(ProcessDefinition.key == process.key, ProcessDefinition.sha256 == digest)
         ).first()
+        if existing is None and forms_as_files:
+            # Read in Python: a JSON column's "none" is SQL NULL on older rows and JSON null on newer ones.
+            existing = next((row for row in session.scalars(select(ProcessDefinition).where(
+                ProcessDefinition.key == process.key, ProcessDefinition.sha256 == content_digest(xml, None)))
+                if row.forms is None), None)
         if existing is not None:
             results.append(Deployment(process.key, existing.version, digest, created=False))
             continue

@@ -7,34 +7,34 @@ started from, and a save from an older one is refused, never merged over the new
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine import audit
+from engine import bpmn_problems as bp
 from engine.actors import Actor
-from engine.errors import NO_SUCH, Conflict, InvalidInput, NotFound, error_code
+from engine.errors import NO_SUCH, Conflict, DefinitionProblem, InvalidInput, NotFound, error_code
 from engine.models import DefinitionDraft
 from engine.settings import DefinitionLimits
+from engine.spiff import ParseFailed, limit_problems
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
 
-#: The file is not a BPMN 2.0 diagram we can read (``detail``, technical; ``line`` when known).
-NOT_BPMN = error_code("not_bpmn", "detail", "line")
-#: The file is larger than the definitions' limit (``size_kb``, ``limit_kb``).
-DIAGRAM_TOO_LARGE = error_code("diagram_too_large", "size_kb", "limit_kb")
 #: Someone saved the draft since the revision this save started from (``by``, ``at``).
 DRAFT_CHANGED = error_code("draft_changed", "by", "at")
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _DEFINITIONS = f"{{{BPMN_NS}}}definitions"
 _PROCESS = f"{{{BPMN_NS}}}process"
-#: No entities, no DTD, no network: a draft is untrusted input.
+#: No entities, no DTD, no network: a draft is untrusted input (read once already by `limit_problems`).
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False)
 
 
@@ -51,38 +51,76 @@ def read_head(engine: CaseEngine, xml: bytes, source: str) -> DiagramHead:
     """Check ``xml`` is a readable BPMN 2.0 file (well-formed, no DTD, within the size limit).
 
     Only that: executable or not, complete or not, a draft may be anything a modeling tool writes.
+    A file in UTF-16 or in an encoding its prolog declares (windows-1256, ISO-8859-1) is kept as
+    UTF-8, its prolog saying so; the refusals are the deploy's own problems (`engine.bpmn_problems`).
 
     Raises:
-        InvalidInput: too large, not UTF-8, malformed, with a DTD or entities, or not BPMN.
+        InvalidInput: too large, not text in a known encoding, malformed, with a DTD or entities, or not BPMN.
     """
     limits = DefinitionLimits.from_settings(engine.settings)
     if len(xml) > limits.max_kb * 1024:
-        raise InvalidInput(f"the file is {-(-len(xml) // 1024)} KB; at most {limits.max_kb} KB is allowed",
-                           code=DIAGRAM_TOO_LARGE,
-                           params={"size_kb": -(-len(xml) // 1024), "limit_kb": limits.max_kb})
+        raise _refusal(bp.problem(bp.TOO_LARGE, kb=-(-len(xml) // 1024), limit=limits.max_kb))
+    xml = _as_utf8(xml)
     try:
         text = xml.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _not_bpmn(f"the file is not UTF-8 text ({exc.reason})", None) from None
-    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
-        raise _not_bpmn("the file declares a DTD or entities, which diagrams never need", None)
+        raise _refusal(bp.problem(bp.NOT_UTF8, detail=exc.reason)) from None
     try:
-        root = etree.fromstring(xml, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise _not_bpmn(str(exc.msg or exc).split(" (line")[0], exc.lineno or None) from None
+        limit_problems(xml, limits)  # the same reading as a deploy: a DTD, an entity, malformed XML
+    except ParseFailed as exc:
+        raise _refusal(exc.problems[0]) from None
+    root = etree.fromstring(xml, _PARSER)
     if root.tag != _DEFINITIONS:
-        found = etree.QName(root).localname if isinstance(root.tag, str) else "?"
-        raise _not_bpmn(f"the root element is <{found}>, not BPMN 2.0's <definitions>", None)
+        tag = str(root.tag)[:200]
+        raise _refusal(bp.problem(bp.NOT_BPMN, tag=bp.clean(tag), message=f"the file's root element is {tag}, "
+                                  "not bpmn:definitions"))
     processes = list(root.iter(_PROCESS))
     first = next((p for p in processes if p.get("isExecutable") == "true"), processes[0] if processes else None)
     key = first.get("id") if first is not None else None
+    if key is not None and len(key) > KEY_LIMIT:
+        key = None  # kept as a draft all the same; the deploy's checks name the id that is too long
     name = ((first.get("name") or "").strip() if first is not None else "") or key or PurePath(source).stem or source
     return DiagramHead(text, key, " ".join(name.split())[:400])
 
 
-def _not_bpmn(detail: str, line: int | None) -> InvalidInput:
-    where = f" (line {line})" if line else ""
-    return InvalidInput(f"not a BPMN 2.0 file{where}: {detail}", code=NOT_BPMN, params={"detail": detail, "line": line})
+#: The longest process id a version can have (the width of ``process_definitions.key``).
+KEY_LIMIT = 200
+_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: The encoding an XML prolog declares (the prolog itself is ASCII in every encoding but UTF-16/32).
+_DECLARED = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_DECLARATION = re.compile(r"""^(<\?xml[^>]*?encoding\s*=\s*["'])[A-Za-z0-9._-]{1,40}(["'])""")
+
+
+def _as_utf8(xml: bytes) -> bytes:
+    """``xml`` as UTF-8, from UTF-16 (with its byte order mark) or the single-byte encoding its prolog declares.
+
+    Anything else is returned as it is (UTF-8 already, or refused as not UTF-8 by the caller).
+    """
+    if xml.startswith(_BOMS):
+        try:
+            text = xml.decode("utf-16")
+        except UnicodeDecodeError:
+            return xml
+    else:
+        declared = _DECLARED.match(xml)
+        if declared is None:
+            return xml
+        try:
+            codec = codecs.lookup(declared.group(1).decode("ascii"))
+        except LookupError:
+            return xml
+        if codec.name in ("utf-8", "utf-8-sig") or codec.name.startswith(("utf-16", "utf-32")):
+            return xml
+        try:
+            text = xml.decode(codec.name)
+        except UnicodeDecodeError:
+            return xml
+    return _DECLARATION.sub(r"\1UTF-8\2", text.lstrip("\ufeff"), count=1).encode("utf-8")
+
+
+def _refusal(problem: DefinitionProblem) -> InvalidInput:
+    """A problem of the file as a refusal: its code and parameters, worded by the pages like the deploy's."""
+    return InvalidInput(problem.message, code=problem.code, params=dict(problem.params or {}))
 
 
 def create_draft(
@@ -174,8 +212,9 @@ def mark_deployed(engine: CaseEngine, session: Session, draft: DefinitionDraft, 
 
 def list_drafts(session: Session) -> list[DefinitionDraft]:
     """Every draft, the most recently saved first."""
-    return list(session.scalars(select(DefinitionDraft).order_by(DefinitionDraft.updated_at.desc(),
-                                                                 DefinitionDraft.id.desc())))
+    return list(session.scalars(select(DefinitionDraft)
+                                .options(defer(DefinitionDraft.xml), defer(DefinitionDraft.forms))
+                                .order_by(DefinitionDraft.updated_at.desc(), DefinitionDraft.id.desc())))
 
 
 def delete_draft(engine: CaseEngine, session: Session, actor: Actor, draft_id: int, revision: int) -> None:

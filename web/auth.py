@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
@@ -72,6 +72,11 @@ def unauthorized() -> Response:
     if request.headers.get("HX-Request"):
         response = Response(status=401)
         response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    if request.is_json:  # a page's script (the modeler's save): a reason it can show, never the sign-in page
+        response = jsonify(message=_("You are signed out, so nothing was saved. Sign in again in another tab, "
+                                     "then save again: your changes are still on this page."), signed_out=True)
+        response.status_code = 401
         return response
     flash(_("Sign in to continue."), "info")
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))

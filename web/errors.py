@@ -4,6 +4,7 @@ refusal from below web/ that no view caught, never a traceback."""
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -33,16 +34,22 @@ def _max_mb() -> int:
 def _page(code: int, message: str):
     if request.path.startswith("/api/"):
         return jsonify(error=message), code
+    if request.is_json:  # a page's script (the modeler's editor) reads the reason, never an HTML page
+        return jsonify(message=message), code
     return render_template("error.html", code=code, message=message), code
 
 
-def _has_nul(value: object) -> bool:
-    """True when a NUL is in ``value`` or in any string inside it (walked without recursion)."""
+#: Half of a UTF-16 surrogate pair (JSON may carry one as ``\ud800``): no database or page can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_nul(value: object, pattern: re.Pattern[str] | None = None) -> bool:
+    """True when a NUL (or a match of ``pattern``) is in ``value`` or in any string inside it (no recursion)."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if ("\x00" in item) if pattern is None else bool(pattern.search(item)):
                 return True
         elif isinstance(item, dict):
             pending.extend(item.keys())
@@ -68,6 +75,9 @@ def register(app: Flask) -> None:
                 return _page(400, _("The request could not be understood. Go back and try again."))
         if _has_nul(values):
             return _page(400, _("The request holds a NUL character (\\0), which no field may contain."))
+        if request.is_json and _has_nul(values[-1], _SURROGATE):
+            return _page(400, _("The request holds a character that is not valid text (half of a surrogate pair), "
+                                "which no field may contain."))
         return None
 
     @app.errorhandler(CSRFError)

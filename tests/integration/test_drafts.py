@@ -60,10 +60,11 @@ def test_a_foreign_file_opens_as_a_draft_and_exports_unchanged(engine):
 
 
 @pytest.mark.parametrize(("content", "code"), [
-    (b"<definitions", "not_bpmn"),
-    (b"<?xml version='1.0'?><html/>", "not_bpmn"),
-    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "b">]><definitions/>', "not_bpmn"),
-    (b"\xff\xfe<definitions/>", "not_bpmn"),
+    (b"<definitions", "bpmn_malformed"),
+    (b"<?xml version='1.0'?><html/>", "bpmn_not_bpmn"),
+    (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "b">]><definitions/>', "bpmn_dtd"),
+    (b"<definitions>\xff</definitions>", "bpmn_not_utf8"),
+    (b"\xff\xfe<definitions/>", "bpmn_malformed"),
 ])
 def test_what_is_not_a_bpmn_file_is_refused_and_nothing_is_stored(engine, content, code):
     with pytest.raises(InvalidInput) as refused:
@@ -76,7 +77,28 @@ def test_a_file_past_the_size_limit_is_refused(engine):
     big = FOREIGN.replace("<!-- drawn elsewhere -->", "<!--" + "x" * 3 * 1024 * 1024 + "-->")
     with pytest.raises(InvalidInput) as refused:
         engine.run(import_draft, OWNER, big.encode(), "big.bpmn")
-    assert refused.value.code == "diagram_too_large"
+    assert refused.value.code == "bpmn_too_large"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "iso-8859-1", "windows-1256"])
+def test_a_file_in_utf16_or_a_declared_encoding_opens_as_utf8(engine, encoding):
+    name = "Prüfen" if encoding == "iso-8859-1" else "مراجعة" if encoding == "windows-1256" else "مراجعة Prüfen"
+    text = FOREIGN.replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"').replace("Do it", name)
+    draft_id = engine.run(import_draft, OWNER, text.encode(encoding), "other.bpmn")
+    kept = engine.query(draft_xml, OWNER, draft_id)
+    assert kept == FOREIGN.replace("Do it", name)  # the same text, its prolog now saying UTF-8
+
+
+def test_a_doctype_inside_cdata_or_a_comment_is_text_not_a_dtd(engine):
+    text = FOREIGN.replace("<!-- drawn elsewhere -->", "<!-- no <!DOCTYPE here -->").replace(
+        '<vendor:thing a="1"/>', '<vendor:thing><![CDATA[<!DOCTYPE html><html>Dear member</html>]]></vendor:thing>')
+    assert engine.query(draft_xml, OWNER, engine.run(import_draft, OWNER, text.encode(), "t.bpmn")) == text
+
+
+def test_a_process_id_longer_than_a_version_key_can_be_is_kept_without_a_key(engine):
+    long_id = "P" * 300
+    draft_id = engine.run(import_draft, OWNER, FOREIGN.replace('"Order"', f'"{long_id}"').encode(), "long.bpmn")
+    assert engine.query(draft, OWNER, draft_id)["key"] is None
 
 
 def test_only_process_owners_and_administrators_edit(engine):
@@ -205,3 +227,25 @@ def test_tawasul_deploy_keeps_a_note_given_with_the_files(run_cli, engine):
     assert code == 0, err
     overview = engine.query(modeler_overview, OWNER)
     assert [v["note"] for v in overview["processes"][0]["versions"]] == ["أول إصدار"]
+
+
+def test_an_unchanged_version_deployed_before_forms_were_kept_is_the_same_content(engine, deploy):
+    deploy("review")  # forms=None: deployed the way versions were before
+    engine.run(lambda e, s: s.execute(ProcessDefinition.__table__.update().values(forms=None)))
+    draft_id = engine.run(edit_version, OWNER, "review")
+    [again] = engine.run(deploy_draft, OWNER, draft_id, 1, "nothing changed")
+    assert (again.version, again.created) == (1, False)
+
+
+def test_a_new_process_name_with_a_control_character_names_the_field(engine):
+    with pytest.raises(InvalidInput) as refused:
+        engine.run(new_process, OWNER, "complaint", "طلب\x01جديد")
+    assert refused.value.code == "process_name_characters" and refused.value.params == {"field": "name_ar"}
+
+
+def test_the_cli_exports_a_file_without_a_final_newline_byte_for_byte(run_cli, tmp_path):
+    path = tmp_path / "order.bpmn"
+    path.write_bytes(FOREIGN.rstrip("\n").encode())
+    code, out, _ = run_cli("drafts", "import", str(path))
+    code, exported, _ = run_cli("drafts", "export", str(json.loads(out)["draft_id"]))
+    assert code == 0 and exported == FOREIGN.rstrip("\n")

@@ -129,8 +129,9 @@ def main(argv: Sequence[str] | None = None, engine_factory: Callable[[], CaseEng
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set TAWASUL_DEBUG=1 for details)", 1)
     if result is not None:
         try:
-            if isinstance(result, PlainText):
-                sys.stdout.write(result if result.endswith("\n") else result + "\n")
+            if isinstance(result, PlainText):  # a file's content, byte for byte
+                sys.stdout.flush()
+                sys.stdout.buffer.write(result.encode("utf-8"))
             else:
                 json.dump(result, sys.stdout, ensure_ascii=False, default=str)
                 sys.stdout.write("\n")

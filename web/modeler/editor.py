@@ -6,7 +6,9 @@ problems (the server's lint, in the page's language) and deploy (with a required
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,10 +19,29 @@ from engine.errors import Conflict, DefinitionProblem, EngineError, Forbidden, I
 from web.current import current_engine as _engine
 from web.current import owner_actor
 from web.refusals import problem_text, refusal
-from workflows.operations.drafts import deploy_draft, discard_draft, edit_version, import_draft, new_process, save_draft
+from workflows.operations.drafts import (
+    DRAFT_CHANGED,
+    deploy_draft,
+    discard_draft,
+    edit_version,
+    import_draft,
+    new_process,
+    save_draft,
+)
 from workflows.read.drafts import draft, draft_xml, editor_choices, modeler_overview, problems
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
+
+#: What a downloaded file's name keeps of a process id: letters (any script), digits, "-", "_" and ".".
+_SAFE_NAME = re.compile(r"[^\w.-]")
+#: A version or revision as a form sends it: ASCII digits, and not more than a database integer holds.
+_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def _number(text: str) -> int | None:
+    """``text`` as a whole number from a form, or None when it is not one (never a 500 on "²" or 10**5000)."""
+    text = text.strip()
+    return int(text) if _NUMBER.fullmatch(text) else None
 
 #: The largest upload or JSON body the editor sends (a diagram is refused past its own limit first).
 MAX_BODY = 8 * 1024 * 1024
@@ -97,9 +118,11 @@ def new():
 @login_required
 def edit_process(key: str):
     actor = owner_actor()
-    version = request.form.get("version", "").strip()
+    version = request.form.get("version", "")
+    if version.strip() and _number(version) is None:
+        abort(404)
     try:
-        draft_id = _engine().run(edit_version, actor, key, int(version) if version.isdigit() else None)
+        draft_id = _engine().run(edit_version, actor, key, _number(version))
     except Forbidden:
         abort(403)
     except NotFound:
@@ -135,9 +158,15 @@ def export(draft_id: int):
     actor = owner_actor()
     shown = _query(draft, actor, draft_id)
     text = _query(draft_xml, actor, draft_id)
-    name = f"{shown['key'] or 'diagram'}.bpmn"
-    return Response(text, mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    stem = _SAFE_NAME.sub("", shown["key"] or "")[:100] or f"draft-{draft_id}"
+    response = Response(text, mimetype="application/xml", headers={"Cache-Control": "no-store"})
+    name = f"{stem}.bpmn"
+    if name.isascii():
+        response.headers.set("Content-Disposition", "attachment", filename=name)
+    else:  # RFC 6266/5987: an ASCII name for old clients, the real one percent-encoded in UTF-8
+        response.headers["Content-Disposition"] = (f'attachment; filename="draft-{draft_id}.bpmn"; '
+                                                   f"filename*=UTF-8''{quote(name)}")
+    return response
 
 
 def _body() -> dict[str, Any]:
@@ -189,9 +218,11 @@ def _refused(exc: EngineError) -> Response:
                                          "names each one."), "problems": _problem_rows(exc.problems)})
         response.status_code = 422
         return response
-    body: dict[str, Any] = {"message": refusal(exc)}
+    body: dict[str, Any] = {"message": refusal(exc), "code": exc.code}
     if isinstance(exc, Conflict):
-        body.update(by=exc.params.get("by"), code=exc.code)
+        # Only a save by someone else asks for a reload; any other conflict (another change at the same
+        # moment, a busy database) is worth trying again, with the drawing kept on the page.
+        body.update(by=exc.params.get("by"), reload=exc.code == DRAFT_CHANGED, retry=exc.code != DRAFT_CHANGED)
     response = jsonify(body)
     response.status_code = 409 if isinstance(exc, Conflict) else 422
     return response
@@ -244,9 +275,8 @@ def deploy(draft_id: int):
 @login_required
 def delete(draft_id: int):
     actor = owner_actor()
-    revision = request.form.get("revision", "")
     try:
-        _engine().run(discard_draft, actor, draft_id, int(revision) if revision.isdigit() else 0)
+        _engine().run(discard_draft, actor, draft_id, _number(request.form.get("revision", "")) or 0)
     except Forbidden:
         abort(403)
     except NotFound:

@@ -35,5 +35,6 @@ def deploy(
     for xml, source in files:
         forms = forms_for_deploy(xml, None)
         with forms_being_deployed(forms):
-            results.extend(deploy_definition(engine, session, actor, xml, source, note=note, forms=forms))
+            results.extend(deploy_definition(engine, session, actor, xml, source, note=note, forms=forms,
+                                             forms_as_files=True))
     return results

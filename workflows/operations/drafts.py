@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine import drafts as store
 from engine.actors import Actor
 from engine.definitions import Deployment, deploy_definition, find_definition
+from engine.drafts import DRAFT_CHANGED
 from engine.errors import Conflict, InvalidInput, error_code
 from engine.models import ProcessDefinition
 from workflows.accounts import require_role
@@ -30,13 +31,20 @@ NOTE_REQUIRED = error_code("note_required", "limit")
 BAD_PROCESS_KEY = error_code("bad_process_key", "key")
 #: A new process's key is taken by a deployed process (``key``).
 PROCESS_KEY_TAKEN = error_code("process_key_taken", "key")
+#: A new process's name (``field``: name_ar or name_en) holds a control character.
+PROCESS_NAME_CHARACTERS = error_code("process_name_characters", "field")
 #: A new process needs a name (``limit``: its longest length).
 PROCESS_NAME_REQUIRED = error_code("process_name_required", "limit")
+
+__all__ = ["DRAFT_CHANGED", "deploy_draft", "discard_draft", "edit_version", "import_draft", "new_process",
+           "save_draft"]
 
 OWNERS = ("process_owner", "administrator")
 NOTE_LIMIT = 2000
 NAME_LIMIT = 200
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,99}$")
+#: Characters no name may hold (XML cannot carry most of them).
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
 def import_draft(engine: CaseEngine, session: Session, actor: Actor, xml: bytes, source: str) -> int:
@@ -78,6 +86,9 @@ def new_process(engine: CaseEngine, session: Session, actor: Actor, key: str, na
     if not _KEY.match(key):
         raise InvalidInput(f"the key {key!r} must start with a Latin letter and hold only Latin letters, digits, "
                            "- and _", code=BAD_PROCESS_KEY, params={"key": key})
+    if _CONTROL.search(name + name_en):
+        raise InvalidInput("a process name may not hold control characters", code=PROCESS_NAME_CHARACTERS,
+                           params={"field": "name_en" if _CONTROL.search(name_en) else "name_ar"})
     if not name or len(name) > NAME_LIMIT or len(name_en) > NAME_LIMIT:
         raise InvalidInput(f"give the process a name of at most {NAME_LIMIT} characters",
                            code=PROCESS_NAME_REQUIRED, params={"limit": NAME_LIMIT})
@@ -150,7 +161,8 @@ def deploy_draft(engine: CaseEngine, session: Session, actor: Actor, draft_id: i
     content = draft.xml.encode("utf-8")
     forms = forms_for_deploy(content, draft.forms)
     with forms_being_deployed(forms):  # the deploy's lint checks these forms, the draft's edits included
-        deployed = deploy_definition(engine, session, actor, content, draft.source, note=note, forms=forms or None)
+        deployed = deploy_definition(engine, session, actor, content, draft.source, note=note, forms=forms or None,
+                                     forms_as_files=forms == forms_for_deploy(content, None))
     mine = [d for d in deployed if d.key == draft.key] or deployed
     if mine:
         store.mark_deployed(engine, session, draft, mine[0].version)
