@@ -146,6 +146,25 @@ def test_a_case_at_every_wait_state_moves_to_a_version_with_a_task_added_and_run
     assert desk.detail(request)["status"] == "completed"
 
 
+@pytest.mark.parametrize(("path", "stop"), WAIT_STATES, ids=[f"{p}@{s}" for p, s in WAIT_STATES])
+def test_a_case_at_every_wait_state_moves_with_its_task_renamed_and_mapped_and_runs_to_the_end(desk, engine,
+                                                                                                path, stop):
+    key, service, steps = PATHS[path]
+    request = desk.open(service)
+    _drive(desk, request, steps[:stop])
+    at = steps[stop][0]
+    [before] = _open(engine, request.instance_id)
+    _deploy(engine, rename(_xml(key), at, f"{at}_v2"), key)
+    assert run_batch(engine, OWNER, key, 1, 2)["moved"] == []  # the renamed id needs the owner's word
+    assert run_batch(engine, OWNER, key, 1, 2, mapping={at: f"{at}_v2"})["moved"] == [request.instance_id]
+    [after] = _open(engine, request.instance_id)
+    assert (after.id, after.element_id, after.due_at, after.lane) == (before.id, f"{at}_v2", before.due_at,
+                                                                       before.lane)
+    renamed = [(f"{e}_v2" if e == at else e, *rest) for e, *rest in steps[stop:]]
+    _drive(desk, request, renamed)
+    assert desk.detail(request)["status"] == "completed"
+
+
 def test_a_task_added_after_the_current_one_opens_when_it_completes_and_the_open_task_keeps_its_claim(desk,
                                                                                                      engine):
     request = desk.open("financial_support")
