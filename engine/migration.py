@@ -314,7 +314,12 @@ def _follow_tasks(session: Session, loaded: casestore.LoadedCase, tasks: dict[st
                       "form_key": old_props.get("formKey") or old_props.get("formJsonSchemaFilename")}
         if values == old_values:
             continue
+        group = values.pop("candidate_group")
         session.connection().execute(update(_TASKS).where(_TASKS.c.id == task_id).values(**values))
+        # The group follows the lane, unless an escalation gave the task to another group.
+        session.connection().execute(update(_TASKS).where(_TASKS.c.id == task_id,
+                                                          _TASKS.c.candidate_group == old_values["candidate_group"])
+                                     .values(candidate_group=group))
         if after.element_id != before.element_id:
             session.connection().execute(update(_JOBS).where(_JOBS.c.instance_id == loaded.row.id,
                                                              _JOBS.c.task_id == task_id)

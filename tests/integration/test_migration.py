@@ -243,6 +243,25 @@ def test_a_renamed_task_needs_a_mapping_and_moves_with_it(desk, engine):
     assert desk.detail(request)["status"] == "completed"
 
 
+def test_an_escalated_task_keeps_its_group_and_level_when_its_element_is_renamed(desk, engine, clock):
+    from datetime import UTC, datetime
+
+    request = desk.open("financial_support")
+    _drive(desk, request, PATHS["member_request/referral"][2][:1])
+    desk.verify_all(request)
+    desk.complete(RECEPTION, request, "check_data", {"complete": True, "needs_referral": False})
+    desk.complete(RECEPTION, request, "acknowledgement", _ACK[2])
+    clock.set(datetime(2026, 12, 15, 8, tzinfo=UTC))  # ten working days: late, escalated to the supervisor
+    fire_due_timers(engine)
+    [late] = _open(engine, request.instance_id)
+    assert (late.candidate_group, late.escalation_level) == ("supervisor", 1)
+    _deploy(engine, rename(_xml("member_request"), "committee_review", "committee_study"), "member_request")
+    run_batch(engine, OWNER, "member_request", 1, 2, mapping={"committee_review": "committee_study"})
+    [after] = _open(engine, request.instance_id)
+    assert (after.element_id, after.candidate_group, after.escalation_level, after.due_at) == (
+        "committee_study", "supervisor", 1, late.due_at)
+
+
 def test_a_mapping_to_an_element_of_another_type_is_refused(desk, engine):
     request = desk.open("financial_support")
     _deploy(engine, rename(_xml("member_request"), "intake", "reception_visit"), "member_request")
