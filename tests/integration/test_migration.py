@@ -568,3 +568,24 @@ def test_a_boundary_event_added_to_the_active_task_blocks_the_case(engine):
     [blocked] = engine.query(plan_cases, OWNER, "reminders", 1, 2, None, "keep")["blocked"]
     assert [p["code"] for p in blocked["problems"]] == ["migration_boundary_added"]
     assert blocked["problems"][0]["params"] == {"element": "provide_documents"}
+
+
+@pytest.mark.parametrize("done_first", [[], ["check_a"], ["check_b"]], ids=["both_open", "a_done", "b_done"])
+def test_a_case_in_parallel_branches_moves_and_its_join_still_waits_for_both(engine, deploy, done_first):
+    deploy("parallel_review")
+    row = engine.run(start_instance, SYSTEM, "parallel_review")
+    for element in done_first:
+        [task] = [t for t in _open(engine, row.id) if t.element_id == element]
+        engine.run(engine_complete, SYSTEM, task.id, {})
+    before = _open(engine, row.id)
+    _deploy(engine, add_task_after(_xml("parallel_review"), "review", "archive", "Archive"), "parallel_review")
+    assert run_batch(engine, OWNER, "parallel_review", 1, 2)["moved"] == [row.id]
+    assert [t.id for t in _open(engine, row.id)] == [t.id for t in before]
+    for task in _open(engine, row.id):
+        assert [t.element_id for t in _open(engine, row.id) if t.element_id == "review"] == []
+        engine.run(engine_complete, SYSTEM, task.id, {})
+    for element in ("review", "archive"):
+        [task] = _open(engine, row.id)
+        assert task.element_id == element
+        engine.run(engine_complete, SYSTEM, task.id, {})
+    assert engine.query(instance_detail, row.id)["status"] == "completed"
