@@ -227,3 +227,13 @@ def test_a_wrong_plain_sla_value_is_refused_on_its_task(engine):
     [problem] = check_definition(engine, xml, "t.bpmn")
     assert (problem.code, problem.element_id, problem.params) == (
         "bpmn_sla_value", "follow_up", {"which": "deadline", "value": "P3Q", "element": "Follow up"})
+
+
+def test_a_form_that_does_not_exist_is_named_on_its_task(engine):
+    from tests.support.desk import PROJECT_BPMN_DIR
+
+    xml = (PROJECT_BPMN_DIR / "inquiry.bpmn").read_bytes().replace(b'value="inquiry_log.json"', b'value="nope.json"')
+    [problem] = [p for p in check_definition(engine, xml, "inquiry.bpmn") if p.severity == "error"]
+    assert (problem.code, problem.params["form"]) == ("bpmn_form_missing", "nope.json")
+    assert problem.element_id and problem.params["element"] and problem.params["detail"]
+    assert problem.message.startswith("formKey: ")  # the CLI's sentence, as before
