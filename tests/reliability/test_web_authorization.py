@@ -279,6 +279,7 @@ RULES: dict[str, Rule] = {
     "modeler_forms.editor": staff(*OWNING),
     "modeler_forms.save": staff(*OWNING),
     "modeler_forms.preview": staff(*OWNING),
+    "modeler_forms.discard": staff(*OWNING),
 }
 
 def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
@@ -318,7 +319,7 @@ def url_values(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
         "modeler_migrate.move": lambda: {"key": "inquiry"},
         "modeler_forms.index": lambda: {"draft_id": ids["draft"]},
         **{f"modeler_forms.{name}": (lambda: {"draft_id": ids["draft"], "form_key": "inquiry_log.json"})
-           for name in ("editor", "save", "preview")},
+           for name in ("editor", "save", "preview", "discard")},
         **{f"modeler.{name}": (lambda: {"draft_id": ids["draft"]})
            for name in ("edit", "xml", "export", "save", "check", "deploy", "delete")},
     }
@@ -344,6 +345,7 @@ FORMS: dict[str, dict[str, Any]] = {
     "modeler_migrate.move": {"from": "1", "to": "2"},
     "modeler_forms.save": {"revision": "1", "schema": '{"type": "object", "properties": {}}'},
     "modeler_forms.preview": {"schema": '{"type": "object", "properties": {}}'},
+    "modeler_forms.discard": {"revision": "1"},
 }
 
 

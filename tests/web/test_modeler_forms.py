@@ -238,3 +238,23 @@ def test_a_form_key_pointing_outside_the_forms_folder_is_a_new_form_never_a_file
     listed = client.get(f"/modeler/drafts/{draft_id}/forms").get_data(as_text=True)
     assert "../../config.yaml" in listed
     assert client.get(f"/modeler/drafts/{draft_id}/forms/..%2F..%2Fconfig.yaml").status_code == 404
+
+
+def test_dropping_the_draft_edit_goes_back_to_the_file_revision_checked(client, engine, draft_id):
+    _login(client, "owner1")
+    _, page = _page(client, draft_id)
+    token = csrf_token(page)
+    assert 'id="discard-form"' not in page  # nothing edited yet
+    assert client.post(_url(draft_id, tail="/discard"), data={"csrf_token": token, "revision": 1}).status_code == 404
+    client.post(_url(draft_id), data={"csrf_token": token, "revision": 1, "schema": _with_label(load_form(KEY), "أ")})
+    _, page = _page(client, draft_id)
+    assert 'id="discard-form"' in page
+    stale = client.post(_url(draft_id, tail="/discard"), data={"csrf_token": token, "revision": 1})
+    assert stale.status_code == 409 and KEY in _saved_forms(engine, draft_id)
+    assert client.post(_url(draft_id, tail="/discard"), data={"csrf_token": token, "revision": "²"}).status_code == 400
+    dropped = client.post(_url(draft_id, tail="/discard"), data={"csrf_token": token, "revision": 2})
+    assert dropped.status_code == 302 and _saved_forms(engine, draft_id) == {}
+    _, page = _page(client, draft_id)
+    assert json.loads(_text(page)) == load_form(KEY) and _revision(page) == 3
+    _login(client, "rana")
+    assert client.post(_url(draft_id, tail="/discard"), data={"csrf_token": token, "revision": 3}).status_code == 403

@@ -22,7 +22,7 @@ from web.current import current_engine as _engine
 from web.current import owner_actor
 from web.refusals import refusal, wording
 from web.task_form import form_fields
-from workflows.operations.draft_forms import save_draft_form
+from workflows.operations.draft_forms import discard_draft_form, save_draft_form
 from workflows.read.draft_forms import draft_form, draft_forms, preview_form
 
 bp = Blueprint("modeler_forms", __name__, url_prefix="/modeler")
@@ -105,6 +105,26 @@ def save(draft_id: int, form_key: str):
         return _render_page(draft_id, key, text, _problems(exc), 422, revision=revision)
     flash(_("The form is saved with the draft. It is deployed with the diagram, as part of its next version."),
           "success")
+    return redirect(url_for("modeler_forms.editor", draft_id=draft_id, form_key=key))
+
+
+@bp.post("/drafts/<int:draft_id>/forms/<form_key>/discard")
+@login_required
+def discard(draft_id: int, form_key: str):
+    actor = owner_actor()
+    key = _key(form_key)
+    raw_revision = request.form.get("revision", "")
+    if not re.fullmatch(r"[0-9]{1,9}", raw_revision) or int(raw_revision) == 0:
+        return _render_page(draft_id, key, None, [_("The page sent no revision of the draft; reload it.")], 400)
+    try:
+        _engine().run(discard_draft_form, actor, draft_id, int(raw_revision), key)
+    except Forbidden:
+        abort(403)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        return _render_page(draft_id, key, None, [], 409, conflict=refusal(exc), revision=int(raw_revision))
+    flash(_("The draft's edit of the form is dropped: the form is as it was before it was edited."), "success")
     return redirect(url_for("modeler_forms.editor", draft_id=draft_id, form_key=key))
 
 

@@ -45,3 +45,25 @@ def save_draft_form(engine: CaseEngine, session: Session, actor: Actor, draft_id
     audit.record(session, engine.clock.now(), actor, "draft_form_saved",
                  summary={"draft": draft_id, "form": key, "revision": saved.revision})
     return {"revision": saved.revision, "saved_at": saved.updated_at}
+
+
+def discard_draft_form(engine: CaseEngine, session: Session, actor: Actor, draft_id: int, revision: int,
+                       key: str) -> dict[str, Any]:
+    """Drop the draft's edit of form ``key``: the draft goes back to the form's file (a new revision).
+
+    Raises:
+        Forbidden: not a process owner or administrator.
+        NotFound: no such draft, or the draft has no edit of ``key``.
+        Conflict: someone saved the draft since ``revision`` (who and when).
+    """
+    require_role(actor, *OWNERS)
+    draft = store.get_draft(session, draft_id)
+    if key not in (draft.forms or {}):
+        raise NotFound(f"draft {draft_id} has no edit of form {key!r}", code=NO_SUCH,
+                       params={"what": "form", "ident": key})
+    store.check_revision(draft, revision)
+    kept = {name: schema for name, schema in draft.forms.items() if name != key}
+    saved = store.save_draft(engine, session, actor, draft_id, revision, forms=kept)
+    audit.record(session, engine.clock.now(), actor, "draft_form_discarded",
+                 summary={"draft": draft_id, "form": key, "revision": saved.revision})
+    return {"revision": saved.revision, "saved_at": saved.updated_at}
