@@ -52,14 +52,14 @@ def _open(page, live_server, draft_id, lang):
     assert page.evaluate("window.cspViolations") == []  # nothing refused by the Content-Security-Policy
 
 
-def _click(page, element_id):
+def _click(page, element_id, hit=".djs-hit"):
     """Bring an element of the diagram into view (past the palette) and click it, as the owner would."""
     page.evaluate("""id => {
         const modeler = window.tawasulModeler;
         modeler.get("canvas").scrollToElement(modeler.get("elementRegistry").get(id),
                                               { top: 100, bottom: 100, left: 200, right: 100 });
     }""", element_id)
-    page.locator(f"#modeler-canvas .djs-element[data-element-id='{element_id}'] .djs-hit").first.click()
+    page.locator(f"#modeler-canvas .djs-element[data-element-id='{element_id}'] {hit}").first.click()
 
 
 def _with_script() -> str:
@@ -201,3 +201,59 @@ def test_a_second_owner_saving_the_same_draft_is_told_and_can_reload(page, live_
     page.locator("#conflict-reload").click()
     page.locator("#modeler-app[data-revision='2'][data-ready='true']").wait_for(timeout=20000)
     assert json.loads(page.locator("#modeler-app").get_attribute("data-lists"))["forms"]
+
+
+def _semantics(xml: str) -> list[tuple]:
+    """Every element of a diagram with its attributes and text: what a round trip must keep."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode("utf-8"))
+    return sorted((element.tag, tuple(sorted(element.attrib.items())), (element.text or "").strip())
+                  for element in root.iter() if isinstance(element.tag, str))
+
+
+@pytest.mark.parametrize("key", ["member_request", "inquiry", "membership_registration"])
+def test_todays_diagrams_go_round_the_editor_unchanged(page, live_server, engine, owner, key):
+    draft_id = engine.run(edit_version, OWNER, key, None)
+    sign_in(page, live_server, "owner1")
+    _open(page, live_server, draft_id, "en")
+    exported = page.evaluate("async () => (await window.tawasulModeler.saveXML({ format: true })).xml")
+    deployed = _versions(engine, key)[0][2]
+    assert _semantics(exported) == _semantics(deployed)
+    # bpmnlint runs in the browser: its warnings are listed beside the server's (none here).
+    app = page.locator("#modeler-app")
+    assert app.get_attribute("data-errors") == "0"
+    assert page.locator("#problems-list li[data-source='server']").count() == 0
+
+
+def test_the_panel_offers_the_registered_handlers_and_the_roles_and_keeps_ids_latin(page, live_server, engine,
+                                                                                    owner):
+    draft_id = engine.run(edit_version, OWNER, "inquiry", None)
+    sign_in(page, live_server, "owner1")
+    _open(page, live_server, draft_id, "en")
+    panel = page.locator("#modeler-properties")
+    _click(page, "notify_answered")
+    handler = panel.locator("[data-entry-id='tawasul-handler'] select")
+    handler.wait_for()
+    assert handler.input_value() == "notify_member"
+    offered = handler.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert {"notify_member", "set_status"} <= set(offered)
+    handler.select_option("set_status")
+    xml = page.evaluate("async () => (await window.tawasulModeler.saveXML()).xml")
+    assert 'serviceTaskOperator id="set_status" resultVariable="set_status_result"' in xml
+    assert 'spiffworkflow:parameter id="template"' in xml  # its parameters are kept
+    lanes = json.loads(page.locator("#modeler-app").get_attribute("data-lists"))["lanes"]
+    assert {"key": "reception", "label": "Reception (reception)"} in lanes or any(
+        lane["key"] == "reception" for lane in lanes)
+    lane_id = page.evaluate("""() => window.tawasulModeler.get('elementRegistry')
+        .filter(e => e.type === 'bpmn:Lane')[0].id""")
+    _click(page, lane_id, ".djs-hit-all")  # the lane's band with its name
+    role = panel.locator("[data-entry-id='tawasul-role'] select")
+    role.wait_for()
+    assert role.input_value() in {lane["key"] for lane in lanes}
+    # Ids stay Latin (names may be Arabic): the panel refuses an Arabic id, the element keeps its own.
+    _click(page, "log_inquiry")
+    ident = panel.locator("[data-entry-id='id'] input")
+    ident.fill("تسجيل")
+    panel.locator("[data-entry-id='id'] .bio-properties-panel-error").wait_for()
+    assert page.evaluate("() => window.tawasulModeler.get('elementRegistry').get('log_inquiry') !== undefined")

@@ -13,10 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, "..", "static", "build");
 
 function ruleSource(name) {
-  // "name" is a bpmnlint rule; "tawasul/name" one of ours (./rules/NAME.js).
-  if (name.startsWith("tawasul/")) {
-    return { key: `rule:bpmnlint-plugin-tawasul/${name.slice(8)}`, path: `./rules/${name.slice(8)}.js` };
-  }
+  // A rule of bpmnlint itself, as bpmnlint's static resolver looks it up.
   return { key: `rule:bpmnlint/${name}`, path: `bpmnlint/rules/${name}` };
 }
 

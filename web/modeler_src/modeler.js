@@ -187,7 +187,7 @@ modeler.on("linting.completed", ({ issues }) => {
   for (const [id, reports] of Object.entries(issues)) {
     for (const report of reports) {
       if (report.category !== "error" && report.category !== "warn") continue;
-      const rule = String(report.rule || "").replace(/^bpmnlint\//, "").replace(/^tawasul\//, "");
+      const rule = String(report.rule || "").replace(/^bpmnlint\//, "");
       found.push({
         element_id: report.actualElementId || id,
         message: ruleWords[rule] || report.message,
