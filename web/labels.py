@@ -42,6 +42,10 @@ ACTIONS: dict[str, Callable[[], str]] = {
     "demo_loaded": lambda: _("Demo data loaded"),
     "migrated": lambda: _("Case moved to another version of its process"),
     "migration_reverted": lambda: _("Case moved back to the version it was on"),
+    "draft_created": lambda: _("Draft of a diagram opened"),
+    "draft_deleted": lambda: _("Draft of a diagram deleted"),
+    "draft_form_saved": lambda: _("Form of a draft saved"),
+    "draft_form_discarded": lambda: _("Form of a draft set back to its file"),
 }
 
 #: How a task ended (``engine.history.OUTCOMES``).

@@ -253,16 +253,18 @@ WORDS: dict[str, Callable[[Params], str]] = {
     "form_remote_ref": lambda p: _("The form refers to %(value)s; a form may refer only to its own parts (“#/…”).",
                                    value=p.get("value")),
     # the modeler
-    "draft_changed": lambda p: _("%(by)s saved this draft on %(at)s, after you opened it. Your change is not "
-                                 "saved: reload the draft to see theirs, then make yours again.",
-                                 by=p.get("by"), at=_when(p.get("at"))),
+    "draft_changed": lambda p: (_("%(by)s saved this draft on %(at)s, after you opened it. Your change is not "
+                                  "saved: reload the draft to see theirs, then make yours again.",
+                                  by=p["by"], at=_when(p.get("at"))) if p.get("by") else
+                                _("Someone saved this draft after you opened it. Your change is not saved: reload "
+                                  "the draft to see theirs, then make yours again.")),
     "note_required": lambda p: ngettext("Say what this version changes, in %(num)s character at most.",
                                         "Say what this version changes, in %(num)s characters at most.",
                                         int(p.get("limit") or 0)),
     "bad_process_key": lambda p: _("The key %(key)s must start with a Latin letter and hold only Latin letters, "
-                                   "digits, “-” and “_”.", key=p.get("key")),
+                                   "digits, “-” and “_”.", key=p.get("process_key")),
     "process_key_taken": lambda p: _("A process with the key %(key)s is deployed; edit its latest version instead.",
-                                     key=p.get("key")),
+                                     key=p.get("process_key")),
     "process_name_characters": lambda p: _("“%(field)s” holds a character that cannot be part of a name (a control "
                                            "character); type the name again.", field=_field(p)),
     "process_name_required": lambda p: ngettext("Give the process a name of at most %(num)s character.",
@@ -571,10 +573,3 @@ def refusal(exc: EngineError) -> str:
         return wording(exc.code, exc.params)
     return _general(exc.kind)
 
-
-def problem_text(problem: Any) -> str:
-    """A diagram's problem (`engine.errors.DefinitionProblem`) as a sentence in the page's language."""
-    code = getattr(problem, "code", None)
-    if code in WORDS:
-        return wording(code, getattr(problem, "params", None) or {})
-    return _("The server found a problem it words only in English: %(detail)s", detail=isolate(problem.message))

@@ -37,6 +37,7 @@ LATIN = re.compile(r"[A-Za-z]")
 
 #: A value for every parameter a code carries (Latin ones are the isolated parameters a sentence may show).
 SAMPLES: dict[str, object] = {
+    "process_key": "complaint",
     "field": "summary", "value": "zz-value", "allowed": ["a1", "b1"], "limit": 11,
     "problems": [("required", {"field": "summary"}), ("not_an_email", {"field": "email", "value": "x@y"})],
     "action": "assign", "actor": "rana", "roles": ["supervisor", "committee"], "what": "task", "ident": "T-77",

@@ -18,7 +18,7 @@ from engine.actors import Actor
 from engine.errors import Conflict, DefinitionProblem, EngineError, Forbidden, InvalidDefinition, NotFound
 from web.current import current_engine as _engine
 from web.current import owner_actor
-from web.refusals import problem_text, refusal
+from web.refusals import definition_problem_message, refusal
 from workflows.operations.drafts import (
     DRAFT_CHANGED,
     deploy_draft,
@@ -201,8 +201,15 @@ def _revision_of(body: dict[str, Any]) -> int:
     return value
 
 
+def _plain(params: Any) -> dict[str, Any]:
+    """A problem's parameters as JSON can carry them (a time or a set as text)."""
+    return {key: value if isinstance(value, (str, int, float, bool, list, type(None))) else str(value)
+            for key, value in (params or {}).items()}
+
+
 def _problem_rows(found: list[DefinitionProblem]) -> list[dict[str, Any]]:
-    return [{"element_id": p.element_id, "line": p.line, "message": problem_text(p),
+    return [{"element_id": p.element_id, "line": p.line, "message": definition_problem_message(p),
+             "code": p.code, "params": _plain(p.params),
              "severity": getattr(p, "severity", "error")}
             for p in found]
 

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 #: Deploying needs a note saying what changed (``limit``: its longest length).
 NOTE_REQUIRED = error_code("note_required", "limit")
 #: A new process's key must be an ASCII identifier (``key``).
-BAD_PROCESS_KEY = error_code("bad_process_key", "key")
+BAD_PROCESS_KEY = error_code("bad_process_key", "process_key")
 #: A new process's key is taken by a deployed process (``key``).
-PROCESS_KEY_TAKEN = error_code("process_key_taken", "key")
+PROCESS_KEY_TAKEN = error_code("process_key_taken", "process_key")
 #: A new process's name (``field``: name_ar or name_en) holds a control character.
 PROCESS_NAME_CHARACTERS = error_code("process_name_characters", "field")
 #: A new process needs a name (``limit``: its longest length).
@@ -85,7 +85,7 @@ def new_process(engine: CaseEngine, session: Session, actor: Actor, key: str, na
     key, name, name_en = key.strip(), " ".join(name.split()), " ".join(name_en.split())
     if not _KEY.match(key):
         raise InvalidInput(f"the key {key!r} must start with a Latin letter and hold only Latin letters, digits, "
-                           "- and _", code=BAD_PROCESS_KEY, params={"key": key})
+                           "- and _", code=BAD_PROCESS_KEY, params={"process_key": key})
     if _CONTROL.search(name + name_en):
         raise InvalidInput("a process name may not hold control characters", code=PROCESS_NAME_CHARACTERS,
                            params={"field": "name_en" if _CONTROL.search(name_en) else "name_ar"})
@@ -94,7 +94,7 @@ def new_process(engine: CaseEngine, session: Session, actor: Actor, key: str, na
                            code=PROCESS_NAME_REQUIRED, params={"limit": NAME_LIMIT})
     if session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key).limit(1)) is not None:
         raise Conflict(f"a process with the key {key!r} is deployed; edit its latest version instead",
-                       code=PROCESS_KEY_TAKEN, params={"key": key})
+                       code=PROCESS_KEY_TAKEN, params={"process_key": key})
     return store.create_draft(engine, session, actor, _skeleton(key, name, name_en).encode("utf-8"), key).id
 
 
