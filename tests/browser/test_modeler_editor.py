@@ -98,6 +98,7 @@ def test_the_owner_renames_a_task_and_deploys_version_2_then_the_diff_marks_it(p
     assert panel.locator("[data-entry-id='tawasul-name-en'] input").input_value() == \
         "Receive the member and answer their questions"
     assert "الاسم بالإنجليزية" in panel.inner_text()  # the panel speaks the page's language
+    assert panel.locator(".bio-properties-panel-header-type").inner_text().strip() == "مهمة مستخدم"
     assert _axe(page) == []
     name = panel.locator("[data-entry-id='name'] textarea, [data-entry-id='name'] input").first
     name.fill(RENAMED)
