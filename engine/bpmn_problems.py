@@ -58,6 +58,8 @@ ID_CLASH = _code("bpmn_id_clash", "the id {ident} names both an element and a se
 NOT_EXECUTABLE = _code("bpmn_not_executable", "no process in this file is marked executable: tick 'executable' on "
                        "the process {processes}", "processes")
 NO_PROCESS = _code("bpmn_no_process", "the file holds no process to run: draw one (a pool with a start event)")
+KEY_TOO_LONG = _code("bpmn_key_too_long", "the process id {ident} has {count} characters; a process id may have at "
+                     "most {limit}: give it a shorter one", "ident", "count", "limit")
 DUPLICATE_PROCESS = _code("bpmn_duplicate_process", "two processes have the id {ident}: give one another id", "ident")
 NO_START = _code("bpmn_no_start", "the process «{element}» has no start event: add one", "element")
 SUBPROCESS_STARTS = _code("bpmn_subprocess_starts", "the subprocess «{element}» must begin with exactly one start "

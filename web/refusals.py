@@ -355,6 +355,9 @@ PROBLEM_WORDS: dict[str, Callable[[Params], str]] = {
     "bpmn_not_executable": lambda p: _("No process in this file is marked executable: tick “executable” on the process "
                                        "%(processes)s.", processes=_listed(p.get("processes"))),
     "bpmn_no_process": lambda p: _("The file holds no process to run: draw one (a pool with a start event)."),
+    "bpmn_key_too_long": lambda p: _("The process id %(ident)s has %(count)s characters; a process id may have at most "
+                                     "%(limit)s: give it a shorter one.", ident=p.get("ident"), count=p.get("count"),
+                                     limit=p.get("limit")),
     "bpmn_duplicate_process": lambda p: _("Two processes have the id %(ident)s: give one of them another id.",
                                           ident=p.get("ident")),
     "bpmn_no_start": lambda p: _("The process «%(element)s» has no start event: add one.", element=_element(p)),

@@ -289,6 +289,10 @@ def _read_xml(xml: bytes) -> Any:
     return tree
 
 
+#: The longest process id a version may have (``process_definitions.key``).
+MAX_PROCESS_ID = 200
+
+
 def _structure_problems(tree: Any) -> list[DefinitionProblem]:
     """Ids used twice, and sequence flows whose ends are missing (SpiffWorkflow would mislabel or accept them)."""
     if tree.tag != f"{_BPMN}definitions":
@@ -296,6 +300,11 @@ def _structure_problems(tree: Any) -> list[DefinitionProblem]:
                            message=f"the file's root element is {_cut(str(tree.tag))}, not bpmn:definitions "
                                    f"({_BPMN[1:-1]})")]
     problems: list[DefinitionProblem] = []
+    for process in tree.iter(f"{_BPMN}process"):
+        ident = process.get("id") or ""
+        if len(ident) > MAX_PROCESS_ID:  # a version's key is kept in a column of that width
+            problems.append(bp.problem(bp.KEY_TOO_LONG, element_id=ident, ident=_cut(ident), count=len(ident),
+                                       limit=MAX_PROCESS_ID))
     lines: dict[str, list[int]] = {}
     for node in tree.iter():
         # Only BPMN's own elements: an extension (a service operator, its parameters) uses id for a name.

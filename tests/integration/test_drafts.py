@@ -249,3 +249,13 @@ def test_the_cli_exports_a_file_without_a_final_newline_byte_for_byte(run_cli, t
     code, out, _ = run_cli("drafts", "import", str(path))
     code, exported, _ = run_cli("drafts", "export", str(json.loads(out)["draft_id"]))
     assert code == 0 and exported == FOREIGN.rstrip("\n")
+
+
+def test_a_process_id_too_long_for_a_version_is_a_problem_and_deploy_is_refused(engine):
+    long_id = "P" * 201
+    text = (BPMN_DIR / "review.bpmn").read_text(encoding="utf-8").replace('"review"', f'"{long_id}"')
+    draft_id = engine.run(import_draft, OWNER, text.encode(), "long.bpmn")
+    assert [p.code for p in engine.query(draft_problems, OWNER, draft_id)] == ["bpmn_key_too_long"]
+    with pytest.raises(InvalidDefinition):
+        engine.run(deploy_draft, OWNER, draft_id, 1, "long")
+    assert _count(engine, ProcessDefinition) == 0
