@@ -20,8 +20,6 @@ from web.extensions import babel, csrf, login_manager
 from web.health import bp as health_bp
 from web.i18n import select_locale, template_helpers
 from web.modeler import register as register_modeler
-from web.modeler.diff import bp as modeler_diff_bp
-from web.modeler.forms import bp as modeler_forms_bp
 from web.security import register as register_security
 from web.security import secure_cookies
 from web.staff import register as register_staff
@@ -90,8 +88,6 @@ def create_app(test_config: dict[str, Any] | None = None, engine: CaseEngine | N
     register_staff(app)
     register_supervision(app)
     register_modeler(app)
-    app.register_blueprint(modeler_diff_bp)
-    app.register_blueprint(modeler_forms_bp)
     register_errors(app)
     register_security(app)
     return app

@@ -152,6 +152,11 @@ def test_deploy_with_a_note_makes_version_2(client, engine):
     assert done.get_json()["deployed"] == [{"key": "review", "version": 2, "created": True}]
     page = client.get("/modeler").get_data(as_text=True)
     assert "اسم جديد" in page
+    version_1 = re.search(r'<tr data-version="1">(.*?)</tr>', page, re.S).group(1)
+    assert 'href="/modeler/review/migrate?from=1&amp;to=2"' in version_1  # its running case can move
+    version_2 = re.search(r'<tr data-version="2">(.*?)</tr>', page, re.S).group(1)
+    assert 'href="/modeler/review/diff?from=1&amp;to=2"' in version_2
+    assert f'href="/modeler/drafts/{draft_id}/forms"' in page
 
 
 def test_a_save_after_signing_out_elsewhere_is_a_401_with_a_reason_never_a_false_success(client, engine):

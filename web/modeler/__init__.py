@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.modeler import editor, migrate
+from web.modeler import diff, editor, forms, migrate
 
-MODULES: tuple = (editor, migrate)
+MODULES: tuple = (editor, diff, forms, migrate)
 
 
 def register(app: Flask) -> None:
