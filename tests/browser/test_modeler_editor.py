@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.actors import SYSTEM, Actor
-from engine.models import ProcessDefinition
+from engine.models import DefinitionDraft, ProcessDefinition
 from tests.browser.conftest import serious_violations, sign_in
 from tests.support.desk import PROJECT_BPMN_DIR, Desk
 from workflows.operations.accounts import create_user
@@ -202,6 +202,27 @@ def test_a_second_owner_saving_the_same_draft_is_told_and_can_reload(page, live_
     page.locator("#conflict-reload").click()
     page.locator("#modeler-app[data-revision='2'][data-ready='true']").wait_for(timeout=20000)
     assert json.loads(page.locator("#modeler-app").get_attribute("data-lists"))["forms"]
+
+
+def test_a_save_after_signing_out_in_another_tab_says_so_and_is_never_taken_for_saved(page, live_server, engine,
+                                                                                        owner):
+    draft_id = engine.run(edit_version, OWNER, "inquiry", None)
+    sign_in(page, live_server, "owner1")
+    _open(page, live_server, draft_id, "ar")
+    other = page.context.new_page()  # the same browser: signing out there ends this tab's session too
+    other.goto(f"{live_server}/modeler")
+    other.locator("form[action='/logout'] button").first.click()
+    other.wait_for_url("**/login**")
+    _click(page, "log_inquiry")
+    page.locator("#modeler-properties [data-entry-id='tawasul-priority'] input").fill("70")
+    page.locator("#modeler-app[data-dirty='true']").wait_for()
+    page.locator("#modeler-save").click()
+    status = page.locator("#modeler-status")
+    status.filter(has_text="خرجت من حسابك").wait_for()
+    assert "حُفظت المسودة" not in status.inner_text()
+    assert page.locator("#modeler-app").get_attribute("data-revision") == "1"
+    assert not page.locator("#modeler-save").is_disabled()  # sign in again elsewhere, then save again
+    assert engine.query(lambda e, s: s.scalar(select(DefinitionDraft.revision))) == 1
 
 
 def _semantics(xml: str) -> list[tuple]:

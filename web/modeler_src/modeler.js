@@ -67,8 +67,16 @@ async function post(url, body) {
     headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
     body: JSON.stringify(body),
   });
+  const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
   let answer = {};
-  try { answer = await response.json(); } catch { answer = {}; }
+  if (isJson) {
+    try { answer = await response.json(); } catch { answer = {}; }
+  }
+  // A redirect (the sign-in page) or a page instead of JSON is never a success, whatever its status.
+  if (response.redirected || !isJson) {
+    return { status: response.ok ? 0 : response.status,
+             body: { message: answer.message || t("The server's answer could not be read, so the change may not be saved. Reload the draft in another tab to check.") } };
+  }
   return { status: response.status, body: answer };
 }
 
@@ -247,7 +255,7 @@ async function save() {
     say(t("The draft could not be saved: the server did not answer."), "danger");
     return false;
   }
-  if (answer.status === 200) {
+  if (answer.status === 200 && Number.isInteger(answer.body.revision)) {
     state.revision = answer.body.revision;
     app.dataset.revision = String(state.revision);
     state.dirty = false;
@@ -256,7 +264,7 @@ async function save() {
     askServer();
     return true;
   }
-  if (answer.status === 409) {
+  if (answer.status === 409 && answer.body.reload !== false) {
     showConflict(answer.body.message);
     say(t("Not saved."), "danger");
     return false;
@@ -295,7 +303,7 @@ $("deploy-form").addEventListener("submit", async (event) => {
     answer = { status: 0, body: { message: t("The server did not answer.") } };
   }
   confirm.disabled = false;
-  if (answer.status === 200) {
+  if (answer.status === 200 && Array.isArray(answer.body.deployed)) {
     state.dirty = false;
     const done = (answer.body.deployed || [])[0];
     say(done ? t("Deployed as version {version}.").replace("{version}", done.version) : t("Deployed."), "success");
@@ -303,7 +311,7 @@ $("deploy-form").addEventListener("submit", async (event) => {
     if (answer.body.redirect) window.location.assign(answer.body.redirect);
     return;
   }
-  if (answer.status === 409) {
+  if (answer.status === 409 && answer.body.reload !== false) {
     dialog.close();
     showConflict(answer.body.message);
     return;
