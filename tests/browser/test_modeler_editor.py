@@ -181,6 +181,23 @@ def test_a_script_with_a_syntax_error_is_marked_on_its_element_and_deploy_is_ref
     assert errors == []
 
 
+def test_a_problem_opens_the_field_its_code_names_whatever_the_words_of_its_message(page, live_server, engine,
+                                                                                     owner):
+    # The task's name says "form" (نموذج): only the problem's code tells that its deadline is wrong.
+    xml = (PROJECT_BPMN_DIR / "inquiry.bpmn").read_text(encoding="utf-8").replace(
+        'name="تسجيل الاستفسار"', 'name="تعبئة نموذج الاستفسار"', 1)
+    xml = re.sub(r'(<bpmn:userTask id="log_inquiry".*?name="slaDue" value=")[^"]*"', r'\1business_days("', xml,
+                 count=1, flags=re.S)
+    draft_id = engine.run(import_draft, OWNER, xml.encode(), "inquiry.bpmn")
+    sign_in(page, live_server, "owner1")
+    _open(page, live_server, draft_id, "ar")
+    row = page.locator("#problems-list li[data-element='log_inquiry'][data-source='server']")
+    row.wait_for(timeout=15000)
+    assert "نموذج" in row.inner_text()
+    row.locator("button").click()
+    page.locator("#modeler-properties [data-entry-id='tawasul-sla-due'] input:focus").wait_for()
+
+
 def test_a_second_owner_saving_the_same_draft_is_told_and_can_reload(page, live_server, engine, owner):
     draft_id = engine.run(edit_version, OWNER, "inquiry", None)
     sign_in(page, live_server, "owner1")

@@ -165,7 +165,7 @@ function showEntryErrors() {
   const errors = {};
   if (selected) {
     for (const problem of state.byElement.get(selected.id) || []) {
-      const entry = entryForProblem(selected, problem.message);
+      const entry = entryForProblem(selected, problem.message, problem.code, problem.params);
       if (entry && !errors[entry]) errors[entry] = problem.message;
     }
   }
@@ -177,7 +177,7 @@ function showProblem(problem) {
   if (!element) return;
   modeler.get("selection").select(element);
   modeler.get("canvas").scrollToElement(element, { top: 80, bottom: 80, left: 120, right: 120 });
-  const entry = entryForProblem(element, problem.message);
+  const entry = entryForProblem(element, problem.message, problem.code, problem.params);
   // The panel draws the newly selected element on the next frame; then its entry can be opened.
   requestAnimationFrame(() => requestAnimationFrame(() => {
     showEntryErrors();
@@ -220,7 +220,7 @@ async function askServer() {
   if (turn !== state.serverTurn || answer.status !== 200) return;
   state.server = (answer.body.problems || []).map((p) => ({
     element_id: p.element_id || null, message: p.message, severity: p.severity === "warning" ? "warning" : "error",
-    source: "server",
+    source: "server", code: p.code || null, params: p.params || null,
   }));
   app.dataset.serverChecked = String(turn);
   renderProblems();
@@ -319,7 +319,7 @@ $("deploy-form").addEventListener("submit", async (event) => {
   if (answer.status === 422 && Array.isArray(answer.body.problems)) {
     state.server = answer.body.problems.map((p) => ({
       element_id: p.element_id || null, message: p.message, severity: p.severity === "warning" ? "warning" : "error",
-      source: "server",
+      source: "server", code: p.code || null, params: p.params || null,
     }));
     renderProblems();
   }

@@ -310,8 +310,24 @@ export function entriesFor(element, lists, t) {
 }
 
 /** The entry a problem of ``element`` most likely concerns (the first of the group that applies). */
-export function entryForProblem(element, message) {
+//: The server's problem codes (engine/bpmn_problems.py) that name their field; "which" tells the SLA and script ones.
+const BY_CODE = {
+  bpmn_form_missing: ENTRY.form, bpmn_service_no_handler: ENTRY.handler, bpmn_unknown_handler: ENTRY.handler,
+  bpmn_sla_escalation: ENTRY.escalation, bpmn_condition_refused: ENTRY.condition, bpmn_flow_no_condition: ENTRY.condition,
+  bpmn_script_missing: ENTRY.script,
+};
+const BY_WHICH = {
+  deadline: ENTRY.due, "warning time": ENTRY.warn, escalation: ENTRY.escalation, script: ENTRY.script,
+  "pre-script": ENTRY.preScript, "post-script": ENTRY.postScript,
+};
+
+export function entryForProblem(element, message, code = null, params = null) {
   const bo = getBusinessObject(element);
+  if (code && BY_CODE[code]) return BY_CODE[code];
+  if (code && code.startsWith("bpmn_timer_") || code === "bpmn_cycle_here" || code === "bpmn_cycle_too_short") {
+    return ENTRY.timer;
+  }
+  if (code && params && BY_WHICH[params.which]) return BY_WHICH[params.which];
   const lower = (message || "").toLowerCase();
   if (is(bo, "bpmn:ScriptTask")) return ENTRY.script;
   if (is(bo, "bpmn:ServiceTask")) return ENTRY.handler;
