@@ -16,14 +16,16 @@ from tests.support.desk import RECEPTION, Desk
 from workflows import identity
 from workflows.notifications import dispatch_outbox
 from workflows.operations.accounts import create_user
+from workflows.operations.drafts import deploy_draft, edit_version
 from workflows.operations.members import register_member
+from workflows.read.drafts import draft_xml
 from workflows.read.letters import letters_waiting
 
 # Words of the English interface that must never show on an Arabic page (data may be English).
 ENGLISH_CHROME = ("Inbox", "Members", "Sign out", "Save", "Search", "Claim", "Release", "Users and roles",
                   "History", "Contacts", "Page not found", "Not allowed", "Task", "Due", "Letters", "Print",
                   "Mark as sent", "Letters to post", "Supervision", "Reports", "Incidents", "Working calendar",
-                  "Export", "Period")
+                  "Export", "Period", "Modeler", "Problems", "Deploy", "Save draft", "Version", "Drafts")
 
 
 @pytest.fixture
@@ -50,6 +52,12 @@ def pages(engine):
     letters = engine.query(letters_waiting, SYSTEM)
     [letter] = [one for one in letters if one.kind == "sent_to_committee"]
     desk.member = noura
+    # The process owner's pages: a draft of member_request, deployed as version 2 with a task renamed,
+    # while the cases above run on version 1.
+    owner = Actor.user("admin1", roles=["administrator"])
+    draft_id = engine.run(edit_version, owner, "member_request")
+    xml = engine.query(draft_xml, owner, draft_id).replace('name="استقبال العضو', 'name="استقبال العضو وتوثيق', 1)
+    engine.run(deploy_draft, owner, draft_id, 1, "اسم أوضح للاستقبال", xml.encode("utf-8"))
     return {
         "letters": "/letters",
         "letter": f"/letters/{letter.id}",
@@ -70,6 +78,12 @@ def pages(engine):
         "heat map": "/supervision/processes/member_request",
         "incidents": "/supervision/incidents",
         "calendar": "/admin/calendar",
+        "modeler": "/modeler",
+        "draft": f"/modeler/drafts/{draft_id}",
+        "diff": "/modeler/member_request/diff?from=1&to=2",
+        "draft forms": f"/modeler/drafts/{draft_id}/forms",
+        "form editor": f"/modeler/drafts/{draft_id}/forms/intake.json",
+        "migrate": "/modeler/member_request/migrate?from=1&to=2",
     }
 
 
@@ -99,6 +113,9 @@ def _check(page, url, lang, problems, width, promised=False):
     page.wait_for_load_state("networkidle")
     if page.locator("#diagram").count():
         page.locator('#diagram[data-ready="true"]').wait_for()
+    for drawn in ("#modeler-app", "#diff-app"):  # the modeler's editor and diff draw after loading
+        if page.locator(drawn).count():
+            page.locator(f'{drawn}[data-ready="true"]').wait_for(timeout=20000)
     where = f"{url} [{lang}, {width}px]"
     if "frame-ancestors 'none'" not in (response.headers.get("content-security-policy") or ""):
         problems.append(f"{where}: no Content-Security-Policy")
@@ -141,7 +158,8 @@ def test_every_page_in_both_languages(browser, live_server, pages, width):
                                       "waiting", "letters", "letter", "promised case", "board", "reports",
                                       "processes", "heat map", "incidents"]),
                             ("ali", ["promised task"]),
-                            ("admin1", ["users", "calendar"]), ("rana", ["users", "board"])):
+                            ("admin1", ["users", "calendar", "modeler", "draft", "diff", "draft forms",
+                                        "form editor", "migrate"]), ("rana", ["users", "board"])):
         context = browser.new_context(locale="ar-SA", viewport={"width": width, "height": 900})
         page = context.new_page()
         sign_in(page, live_server, username)
