@@ -86,6 +86,35 @@ def main() -> None:
             page.locator("#heatmap .djs-container").wait_for()
             page.wait_for_load_state("networkidle")
             page.screenshot(path=OUT / "heatmap-ar.png", full_page=True)
+            # The process owner's pages, as owner1: the modeler, the demo's draft, its deploy, the diff, a move.
+            page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="ar-SA")
+            page.goto(base + "/login?lang=ar")
+            page.fill("#username", "owner1")
+            page.fill("#password", "demo-pass")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/modeler")
+            page.screenshot(path=OUT / "modeler-ar.png", full_page=True)
+            draft = page.locator("[data-draft]").first.get_attribute("data-draft")
+            page.goto(f"{base}/modeler/drafts/{draft}")
+            page.locator("#modeler-app[data-ready='true']").wait_for(timeout=30000)
+            page.screenshot(path=OUT / "modeler-edit-ar.png")
+            page.goto(f"{base}/modeler/drafts/{draft}/forms/inquiry_answer.json")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=OUT / "modeler-form-ar.png", full_page=True)
+            page.goto(f"{base}/modeler/drafts/{draft}")
+            page.locator("#modeler-app[data-ready='true']").wait_for(timeout=30000)
+            page.evaluate("""async () => {
+                const app = document.getElementById("modeler-app");
+                await fetch(app.dataset.deployUrl, { method: "POST", headers: { "Content-Type": "application/json",
+                    "X-CSRFToken": document.querySelector('meta[name="csrf-token"]').content },
+                    body: JSON.stringify({ revision: Number(app.dataset.revision), note: "اسم أوضح لمهمة الرد" }) });
+            }""")
+            page.goto(base + "/modeler/inquiry/diff?from=1&to=2")
+            page.locator("#diff-app[data-ready='true']").wait_for(timeout=30000)
+            page.screenshot(path=OUT / "modeler-diff-ar.png", full_page=True)
+            page.goto(base + "/modeler/inquiry/migrate?from=1&to=2")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=OUT / "modeler-migrate-ar.png", full_page=True)
             browser.close()
         server.shutdown()
         engine.dispose()
