@@ -9,13 +9,11 @@ gets a conflict, never a lost update.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-import engine.casestore as casestore_module
 from engine.actors import SYSTEM, Actor
 from engine.commands import complete_task as engine_complete
 from engine.commands import start_instance
@@ -27,6 +25,7 @@ from engine.queries import instance_detail, list_tasks
 from tests.conftest import BPMN_DIR
 from tests.support.desk import COMMITTEE, DELIVERY, PROJECT_BPMN_DIR, RECEPTION, RESEARCHER, Desk
 from tests.support.jobs import fire_due_timers
+from tests.support.race import race
 from tests.support.versions import add_task_after, remove, rename, set_text
 from workflows.operations.migration import migrate_instance, revert_migration, run_batch
 from workflows.read.migration import dry_run, plan_cases
@@ -413,40 +412,6 @@ def test_revert_is_refused_after_the_case_moved_on_or_the_window_closed(desk, en
 # -- a concurrent command --------------------------------------------------------------------------
 
 
-def _race(monkeypatch, first, second):
-    """``first`` loads the case and waits while ``second`` runs (as in test_concurrency)."""
-    loaded, second_done = threading.Event(), threading.Event()
-    original_load = casestore_module.load
-
-    def slow_load(*args, **kwargs):
-        result = original_load(*args, **kwargs)
-        if threading.current_thread().name == "first":
-            loaded.set()
-            second_done.wait(timeout=1.0)
-        return result
-
-    monkeypatch.setattr(casestore_module, "load", slow_load)
-    outcomes = {}
-
-    def run(name, call):
-        try:
-            outcomes[name] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what happened
-            outcomes[name] = exc
-        finally:
-            if name == "second":
-                second_done.set()
-
-    t1 = threading.Thread(target=run, name="first", args=("first", first))
-    t1.start()
-    assert loaded.wait(timeout=10)
-    t2 = threading.Thread(target=run, name="second", args=("second", second))
-    t2.start()
-    t1.join(timeout=30)
-    t2.join(timeout=30)
-    return outcomes
-
-
 @pytest.mark.parametrize("mover_first", [True, False], ids=["move_loads_first", "completion_loads_first"])
 def test_a_command_during_a_move_gets_a_conflict_never_a_lost_update(desk, engine, monkeypatch, mover_first):
     request = desk.open("financial_support")
@@ -459,7 +424,7 @@ def test_a_command_during_a_move_gets_a_conflict_never_a_lost_update(desk, engin
     def complete():
         return engine.run(engine_complete, RECEPTION, intake.id, _INTAKE[2])
 
-    outcomes = _race(monkeypatch, move, complete) if mover_first else _race(monkeypatch, complete, move)
+    outcomes = race(monkeypatch, move, complete) if mover_first else race(monkeypatch, complete, move)
     if mover_first and engine.db.dialect.name == "postgresql":
         # The completion saved while the move held the old revision: the move is refused.
         assert isinstance(outcomes["first"], Conflict) and outcomes["first"].code == "case_changed", outcomes
