@@ -296,3 +296,15 @@ def test_the_panel_offers_the_registered_handlers_and_the_roles_and_keeps_ids_la
     ident.fill("تسجيل")
     panel.locator("[data-entry-id='id'] .bio-properties-panel-error").wait_for()
     assert page.evaluate("() => window.tawasulModeler.get('elementRegistry').get('log_inquiry') !== undefined")
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_a_reception_user_gets_403_on_the_modeler(page, live_server, engine, owner, lang):
+    engine.run(create_user, SYSTEM, "rana", "secret-pass", "رنا", ["reception"])
+    sign_in(page, live_server, "rana")
+    for path in ("/modeler", "/modeler/inquiry/diff", "/modeler/inquiry/migrate"):
+        response = page.goto(f"{live_server}{path}?lang={lang}")
+        assert response.status == 403, path
+        assert page.locator("html").get_attribute("lang") == lang
+    assert page.locator("#nav-modeler").count() == 0  # and the navigation does not offer it
+    assert _axe(page) == []
