@@ -496,6 +496,11 @@ def _migration_bad_mapping(p: Params) -> str:
                          element=element),
         "new_missing": _("The mapping of «%(element)s» cannot be used: the new version has no element «%(new)s».",
                          element=element, new=new),
+        "place": _("«%(element)s» cannot become «%(new)s»: «%(new)s» is not where «%(element)s» was in the flow "
+                   "(neither what comes before it nor what comes after it is the same), so the case could be stuck "
+                   "later. Choose the element in its place.", element=element, new=new),
+        "occupied": _("«%(element)s» cannot become «%(new)s»: another open task of the case is already there.",
+                      element=element, new=new),
     }.get(str(p.get("why")), _("«%(element)s» and «%(new)s» are not elements of the same type.", element=element,
                                 new=new))
 

@@ -236,6 +236,8 @@ class VersionDiff:
                     continue
                 if task.state & _ACTIVE:
                     reached[element] = ACTIVE_STATE
+                    if element in self.mapping:
+                        self._check_place(workflow, task, diff, boundary_problems)
                     if task.state == TaskState.WAITING and is_timer(getattr(task.task_spec, "event_definition", None)):
                         timers[str(task.id)] = element
                     self._check_boundary(task, diff, boundary_problems)
@@ -262,6 +264,37 @@ class VersionDiff:
                                         "or to recompute it from the new version", {"element": element}))
         active = sorted(e for e, s in reached.items() if s == ACTIVE_STATE)
         return CaseCheck(active=active, problems=_unique(problems), timers=timers, needs_mapping=needs)
+
+    def _check_place(self, workflow: Any, task: Any, diff: SpecDiff, problems: list[Problem]) -> None:
+        """A case at a mapped element moves only to an element in the same place in the flow.
+
+        The same place: what comes before it, or what comes after it, is what came before or after
+        the old one (so a task inserted before or after the renamed one still lets it move). And no
+        other open task of the case is there already. Otherwise the token would land in another
+        branch, past a join, or beside another token, and the case would be stuck at a join later.
+        """
+        old_spec, new_spec = task.task_spec, diff.alignment.get(task.task_spec)
+        if new_spec is None:
+            return
+        element, target = str(old_spec.bpmn_id), str(getattr(new_spec, "bpmn_id", None) or new_spec.name)
+
+        def aligned(specs: Any) -> set[Any]:
+            return {getattr(diff.alignment.get(spec), "name", None) for spec in specs}
+
+        before, after = aligned(old_spec.inputs), aligned(old_spec.outputs)
+        same_place = ((None not in before and before == {spec.name for spec in new_spec.inputs})
+                      or (None not in after and after == {spec.name for spec in new_spec.outputs}))
+        occupied = any(other is not task and other.state & _ACTIVE and diff.alignment.get(other.task_spec) is new_spec
+                       for other in workflow.tasks.values())
+        if occupied or not same_place:
+            why = "occupied" if occupied else "place"
+            words = ("another open task of the case is already there" if occupied else
+                     "it is not where the old element was in the flow (neither what comes before it nor what comes "
+                     "after it is the same), so the case could be stuck at a join later")
+            problem = Problem(BAD_MAPPING, f"the mapping {element!r} -> {target!r} cannot be used: {words}",
+                              {"element": element, "new_element": target, "why": why})
+            if problem not in problems:
+                problems.append(problem)
 
     def _workflows(self, case: Case, problems: list[Problem]) -> list[tuple[Any, SpecDiff | None]]:
         found: list[tuple[Any, SpecDiff | None]] = [(case.workflow, self.top)]

@@ -554,3 +554,26 @@ def test_a_case_in_parallel_branches_moves_and_its_join_still_waits_for_both(eng
         assert task.element_id == element
         engine.run(engine_complete, SYSTEM, task.id, {})
     assert engine.query(instance_detail, row.id)["status"] == "completed"
+
+
+@pytest.mark.parametrize(("target", "why"), [("review", "place"), ("check_b", "occupied")])
+def test_a_mapping_that_would_strand_a_branch_is_refused_and_the_case_stays(engine, deploy, target, why):
+    # check_a and check_b run in parallel before a join; check_a is renamed check_x in version 2.
+    deploy("parallel_review")
+    row = engine.run(start_instance, SYSTEM, "parallel_review")
+    _deploy(engine, rename(_xml("parallel_review"), "check_a", "check_x"), "parallel_review")
+    planned = engine.query(dry_run, OWNER, "parallel_review", 1, 2, {"check_a": target})
+    assert [group["status"] for group in planned["groups"]] == ["blocked"]
+    result = run_batch(engine, OWNER, "parallel_review", 1, 2, mapping={"check_a": target})
+    assert result["moved"] == [] and [b["instance_id"] for b in result["blocked"]] == [row.id]
+    assert result["blocked"][0]["problems"][0]["params"]["why"] == why
+    assert _version(engine, row.id) == 1
+    # Mapped to the element in its place, it moves and runs past the join to the end.
+    moved = run_batch(engine, OWNER, "parallel_review", 1, 2, mapping={"check_a": "check_x"})
+    assert moved["moved"] == [row.id]
+    for _ in range(5):
+        tasks = _open(engine, row.id)
+        if not tasks:
+            break
+        engine.run(engine_complete, SYSTEM, tasks[0].id, {})
+    assert engine.query(instance_detail, row.id)["status"] == "completed"

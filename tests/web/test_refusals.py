@@ -70,7 +70,7 @@ VARIANTS: dict[str, list[object]] = {
     "kind": ["national_id", "duration", "cycle", "date"],
     "which": ["script", "pre-script", "post-script", "condition", "number of instances", "completion condition",
               "deadline", "warning time", "escalation", "other"],
-    "state": ["active", "completed"], "why": ["old_missing", "new_missing", "type"], "new_element": [None],
+    "state": ["active", "completed"], "why": ["old_missing", "new_missing", "type", "place", "occupied"], "new_element": [None],
     "by": ["omar", None], "saving": [True, False], "version": [2, None], "key": ["amount", None],
     "field": ["summary", "national_id", "name_ar", "name_en", "mobile", "email", "membership_no", "status",
               "joined_on", "language", "channel", "direction", "note", "state", "reason", "committee_members",
