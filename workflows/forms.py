@@ -120,6 +120,25 @@ def _reason(error: Any) -> tuple[str, Any]:
     return names.get(kind, "other"), error.validator_value
 
 
+#: The longest form key a file can be named by (bytes of UTF-8; file systems allow 255).
+FORM_KEY_BYTES = 200
+
+
+def form_path(key: str, folder: str | Path = FORMS_DIR) -> Path | None:
+    """The file of form ``key`` in ``folder``, if there is one: never a path outside it, never an error.
+
+    A key a diagram gives is untrusted: too long for a file name, a folder in it, a NUL, or any
+    error of the file system means there is no such file.
+    """
+    if not key or len(key.encode("utf-8", "surrogatepass")) > FORM_KEY_BYTES or any(c in key for c in "/\\\x00"):
+        return None
+    path = Path(folder) / key
+    try:
+        return path if path.resolve().parent == Path(folder).resolve() and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
 @lru_cache(maxsize=128)
 def load_form(key: str, folder: str = str(FORMS_DIR)) -> dict[str, Any]:
     """The form ``key`` (a file name in the forms folder), checked against the metaschema.
@@ -128,9 +147,10 @@ def load_form(key: str, folder: str = str(FORMS_DIR)) -> dict[str, Any]:
         NotFound: no such form file.
         InvalidInput: the file is not JSON or not a valid JSON Schema.
     """
-    path = Path(folder) / key
-    if path.resolve().parent != Path(folder).resolve() or not path.is_file():
-        raise NotFound(f"no form {key!r} in {folder}", code=NO_SUCH, params={"what": "form", "ident": key})
+    path = form_path(key, folder)
+    if path is None:
+        shown = key if len(key) <= 100 else key[:100] + "…"
+        raise NotFound(f"no form {shown!r} in bpmn/forms", code=NO_SUCH, params={"what": "form", "ident": shown})
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -218,3 +218,17 @@ def test_a_version_or_revision_that_is_no_number_is_never_a_500(client, engine, 
     assert client.post("/modeler/review/edit", data={"csrf_token": token, "version": number}).status_code == 404
     assert client.post(f"/modeler/drafts/{draft_id}/delete", data={"csrf_token": token,
                                                                    "revision": number}).status_code == 409
+
+
+@pytest.mark.parametrize("form_key", ["ع" * 150, "x" * 300])
+def test_a_form_key_too_long_for_a_file_name_is_a_problem_on_its_task_never_a_500(client, engine, form_key):
+    inquiry = (BPMN_DIR.parent.parent / "bpmn" / "inquiry.bpmn").read_text(encoding="utf-8")
+    draft_id = _draft(engine, inquiry.replace('value="inquiry_log.json"', f'value="{form_key}"'))
+    _login(client, "owner1")
+    token = _token(client)
+    assert client.get(f"/modeler/drafts/{draft_id}/forms").status_code == 200
+    found = _json(client, f"/modeler/drafts/{draft_id}/problems", {"xml": engine.query(
+        lambda e, s: s.get(DefinitionDraft, draft_id).xml)}, token).get_json()["problems"]
+    assert [p["code"] for p in found if p["element_id"] == "log_inquiry"] == ["bpmn_form_missing"]
+    refused = _json(client, f"/modeler/drafts/{draft_id}/deploy", {"revision": 1, "note": "x"}, token)
+    assert refused.status_code == 422

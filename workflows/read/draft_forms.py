@@ -18,7 +18,7 @@ from engine.actors import Actor
 from engine.errors import NO_SUCH, InvalidInput, NotFound
 from engine.models import DefinitionDraft
 from workflows.accounts import require_role, users_with_lane
-from workflows.forms import FORMS_DIR, MAX_FORM_BYTES, load_form, parse_form, tasks_by_form
+from workflows.forms import FORMS_DIR, MAX_FORM_BYTES, form_path, load_form, parse_form, tasks_by_form
 
 if TYPE_CHECKING:
     from engine.context import CaseEngine
@@ -73,8 +73,7 @@ class FormPreview:
 
 def _form_file(key: str) -> Path | None:
     """The file of form ``key`` in ``bpmn/forms`` (never a path outside it), if there is one."""
-    path = FORMS_DIR / key
-    return path if path.resolve().parent == FORMS_DIR.resolve() and path.is_file() else None
+    return form_path(key)
 
 
 def _entries(found: DefinitionDraft) -> list[DraftFormEntry]:
