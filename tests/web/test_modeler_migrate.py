@@ -117,6 +117,13 @@ def test_waiting_timers_need_a_choice_on_the_page(client, engine, desk, deploy):
     refused = client.post("/modeler/deadline/migrate", data={"csrf_token": token, "from": "1", "to": "2",
                                                              "batch": "1"}).get_json()
     assert refused == {"moved": [], "failed": [], "remaining": 0}
+    for bogus in ("bogus", "KEEP"):  # a value that is no choice is named, never taken for none
+        page = client.post("/modeler/deadline/migrate", data={"csrf_token": token, "from": "1", "to": "2",
+                                                              "timers": bogus})
+        assert page.status_code == 422 and bogus in page.get_data(as_text=True)
+        batch = client.post("/modeler/deadline/migrate", data={"csrf_token": token, "from": "1", "to": "2",
+                                                               "timers": bogus, "batch": "1"})
+        assert batch.get_json()["error"]
     done = client.post("/modeler/deadline/migrate", data={"csrf_token": token, "from": "1", "to": "2",
                                                           "timers": "keep", "batch": "1"}).get_json()
     assert done["moved"] == [row.id]

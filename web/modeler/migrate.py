@@ -29,7 +29,6 @@ bp = Blueprint("modeler_migrate", __name__, url_prefix="/modeler")
 
 #: Cases moved per request of the page (each in its own transaction).
 BATCH = 20
-_TIMERS = ("keep", "recompute")
 
 
 def _number(values: Any, name: str) -> int | None:
@@ -46,8 +45,8 @@ def _choices(values: Any) -> tuple[dict[str, str], str | None]:
     """The element mapping (``map.<old id>`` fields) and the timer choice given with the request."""
     mapping = {name[4:]: value.strip() for name, value in values.items()
                if name.startswith("map.") and name[4:] and value.strip()}
-    timers = values.get("timers") or None
-    return mapping, timers if timers in _TIMERS else None
+    # Any other value is the engine's to refuse, in words (``not_a_choice``), never dropped in silence.
+    return mapping, values.get("timers") or None
 
 
 def _page(actor: Actor, key: str, values: Any, result: dict[str, Any] | None = None, error: str = "",
