@@ -338,8 +338,9 @@ PROBLEM_WORDS: dict[str, Callable[[Params], str]] = {
     "bpmn_too_many_elements": lambda p: _("The process «%(element)s» has %(count)s elements; at most %(limit)s are "
                                           "allowed: split it into smaller processes.", element=_element(p),
                                           count=p.get("count"), limit=p.get("limit")),
-    "bpmn_too_many_branches": lambda p: _("%(count)s flows leave «%(element)s»; at most %(limit)s may leave one "
-                                          "element.", element=_element(p), count=p.get("count"), limit=p.get("limit")),
+    "bpmn_too_many_branches": lambda p: _("Too many flows leave «%(element)s»: %(count)s, where at most %(limit)s "
+                                          "may leave one element.", element=_element(p), count=p.get("count"),
+                                          limit=p.get("limit")),
     "bpmn_endless_loop": lambda p: _("The flows from «%(element)s» lead back to it with nothing deciding whether to go "
                                      "round again (a gateway or a condition): the case would loop for ever.",
                                      element=_element(p)),
