@@ -141,3 +141,11 @@ def test_bad_input_is_a_clear_page_never_a_500(client, engine, desk):
     to_itself = client.post("/modeler/member_request/migrate?lang=en", data={"csrf_token": token, "from": "1",
                                                                               "to": "1"})
     assert to_itself.status_code == 422 and "to itself" in to_itself.get_data(as_text=True)
+
+
+def test_a_version_the_process_does_not_have_is_named(client, engine, desk):
+    desk.open("financial_support")
+    _deploy(engine, add_task_after(_xml("member_request"), "intake", "welcome_call"), "member_request")
+    sign_in(client, "owner1")
+    page = client.get("/modeler/member_request/migrate?from=99&to=2&lang=ar").get_data(as_text=True)
+    assert page.count("data-missing-version") == 1 and "99" in page

@@ -61,7 +61,8 @@ def _page(actor: Actor, key: str, values: Any, result: dict[str, Any] | None = N
         abort(404)
     except EngineError as exc:
         view, error, status = None, refusal(exc), 422
-    return render_template("modeler_migrate.html", key=key, view=view, result=result, error=error,
+    notices = [wording("no_definition", {"process": key, "version": v}) for v in (view or {}).get("missing", [])]
+    return render_template("modeler_migrate.html", key=key, view=view, result=result, error=error, notices=notices,
                            reason=lambda r: wording(r.get("code"), r.get("params") or {})), status
 
 

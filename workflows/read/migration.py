@@ -163,7 +163,9 @@ def migration_page(
     chosen_to = to_version if to_version in numbers else newest
     page: dict[str, Any] = {"key": key, "versions": found, "from_version": chosen_from, "to_version": chosen_to,
                             "mapping": dict(mapping or {}), "timers": timers, "dry_run": None, "choices": {},
-                            "names": {}}
+                            "names": {},
+                            # Versions asked for that the process does not have (the page says so).
+                            "missing": [v for v in (from_version, to_version) if v is not None and v not in numbers]}
     if chosen_from == chosen_to:
         return page
     run = dry_run(engine, session, actor, key, chosen_from, chosen_to, mapping, timers)
