@@ -68,7 +68,7 @@ def people(engine):
             e, s, SYSTEM, u, "secret-pass", "نورة" if u == "noura" else u, r, member_id=m))
 
 
-@pytest.mark.parametrize("username, home", [("rana", "/inbox"), ("boss", "/supervision"), ("owner", "/definitions"),
+@pytest.mark.parametrize("username, home", [("rana", "/inbox"), ("boss", "/supervision"), ("owner", "/modeler"),
                                             ("noura", "/member")])
 def test_everyone_lands_on_their_home_after_signing_in_and_from_slash(client, people, username, home):
     from tests.web.helpers import sign_in
