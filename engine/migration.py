@@ -414,6 +414,12 @@ def revert_instance(engine: CaseEngine, session: Session, actor: Actor, instance
         announce_due(session, min(job["due_at"] for job in jobs))
     kept.reverted_at = loaded.now
     kept.reverted_by = actor.name
+    # The case is again exactly as it was right after the move before this one, if nothing happened
+    # between the two: that move may then be reverted in its turn.
+    session.flush()
+    earlier = latest_snapshot(session, instance_id)
+    if earlier is not None and earlier.revision_after == kept.revision_before:
+        earlier.revision_after = row.revision + 1
     version_from = version_of(engine, session, kept.from_definition_id)
     version_to = version_of(engine, session, kept.to_definition_id)
     audit.record(session, loaded.now, actor, "migration_reverted", instance_id,

@@ -394,6 +394,20 @@ def test_revert_restores_the_snapshot_version_tasks_and_jobs(desk, engine):
     assert none_left.value.code == NO_SNAPSHOT
 
 
+def test_two_moves_are_reverted_one_after_the_other(desk, engine):
+    request = desk.open("financial_support")
+    v2 = add_task_after(_xml("member_request"), "intake", "welcome_call")
+    _deploy(engine, v2, "member_request")
+    _deploy(engine, add_task_after(v2, "welcome_call", "second_call"), "member_request")
+    assert run_batch(engine, OWNER, "member_request", 1, 2)["moved"] == [request.instance_id]
+    assert run_batch(engine, OWNER, "member_request", 2, 3)["moved"] == [request.instance_id]
+    assert engine.run(revert_migration, OWNER, request.instance_id)["version"] == 2
+    assert engine.run(revert_migration, OWNER, request.instance_id)["version"] == 1  # nothing happened between
+    assert _version(engine, request.instance_id) == 1
+    desk.complete(RECEPTION, request, "intake", _INTAKE[2])
+    assert desk.open_elements(request) == ["check_data"]
+
+
 def test_revert_is_refused_after_the_case_moved_on_or_the_window_closed(desk, engine, clock):
     moved_on, late = desk.open("financial_support"), desk.open("financial_support")
     _deploy(engine, add_task_after(_xml("member_request"), "intake", "welcome_call"), "member_request")
