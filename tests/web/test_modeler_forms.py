@@ -118,7 +118,7 @@ def test_the_preview_names_a_json_mistake_by_line_and_column_in_the_page_languag
     body = client.post(_url(draft_id, tail="/preview") + "?lang=ar",
                        data={"csrf_token": token, "schema": text}).get_data(as_text=True)
     assert 'data-preview-state="invalid"' in body
-    assert "السطر \u20684\u2069" in body or "السطر 4" in body
+    assert "السطر 4" in body  # a lone number keeps its order: it is not isolated
     assert "العمود" in body
     body = client.post(_url(draft_id, tail="/preview") + "?lang=en",
                        data={"csrf_token": token, "schema": text, "preview_lang": "ar"}).get_data(as_text=True)
